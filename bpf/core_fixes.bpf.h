@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel-version difference the BPF side copes with, in one place. The vmlinux.h
+ * we compile against is 6.18's; older layouts are described by ___flavour structs and
+ * chosen at load time with bpf_core_field_exists(), so one object runs on 5.10 .. 6.18.
+ */
+#ifndef KFLOWD_CORE_FIXES_BPF_H
+#define KFLOWD_CORE_FIXES_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+
+/*
+ * struct file reference count: atomic_long_t f_count until 6.12; file_ref_t f_ref since
+ * 6.13 ("fs: port files to file_ref"), where a counter of 0 means
+ * one reference (FILE_REF_ONEREF).
+ */
+struct file___f_count {
+	atomic_long_t f_count;
+};
+
+static __always_inline long file_ref_count(struct file *f)
+{
+	if (bpf_core_field_exists(f->f_ref))
+		return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
+	struct file___f_count *old = (void *)f;
+	return BPF_CORE_READ(old, f_count.counter);
+}
+
+/*
+ * Inode times moved three times:
+ *   <= 6.5  i_atime, i_mtime, i_ctime           (struct timespec64)
+ *      6.6  i_ctime -> __i_ctime  ("fs: rename i_ctime field to __i_ctime")
+ *      6.7  i_atime/i_mtime -> __i_atime/__i_mtime  ("fs: rename inode i_atime and i_mtime fields")
+ *  >= 6.11  i_{a,m,c}time_sec + _nsec  ("fs: switch timespec64 fields in inode to discrete integers")
+ */
+struct inode___times_timespec {
+	struct timespec64 i_atime;
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+};
+
+struct inode___times_private {
+	struct timespec64 __i_atime;
+	struct timespec64 __i_mtime;
+	struct timespec64 __i_ctime;
+};
+
+#define NSEC_PER_SEC 1000000000ULL
+
+static __always_inline __u64 ts_ns(__s64 sec, __s64 nsec)
+{
+	return (__u64)sec * NSEC_PER_SEC + (__u64)nsec;
+}
+
+#define INODE_TIME(name)                                                                   \
+	static __always_inline __u64 inode_##name##_ns(struct inode *inode)                \
+	{                                                                                  \
+		struct inode___times_timespec *ts = (void *)inode;                         \
+		struct inode___times_private *pv = (void *)inode;                          \
+		if (bpf_core_field_exists(inode->i_##name##_sec))                          \
+			return ts_ns(BPF_CORE_READ(inode, i_##name##_sec),                 \
+				     BPF_CORE_READ(inode, i_##name##_nsec));               \
+		if (bpf_core_field_exists(pv->__i_##name))                                 \
+			return ts_ns(BPF_CORE_READ(pv, __i_##name.tv_sec),                 \
+				     BPF_CORE_READ(pv, __i_##name.tv_nsec));               \
+		return ts_ns(BPF_CORE_READ(ts, i_##name.tv_sec),                           \
+			     BPF_CORE_READ(ts, i_##name.tv_nsec));                         \
+	}
+
+INODE_TIME(atime)
+INODE_TIME(mtime)
+INODE_TIME(ctime)
+
+#endif /* KFLOWD_CORE_FIXES_BPF_H */

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * File aggregation: one struct rec_file per (tgid, dev, ino) in map "files", updated by
+ * every event and handed to the ring buffer when the process lets go of the file.
+ */
+#ifndef KFLOWD_FS_BPF_H
+#define KFLOWD_FS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "records.h"
+#include "maps.bpf.h"
+#include "core_fixes.bpf.h"
+#include "path.bpf.h"
+#include "task.bpf.h"
+
+#define S_IFMT 00170000
+#define S_IFREG 0100000
+#define FMODE_WRITE 0x2
+/* set by the open path when this open created the file (include/linux/fs.h) */
+#define FMODE_CREATED 0x100000
+
+/* The struct file behind fd in the current task, or NULL. */
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Refreshes the inode's current state in the record. */
+static __always_inline void file_refresh(struct rec_file *r, struct inode *inode)
+{
+	r->mode = BPF_CORE_READ(inode, i_mode);
+	r->nlink = BPF_CORE_READ(inode, i_nlink);
+	r->uid = BPF_CORE_READ(inode, i_uid.val);
+	r->gid = BPF_CORE_READ(inode, i_gid.val);
+	r->size = BPF_CORE_READ(inode, i_size);
+	r->atime_ns = inode_atime_ns(inode);
+	r->mtime_ns = inode_mtime_ns(inode);
+	r->ctime_ns = inode_ctime_ns(inode);
+}
+
+/* Bytes of the record up to the end of its tail. */
+static __always_inline __u32 file_size(struct rec_file *r)
+{
+	__u32 size = offsetof(struct rec_file, tail) + r->task.exe_len + r->task.parent_exe_len +
+		     r->path_len;
+
+	return size > sizeof(*r) ? sizeof(*r) : size;
+}
+
+/* Hands the record to the ring buffer and ends the aggregation. */
+static __always_inline void file_export(struct rec_file *r, struct file_key *key)
+{
+	__u32 size = file_size(r);
+
+	r->hdr.size = size;
+	if (bpf_ringbuf_output(&ring, r, size, BPF_RB_NO_WAKEUP))
+		stat_inc(STAT_RING_FULL);
+	else
+		stat_inc(STAT_FILE_RECORDS);
+	bpf_map_delete_elem(&files, key);
+}
+
+/* Creates the aggregation for f: identity of the current task, path and first state. */
+static __noinline struct rec_file *file_create(struct file_key *key, struct file *f,
+					       struct inode *inode, __u64 now)
+{
+	__u32 zero = 0;
+	struct rec_file *r = bpf_map_lookup_elem(&file_scratch, &zero);
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	__u32 names, pos, len;
+
+	if (!r || !ps)
+		return NULL;
+	__builtin_memset(r, 0, offsetof(struct rec_file, tail));
+	r->hdr.type = REC_TYPE_FILE;
+	r->hdr.version = REC_VERSION;
+	r->ts_first_ns = now;
+	r->ino = key->ino;
+	r->dev = key->dev;
+	names = task_identity(&r->task, r->tail);
+
+	path_walk(ps, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	pos = ps->pos;
+	len = PATH_END - pos;
+	if (ps->truncated) {
+		r->flags |= FILE_FLAG_PATH_TRUNCATED;
+		stat_inc(STAT_PATH_TRUNCATED);
+	}
+	/* names <= 2 * REC_NAME_MAX and len <= REC_PATH_MAX: both masks keep the values */
+	bpf_probe_read_kernel(r->tail + (names & 511), len & REC_PATH_MAX,
+			      ps->buf + (pos & REC_PATH_MAX));
+	r->path_len = len;
+
+	file_refresh(r, inode);
+	r->size_first = r->size;
+	r->mtime_first_ns = r->mtime_ns;
+	if (bpf_map_update_elem(&files, key, r, BPF_NOEXIST) &&
+	    bpf_map_update_elem(&files, key, r, BPF_NOEXIST)) {
+		/* the second try covers a racing insert of the same key on another CPU */
+		struct rec_file *raced = bpf_map_lookup_elem(&files, key);
+
+		if (!raced)
+			stat_inc(STAT_FILE_MAP_FULL);
+		return raced;
+	}
+	return bpf_map_lookup_elem(&files, key);
+}
+
+/* The aggregation of (current tgid, f's inode) if f is a regular file; else NULL. */
+static __always_inline struct rec_file *file_lookup(struct file *f, struct file_key *key,
+						    struct inode **inodep)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+
+	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
+		return NULL;
+	key->pid = bpf_get_current_pid_tgid() >> 32;
+	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key->ino = BPF_CORE_READ(inode, i_ino);
+	*inodep = inode;
+	return bpf_map_lookup_elem(&files, key);
+}
+
+static __always_inline void file_count(struct rec_file *r, __u32 ev)
+{
+	if (ev < REC_FS_EVENT_SLOTS) {
+		r->event_counts[ev]++;
+		r->events++;
+	}
+}
+
+/* One event (FS_OPEN, FS_ACCESS or FS_MODIFY) on the open file f. */
+static __always_inline void file_event(struct file *f, __u32 ev)
+{
+	struct file_key key = {};
+	struct inode *inode = NULL;
+	struct rec_file *r = file_lookup(f, &key, &inode);
+	__u64 now = bpf_ktime_get_ns();
+	__u32 fmode = BPF_CORE_READ(f, f_mode);
+
+	if (!inode)
+		return;
+	if (!r) {
+		r = file_create(&key, f, inode, now);
+		if (!r)
+			return;
+	}
+	if (ev == FS_OPEN && (fmode & FMODE_CREATED))
+		file_count(r, FS_CREATE);
+	file_count(r, ev);
+	if (fmode & FMODE_WRITE)
+		r->flags |= FILE_FLAG_WRITABLE;
+	file_refresh(r, inode);
+	r->hdr.ts_ns = now;
+}
+
+/*
+ * fd is about to be closed (close, or replaced by dup2/dup3). If that drops the last
+ * reference to a tracked struct file, the file is released: count the close and export.
+ */
+static __always_inline void file_release(struct file *f)
+{
+	struct file_key key = {};
+	struct inode *inode = NULL;
+	struct rec_file *r;
+
+	if (file_ref_count(f) != 1)
+		return;
+	r = file_lookup(f, &key, &inode);
+	if (!r)
+		return;
+	file_count(r, (BPF_CORE_READ(f, f_mode) & FMODE_WRITE) ? FS_CLOSE_WRITE : FS_CLOSE_NOWRITE);
+	file_refresh(r, inode);
+	r->hdr.ts_ns = bpf_ktime_get_ns();
+	file_export(r, &key);
+}
+
+#endif /* KFLOWD_FS_BPF_H */

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Never loaded: instantiates every shared type so that its BTF reaches the object that
+ * bpf/gen-layout.ts reads. Compiled with -Wpadded -Werror, so an implicit hole fails.
+ */
+#include <linux/types.h>
+#include "records.h"
+
+struct rec_hdr layout_rec_hdr;
+struct rec_task layout_rec_task;
+struct rec_file layout_rec_file;
+struct file_key layout_file_key;
+struct rec_exit layout_rec_exit;
+struct rec_stats layout_rec_stats;
+struct kf_config layout_kf_config;
+enum rec_limits layout_rec_limits;
+enum rec_type layout_rec_type;
+enum fs_event layout_fs_event;
+enum file_flags layout_file_flags;
+enum stat_id layout_stat_id;
+
+_Static_assert(sizeof(struct rec_file) % 8 == 0, "rec_file must stay 8-byte sized");
+_Static_assert(sizeof(struct rec_exit) % 8 == 0, "rec_exit must stay 8-byte sized");
+_Static_assert(sizeof(struct kf_config) % 8 == 0, "kf_config must stay 8-byte sized");

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The one definition of everything that crosses between kernel and agent: ring-buffer
+ * records, the aggregation-map value (which is the file record itself), the stats map
+ * and the read-only configuration. bpf/gen-layout.ts reads these types from the BTF of
+ * bpf/layout.bpf.c and writes src/records/layout.gen.ts; nothing on the TypeScript side
+ * is typed by hand.
+ *
+ * Rules: only __u8..__u64 and fixed arrays; explicit padding (layout.bpf.c is compiled
+ * with -Wpadded -Werror); constants the agent needs are enum members (BTF keeps enums,
+ * not #defines); append fields and bump REC_VERSION, never reuse a type code.
+ */
+#ifndef KFLOWD_RECORDS_H
+#define KFLOWD_RECORDS_H
+
+enum rec_limits {
+	REC_VERSION = 1,
+	REC_COMM_LEN = 16,
+	/* an executable's basename: NAME_MAX (255) bytes */
+	REC_NAME_MAX = 255,
+	/* an absolute path without its NUL: PATH_MAX (4096) - 1 bytes */
+	REC_PATH_MAX = 4095,
+	/* room for the event counters, indexed by enum fs_event */
+	REC_FS_EVENT_SLOTS = 16,
+	/* variable tail of a file record: exe name, parent exe name, path (in this order) */
+	REC_FILE_TAIL = 4608,
+};
+
+enum rec_type {
+	REC_TYPE_FILE = 1,
+	/* 2 is reserved for socket records (kflowd's numbering) */
+	REC_TYPE_EXIT = 3,
+};
+
+/* Filesystem events, in kflowd's catalogue (and JSON) order. */
+enum fs_event {
+	FS_CREATE = 0,
+	FS_OPEN = 1,
+	FS_OPEN_EXEC = 2,
+	FS_ACCESS = 3,
+	FS_ATTRIB = 4,
+	FS_MODIFY = 5,
+	FS_CLOSE_WRITE = 6,
+	FS_CLOSE_NOWRITE = 7,
+	FS_MOVED_FROM = 8,
+	FS_MOVED_TO = 9,
+	FS_DELETE = 10,
+	FS_EVENT_COUNT = 11,
+};
+
+enum file_flags {
+	/* the path was longer or deeper than the kernel walk allows; it is cut at the top */
+	FILE_FLAG_PATH_TRUNCATED = 1,
+	/* some struct file behind this record was opened for writing */
+	FILE_FLAG_WRITABLE = 2,
+};
+
+/* Per-CPU loss and health counters (map "stats"), indexed by this enum. */
+enum stat_id {
+	/* a finished record did not fit into the ring buffer and was lost */
+	STAT_RING_FULL = 0,
+	/* a new file aggregation could not be inserted (map full or no memory) */
+	STAT_FILE_MAP_FULL = 1,
+	/* a path was cut because of the depth or length limit */
+	STAT_PATH_TRUNCATED = 2,
+	/* a process-exit notice did not fit into the ring buffer */
+	STAT_EXIT_LOST = 3,
+	/* file records handed to the ring buffer */
+	STAT_FILE_RECORDS = 4,
+	STAT_COUNT = 5,
+};
+
+/* First member of every ring-buffer record. */
+struct rec_hdr {
+	__u16 type;        /* enum rec_type */
+	__u16 version;     /* REC_VERSION */
+	__u32 size;        /* bytes of this record, tail included */
+	__u64 ts_ns;       /* CLOCK_MONOTONIC of the last event */
+};
+
+/* Who did it: the task that caused the first event of an aggregation. */
+struct rec_task {
+	__u32 pid;         /* tgid */
+	__u32 tid;
+	__u32 ppid;        /* real parent's tgid */
+	__u32 uid;
+	__u32 gid;
+	__u16 exe_len;     /* bytes of the exe basename at the start of the tail */
+	__u16 parent_exe_len; /* bytes of the parent's exe basename that follow it */
+	__u64 start_ns;    /* CLOCK_MONOTONIC start of the thread group leader */
+	char comm[REC_COMM_LEN];
+};
+
+/*
+ * A file aggregation, key (tgid, dev, ino). The value of map "files" and, cut to
+ * hdr.size, the ring-buffer record.
+ */
+struct rec_file {
+	struct rec_hdr hdr;
+	struct rec_task task;
+	__u64 ts_first_ns;
+	__u64 ino;
+	__u32 dev;         /* kernel dev_t: major << 20 | minor */
+	__u32 mode;        /* i_mode */
+	__u32 nlink;
+	__u32 uid;         /* inode owner */
+	__u32 gid;
+	__u32 events;      /* sum of event_counts */
+	__u32 event_counts[REC_FS_EVENT_SLOTS];
+	__u64 size;
+	__u64 size_first;
+	__u64 atime_ns;    /* inode times, ns since the epoch */
+	__u64 mtime_ns;
+	__u64 ctime_ns;
+	__u64 mtime_first_ns;
+	__u16 path_len;    /* bytes of the absolute path after the two exe names */
+	__u16 flags;       /* enum file_flags */
+	__u32 pad;
+	char tail[REC_FILE_TAIL];
+};
+
+/* Key of map "files". */
+struct file_key {
+	__u32 pid;
+	__u32 dev;
+	__u64 ino;
+};
+
+/* A thread group ended: the agent flushes that process's open aggregations. */
+struct rec_exit {
+	struct rec_hdr hdr;
+	__u32 pid;
+	__u32 pad;
+	__u64 start_ns;    /* start of the process that ended (tells pid reuse apart) */
+};
+
+/* Value of the per-CPU map "stats". */
+struct rec_stats {
+	__u64 counters[STAT_COUNT];
+};
+
+/* Agent -> kernel: the whole .rodata of the program, set before load. */
+struct kf_config {
+	__u32 agent_pid;   /* tgid of the agent itself: never reported */
+	__u32 pad;
+};
+
+#endif /* KFLOWD_RECORDS_H */

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Process identity of the current task, as kflowd reports it (pid = tgid). */
+#ifndef KFLOWD_TASK_BPF_H
+#define KFLOWD_TASK_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "records.h"
+
+/* Copies the basename of task's executable to dst; returns its length (0 if none). */
+static __always_inline __u32 task_exe_name(struct task_struct *task, char *dst)
+{
+	const unsigned char *name = BPF_CORE_READ(task, mm, exe_file, f_path.dentry, d_name.name);
+	long n;
+
+	if (!name)
+		return 0;
+	n = bpf_probe_read_kernel_str(dst, REC_NAME_MAX + 1, name);
+	return n > 1 ? (__u32)(n - 1) & REC_NAME_MAX : 0;
+}
+
+/*
+ * Fills the identity and writes the exe and parent exe names to the start of tail
+ * (REC_FILE_TAIL bytes). Returns the bytes used in tail.
+ */
+static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	__u32 exe_len, parent_len;
+
+	t->pid = pid_tgid >> 32;
+	t->tid = (__u32)pid_tgid;
+	t->ppid = BPF_CORE_READ(parent, tgid);
+	t->uid = (__u32)uid_gid;
+	t->gid = uid_gid >> 32;
+	t->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+
+	exe_len = task_exe_name(task, tail);
+	/* exe_len <= REC_NAME_MAX, so both names fit in the first 2 * (REC_NAME_MAX + 1) bytes */
+	parent_len = task_exe_name(parent, tail + (exe_len & REC_NAME_MAX));
+	t->exe_len = exe_len;
+	t->parent_exe_len = parent_len;
+	return exe_len + parent_len;
+}
+
+#endif /* KFLOWD_TASK_BPF_H */

@@ -1,0 +1,192 @@
+/**
+ * The BPF object as the rest of the agent sees it: open from memory, configure, load,
+ * attach, then read maps and drain the ring buffer. Implemented on libbpf + the shim.
+ */
+import { ptr, type Pointer } from "bun:ffi";
+import { BpfError } from "./errors.ts";
+import type { Libbpf } from "./libbpf.ts";
+import type { Shim } from "./shim.ts";
+
+const LOG_TAIL = 64 * 1024;
+
+function cstr(s: string): Buffer {
+  return Buffer.from(`${s}\0`);
+}
+
+/** A ring buffer opened through the shim; drain() fills buf with framed records. */
+export interface RingHandle {
+  /** Moves pending records into buf; returns [bytes used, records, stopped full, lost]. */
+  drain(buf: Uint8Array): Readonly<BigUint64Array>;
+  close(): void;
+}
+
+/** One attached program. */
+export interface Attachment {
+  readonly program: string;
+}
+
+export class BpfObject {
+  private obj: Pointer | null;
+  private links: Pointer[] = [];
+  private readonly keep: Uint8Array;
+
+  private constructor(
+    private readonly lib: Libbpf,
+    private readonly shim: Shim,
+    obj: Pointer,
+    bytes: Uint8Array,
+  ) {
+    this.obj = obj;
+    this.keep = bytes; // libbpf reads the ELF image until load
+  }
+
+  /** Opens an object from its ELF bytes. */
+  static open(lib: Libbpf, shim: Shim, bytes: Uint8Array): BpfObject {
+    const out = new BigUint64Array(1);
+    const err = shim.kf_open_mem(ptr(bytes), bytes.length, ptr(out));
+    if (err < 0) throw new BpfError("opening the BPF object", -err, BpfObject.logReason(shim));
+    return new BpfObject(lib, shim, Number(out[0]) as Pointer, bytes);
+  }
+
+  /** The last line libbpf logged that explains a failure, if any. */
+  static logReason(shim: Shim): string | undefined {
+    const lines = BpfObject.log(shim)
+      .split("\n")
+      .filter((l) => l.startsWith("libbpf: "));
+    const why =
+      lines.find((l) => /BPF program load failed|failed to load|failed to resolve/.test(l)) ??
+      lines.at(-1);
+    return why?.replace(/^libbpf: /, "").trim();
+  }
+
+  /** The text libbpf has logged so far (its tail). */
+  static log(shim: Shim): string {
+    const buf = new Uint8Array(LOG_TAIL);
+    const len = new Uint32Array(1);
+    shim.kf_log_read(ptr(buf), buf.length, ptr(len));
+    return new TextDecoder().decode(buf.subarray(0, len[0]));
+  }
+
+  private handle(): Pointer {
+    if (!this.obj) throw new BpfError("using a closed BPF object", 9);
+    return this.obj;
+  }
+
+  private map(name: string): Pointer {
+    const m = this.lib.bpf_object__find_map_by_name(this.handle(), ptr(cstr(name)));
+    if (!m) throw new BpfError(`finding map ${name}`, 2);
+    return m as Pointer;
+  }
+
+  /** Names of all programs in the object. */
+  programs(): string[] {
+    const names: string[] = [];
+    for (
+      let p = this.lib.bpf_object__next_program(this.handle(), null);
+      p;
+      p = this.lib.bpf_object__next_program(this.handle(), p)
+    ) {
+      names.push(String(this.lib.bpf_program__name(p)));
+    }
+    return names;
+  }
+
+  private program(name: string): Pointer {
+    const p = this.lib.bpf_object__find_program_by_name(this.handle(), ptr(cstr(name)));
+    if (!p) throw new BpfError(`finding program ${name}`, 2);
+    return p as Pointer;
+  }
+
+  setAutoload(program: string, on: boolean): void {
+    const err = this.lib.bpf_program__set_autoload(this.program(program), on);
+    if (err < 0) throw new BpfError(`setting autoload of ${program}`, -err);
+  }
+
+  autoload(program: string): boolean {
+    return this.lib.bpf_program__autoload(this.program(program));
+  }
+
+  setMaxEntries(map: string, entries: number): void {
+    const err = this.lib.bpf_map__set_max_entries(this.map(map), entries);
+    if (err < 0) throw new BpfError(`sizing map ${map}`, -err);
+  }
+
+  /** Replaces the whole .rodata image; its size must match the object's exactly. */
+  setReadOnlyData(data: Uint8Array): void {
+    const m = this.map(".rodata");
+    const size = new BigUint64Array(1);
+    this.lib.bpf_map__initial_value(m, ptr(size));
+    if (Number(size[0]) !== data.length) {
+      throw new BpfError(`setting .rodata (object has ${size[0]} bytes, agent ${data.length})`, 22);
+    }
+    const err = this.lib.bpf_map__set_initial_value(m, ptr(data), data.length);
+    if (err < 0) throw new BpfError("setting .rodata", -err);
+  }
+
+  load(): void {
+    const err = this.lib.bpf_object__load(this.handle());
+    if (err < 0) throw new BpfError("loading the BPF programs", -err, BpfObject.logReason(this.shim));
+  }
+
+  /** Attaches every loaded program by its section (tp_btf, ...). */
+  attachAll(): Attachment[] {
+    const out = new BigUint64Array(1);
+    const attached: Attachment[] = [];
+    for (const name of this.programs()) {
+      const prog = this.program(name);
+      if (!this.lib.bpf_program__autoload(prog)) continue;
+      const err = this.shim.kf_attach(prog, ptr(out));
+      if (err < 0) throw new BpfError(`attaching ${name}`, -err, BpfObject.logReason(this.shim));
+      this.links.push(Number(out[0]) as Pointer);
+      attached.push({ program: name });
+    }
+    return attached;
+  }
+
+  mapFd(name: string): number {
+    const fd = this.lib.bpf_map__fd(this.map(name));
+    if (fd < 0) throw new BpfError(`map ${name} has no fd`, -fd);
+    return fd;
+  }
+
+  valueSize(name: string): number {
+    return this.lib.bpf_map__value_size(this.map(name));
+  }
+
+  /** Opens the ring buffer map for draining; maxRecord bounds one record's size. */
+  openRing(name: string, maxRecord: number): RingHandle {
+    const out = new BigUint64Array(1);
+    const err = this.shim.kf_ring_open(this.mapFd(name), maxRecord, ptr(out));
+    if (err < 0) throw new BpfError(`opening ring buffer ${name}`, -err);
+    const ring = Number(out[0]) as Pointer;
+    const shim = this.shim;
+    const result = new BigUint64Array(4);
+    const resultPtr = ptr(result);
+    let closed = false;
+    return {
+      drain(buf: Uint8Array): Readonly<BigUint64Array> {
+        const e = shim.kf_ring_drain(ring, ptr(buf), buf.length, resultPtr);
+        if (e < 0) throw new BpfError("draining the ring buffer", -e);
+        return result;
+      },
+      close(): void {
+        if (!closed) shim.kf_ring_close(ring);
+        closed = true;
+      },
+    };
+  }
+
+  /** Detaches every program; maps stay readable until close(). */
+  detach(): void {
+    for (const link of this.links) this.lib.bpf_link__destroy(link);
+    this.links = [];
+  }
+
+  /** Detaches every program and frees the object. */
+  close(): void {
+    this.detach();
+    if (this.obj) this.lib.bpf_object__close(this.obj);
+    this.obj = null;
+    void this.keep;
+  }
+}

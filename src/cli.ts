@@ -1,0 +1,79 @@
+/** Command-line parsing only (cac); validation and defaults live in config.ts. */
+import { cac } from "cac";
+
+/** An option as the user typed it, before validation. */
+export interface RawOptions {
+  readonly output?: unknown;
+  readonly token?: unknown;
+  readonly verbose?: unknown;
+  readonly help?: unknown;
+  readonly version?: unknown;
+}
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+interface OptionSpec {
+  readonly flags: string;
+  readonly text: string;
+}
+
+/** The options the agent implements; help text is generated from this list. */
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    flags: "-o, --output <format>",
+    text: "output format: 'json' (indented, each record followed by a line holding an ASCII RS) or 'json-min' (one record per line); prefixes such as 'j' work (default: json)",
+  },
+  { flags: "-T, --token <token>", text: "add InfoHostToken with this text to every record" },
+  { flags: "-V, --verbose", text: "print libbpf's debug messages, including the verifier log, to stderr" },
+  { flags: "-h, --help", text: "show this help and exit" },
+  { flags: "--version", text: "show version information and exit" },
+];
+
+export function helpText(version: string): string {
+  const width = Math.max(...OPTIONS.map((o) => o.flags.length)) + 2;
+  const lines = [
+    `kflowd ${version}: eBPF monitor of every process's file activity`,
+    "",
+    "Watches files opened, read, written and closed by all processes from the kernel,",
+    "aggregates them per process and file, and prints one JSON record per aggregation",
+    "to stdout. Runs as root on Linux 5.10 or newer with BTF. Stop it with Ctrl-C or",
+    "SIGTERM: records still open are printed before it exits.",
+    "",
+    "Usage: kflowd [options]",
+    "",
+    "Options:",
+    ...OPTIONS.map((o) => `  ${o.flags.padEnd(width)}${o.text}`),
+    "",
+    "Examples:",
+    "  sudo kflowd                 pretty JSON records to the terminal",
+    "  sudo kflowd -o json-min     one record per line, for pipelines",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/** Parses argv (without node and script); throws UsageError on anything malformed. */
+export function parseArgs(argv: readonly string[]): RawOptions {
+  const cli = cac("kflowd");
+  for (const o of OPTIONS) cli.option(o.flags, o.text);
+  cli.command("").action(() => {});
+  try {
+    const parsed = cli.parse(["kflowd", "kflowd", ...argv], { run: false });
+    if (parsed.args.length > 0) throw new UsageError(`unexpected argument '${parsed.args[0]}'`);
+    cli.runMatchedCommand();
+    for (const [name, value] of Object.entries(parsed.options)) {
+      if (name !== "--" && Array.isArray(value)) {
+        throw new UsageError(`option ${name.length > 1 ? "--" : "-"}${name} given more than once`);
+      }
+    }
+    return parsed.options as RawOptions;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new UsageError(msg.replace(/`/g, "'").replace(/^Unknown option/, "unknown option"));
+  }
+}

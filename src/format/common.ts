@@ -1,0 +1,53 @@
+/** The Info* and Proc* keys that start every record, in kflowd's order. */
+import type { TaskIdentity } from "../records/task.ts";
+import { seconds9 } from "./values.ts";
+
+/** Per-host facts and per-record values of the Info* keys. */
+export interface HostInfo {
+  readonly hostName: string;
+  readonly hostIp: string;
+  readonly hostToken: string | undefined;
+  readonly system: string;
+  readonly kernel: string;
+  readonly version: string;
+}
+
+/** uid/gid to names; "" when unknown. */
+export interface NameLookup {
+  user(uid: number): string;
+  group(gid: number): string;
+}
+
+/** JSON string literal: quotes, backslashes, control characters and lone surrogates escaped. */
+export const str = JSON.stringify as (s: string) => string;
+
+export function infoJson(
+  host: HostInfo,
+  monitor: string,
+  seq: number,
+  timestamp: string,
+  uptimeNs: bigint,
+): string {
+  return (
+    `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": ${str(timestamp)}, "InfoMonitor": ${str(monitor)}, ` +
+    `"InfoHostName": ${str(host.hostName)}, "InfoHostIP": ${str(host.hostIp)}, ` +
+    (host.hostToken === undefined ? "" : `"InfoHostToken": ${str(host.hostToken)}, `) +
+    `"InfoSystem": ${str(host.system)}, "InfoKernel": ${str(host.kernel)}, "InfoVersion": ${str(host.version)}, ` +
+    `"InfoUptime": ${seconds9(uptimeNs)}`
+  );
+}
+
+/** kflowd's Proc: the exe name when the comm is a prefix of it, else "exe/comm". */
+export function procName(task: TaskIdentity): string {
+  if (task.exe === "") return task.comm;
+  return task.exe.startsWith(task.comm) ? task.exe : `${task.exe}/${task.comm}`;
+}
+
+export function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint): string {
+  return (
+    `"ProcParent": ${str(task.parentExe)}, "Proc": ${str(procName(task))}, ` +
+    `"ProcUser": ${str(names.user(task.uid))}, "ProcGroup": ${str(names.group(task.gid))}, ` +
+    `"ProcPPID": ${task.ppid}, "ProcPID": ${task.pid}, "ProcTID": ${task.tid}, ` +
+    `"ProcUID": ${task.uid}, "ProcGID": ${task.gid}, "ProcAge": ${seconds9(ageNs)}`
+  );
+}

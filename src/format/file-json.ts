@@ -1,0 +1,56 @@
+/** A file record as kflowd's one-line JSON (keys and order of kflowd-spec §5.1, §5.2). */
+import type { FileRecord } from "../records/file.ts";
+import { FsEvent } from "../records/layout.gen.ts";
+import { type HostInfo, infoJson, type NameLookup, procJson, str } from "./common.ts";
+import { fileMode, permissions, seconds9, timestamp } from "./values.ts";
+
+/** JSON names of the events, indexed by FsEvent ("FS_CLOSE_WRITE" -> "CLOSE_WRITE"). */
+export const FS_EVENT_NAMES: readonly string[] = Object.entries(FsEvent)
+  .filter(([name]) => name !== "FS_EVENT_COUNT")
+  .sort((a, b) => a[1] - b[1])
+  .map(([name]) => name.slice(3));
+
+/** Record-independent inputs of one formatted record. */
+export interface FormatContext {
+  readonly host: HostInfo;
+  readonly names: NameLookup;
+  readonly seq: number;
+  /** processing time, ns since the epoch */
+  readonly nowNs: bigint;
+  /** time since the agent started monitoring, ns */
+  readonly uptimeNs: bigint;
+}
+
+function eventsJson(counts: readonly number[]): string {
+  let s = "";
+  for (let i = 0; i < FS_EVENT_NAMES.length; i++) {
+    const n = counts[i]!;
+    if (n !== 0) s += `${s === "" ? "" : ", "}"${FS_EVENT_NAMES[i]}": ${n}`;
+  }
+  return `{${s}}`;
+}
+
+export function fileJson(r: FileRecord, ctx: FormatContext): string {
+  const slash = r.path.lastIndexOf("/");
+  const dir = r.path.slice(0, slash + 1) || "/";
+  const name = r.path.slice(slash + 1);
+  const sizeChange = r.size - r.sizeFirst;
+  const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
+  return (
+    `${infoJson(ctx.host, "filesystem", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs)}, ` +
+    `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs)}, ` +
+    `"FilePath": ${str(dir)}, "File": ${str(name)}, "FileMode": ${str(fileMode(r.mode, r.nlink))}, ` +
+    `"FileEventCount": ${r.events}, "FileEvents": ${eventsJson(r.eventCounts)}, ` +
+    `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}, ` +
+    `"FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}, ` +
+    `"FilePermissions": ${str(permissions(r.mode))}, ` +
+    `"FileUser": ${str(ctx.names.user(r.uid))}, "FileGroup": ${str(ctx.names.group(r.gid))}, ` +
+    `"FileUID": ${r.uid}, "FileGID": ${r.gid}, "FileSize": ${r.size}, ` +
+    (sizeChange !== 0 ? `"FileSizeChange": ${sizeChange}, ` : "") +
+    `"FileAccessTime": ${str(timestamp(r.atimeNs))}, ` +
+    `"FileStatusChangeTime": ${str(timestamp(r.ctimeNs))}, ` +
+    `"FileModificationTime": ${str(timestamp(r.mtimeNs))}` +
+    (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "") +
+    "}"
+  );
+}

@@ -1,0 +1,46 @@
+/**
+ * Drains the kernel ring buffer in batches: one FFI call moves as many records as fit
+ * into a JS-owned buffer, framed as [u32 size][u32 0][record], 8-byte aligned.
+ */
+import type { RingHandle } from "../../ffi/bpf.ts";
+
+export type RecordVisitor = (view: DataView, bytes: Uint8Array, off: number, size: number) => void;
+
+const FRAME_HDR = 8;
+
+export class RingReader {
+  private readonly buf: Uint8Array;
+  private readonly view: DataView;
+  /** records the shim could not copy (larger than the largest record type) */
+  lost = 0;
+
+  constructor(
+    private readonly ring: RingHandle,
+    batchBytes: number,
+  ) {
+    this.buf = new Uint8Array(batchBytes);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /** Hands every pending record to visit; returns the number of records. */
+  drain(visit: RecordVisitor): number {
+    let total = 0;
+    for (;;) {
+      const r = this.ring.drain(this.buf);
+      const used = Number(r[0]);
+      total += Number(r[1]);
+      this.lost = Number(r[3]);
+      let off = 0;
+      while (off + FRAME_HDR <= used) {
+        const size = this.view.getUint32(off, true);
+        visit(this.view, this.buf, off + FRAME_HDR, size);
+        off += (FRAME_HDR + size + 7) & ~7;
+      }
+      if (r[2] === 0n) return total;
+    }
+  }
+
+  close(): void {
+    this.ring.close();
+  }
+}

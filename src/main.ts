@@ -1,0 +1,183 @@
+/**
+ * kflowd agent: parses the command line, checks the host, loads the kernel side and
+ * wires ring buffer -> decode -> enrich -> format -> sink. Nothing else wires stages.
+ */
+import { BpfError, SetupError } from "../ffi/errors.ts";
+import { loadLibbpf } from "../ffi/libbpf.ts";
+import { MapAccess } from "../ffi/map.ts";
+import { loadShim } from "../ffi/shim.ts";
+import { FileFlusher } from "./aggregate/file-flush.ts";
+import { helpText, parseArgs, UsageError } from "./cli.ts";
+import { buildConfig, type Config } from "./config.ts";
+import { bpfObjectPath, shimPath } from "./embedded.ts";
+import { hostFacts } from "./enrich/host.ts";
+import { UserGroupNames } from "./enrich/user-group.ts";
+import type { HostInfo } from "./format/common.ts";
+import { type FormatContext, fileJson } from "./format/file-json.ts";
+import { pretty } from "./format/pretty.ts";
+import { RingReader } from "./ingest/ring.ts";
+import { readKernelStats } from "./ingest/stats.ts";
+import { startKernel } from "./kernel.ts";
+import { preflight } from "./preflight.ts";
+import { decodeExit, type ExitNotice } from "./records/exit.ts";
+import { decodeFile } from "./records/file.ts";
+import { recordType } from "./records/header.ts";
+import { FileKey, RecFile, RecType } from "./records/layout.gen.ts";
+import { stdoutSink } from "./sink/stdout.ts";
+import { VERSION } from "./version.ts";
+
+/** how often the ring buffer is drained; records wait at most this long */
+const DRAIN_MS = 10;
+/** how often /etc/passwd and /etc/group are checked for changes */
+const NAMES_REFRESH_MS = 1000;
+const RING_BYTES = 8 << 20;
+const FILE_ENTRIES = 4096;
+const BATCH_BYTES = 1 << 20;
+
+function fail(message: string): number {
+  process.stderr.write(`kflowd: ${message}\n`);
+  return 1;
+}
+
+async function versionText(): Promise<string> {
+  let libbpf = "libbpf not found";
+  try {
+    libbpf = `libbpf ${loadLibbpf().version}`;
+  } catch {}
+  return `kflowd ${VERSION} (bun ${Bun.version}, ${process.platform} ${process.arch}, ${libbpf})\n`;
+}
+
+async function run(config: Config): Promise<number> {
+  preflight(process.geteuid?.() ?? -1);
+  const { lib, version: libbpfVersion } = loadLibbpf();
+  const shim = await loadShim(shimPath);
+  shim.kf_log_init(config.verbose ? 1 : 0);
+  const objectBytes = await Bun.file(bpfObjectPath).bytes();
+  const kernel = startKernel(lib, shim, objectBytes, {
+    agentPid: process.pid,
+    ringBytes: RING_BYTES,
+    fileEntries: FILE_ENTRIES,
+  });
+  const { object } = kernel;
+  const reader = new RingReader(object.openRing("ring", RecFile.SIZE), BATCH_BYTES);
+  const flusher = new FileFlusher(new MapAccess(lib, object.mapFd("files"), FileKey.SIZE, FILE_ENTRIES));
+  const statsFd = object.mapFd("stats");
+
+  const names = new UserGroupNames();
+  const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
+  const sink = stdoutSink();
+  const monoStart = process.hrtime.bigint();
+  const wallStart = BigInt(Date.now()) * 1_000_000n;
+  const ctx: { -readonly [K in keyof FormatContext]: FormatContext[K] } = {
+    host,
+    names,
+    seq: 0,
+    nowNs: 0n,
+    uptimeNs: 0n,
+  };
+  const exits = new Map<number, ExitNotice>();
+  const counts = { records: 0, malformed: 0 };
+  const pretty_ = config.output === "json";
+
+  function visit(view: DataView, bytes: Uint8Array, off: number, size: number): void {
+    switch (recordType(view, off, size)) {
+      case RecType.REC_TYPE_FILE: {
+        const rec = decodeFile(view, bytes, off, size);
+        if (!rec) {
+          counts.malformed++;
+          return;
+        }
+        const mono = process.hrtime.bigint();
+        ctx.seq++;
+        ctx.uptimeNs = mono - monoStart;
+        ctx.nowNs = wallStart + ctx.uptimeNs;
+        const line = fileJson(rec, ctx);
+        sink.write(pretty_ ? `${pretty(line)}\n\x1e\n` : `${line}\n`);
+        counts.records++;
+        return;
+      }
+      case RecType.REC_TYPE_EXIT: {
+        const exit = decodeExit(view, off, size);
+        if (exit) exits.set(exit.pid, exit);
+        else counts.malformed++;
+        return;
+      }
+      default:
+        counts.malformed++;
+    }
+  }
+
+  function drain(): void {
+    reader.drain(visit);
+    if (exits.size > 0) {
+      flusher.flushExited(exits, visit);
+      exits.clear();
+    }
+    sink.flush();
+  }
+
+  process.stderr.write(
+    `kflowd ${VERSION} with PID ${process.pid} started in terminal mode ` +
+      `(Linux ${host.kernel}, libbpf ${libbpfVersion}, output ${config.output})\n` +
+      `  file monitoring: ${kernel.programs.join(", ")}\n`,
+  );
+
+  const drainTimer = setInterval(drain, DRAIN_MS);
+  const namesTimer = setInterval(() => names.refresh(), NAMES_REFRESH_MS);
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = async (): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(drainTimer);
+      clearInterval(namesTimer);
+      // no new events once detached; then take what is in the ring and in the maps
+      object.detach();
+      drain();
+      flusher.flushAll(visit);
+      await sink.close();
+      const stats = readKernelStats(lib, statsFd);
+      reader.close();
+      object.close();
+      process.stderr.write(
+        `kflowd: stopped after ${counts.records} records; lost: ring full ${stats.STAT_RING_FULL}, ` +
+          `file map full ${stats.STAT_FILE_MAP_FULL}, exit notices ${stats.STAT_EXIT_LOST}, ` +
+          `uncopied ${reader.lost}, malformed ${counts.malformed}; paths cut ${stats.STAT_PATH_TRUNCATED}\n`,
+      );
+      resolve(0);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let config: Config;
+  try {
+    const raw = parseArgs(argv);
+    if (raw.help) {
+      process.stdout.write(helpText(VERSION));
+      return 0;
+    }
+    if (raw.version) {
+      process.stdout.write(await versionText());
+      return 0;
+    }
+    config = buildConfig(raw);
+  } catch (e) {
+    if (e instanceof UsageError) return fail(`${e.message}\nTry 'kflowd --help' for the options.`);
+    throw e;
+  }
+  try {
+    return await run(config);
+  } catch (e) {
+    if (e instanceof SetupError) return fail(e.message);
+    if (e instanceof BpfError) {
+      return fail(config.verbose ? e.message : `${e.message} (run with -V for libbpf's log)`);
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,69 @@
+import { text, u64, u64Big } from "./bytes.ts";
+import { FileFlags, FsEvent, RecFile, RecHdr } from "./layout.gen.ts";
+import { decodeTask, taskTailLength, type TaskIdentity } from "./task.ts";
+
+/** One file aggregation: what a process did to one file between its first event and export. */
+export interface FileRecord {
+  readonly task: TaskIdentity;
+  /** CLOCK_MONOTONIC of the first and the last event, ns */
+  readonly tsFirstNs: bigint;
+  readonly tsNs: bigint;
+  readonly ino: bigint;
+  /** kernel dev_t: major << 20 | minor */
+  readonly dev: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly events: number;
+  /** count per event, indexed by FsEvent */
+  readonly eventCounts: readonly number[];
+  readonly size: number;
+  readonly sizeFirst: number;
+  /** inode times, ns since the epoch */
+  readonly atimeNs: bigint;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+  readonly mtimeFirstNs: bigint;
+  /** absolute path of the file */
+  readonly path: string;
+  readonly pathTruncated: boolean;
+}
+
+/**
+ * Decodes the struct rec_file of size bytes at off, or returns undefined when the
+ * sizes inside do not fit (a corrupt or foreign record).
+ */
+export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size: number): FileRecord | undefined {
+  if (size < RecFile.tail) return undefined;
+  const tail = off + RecFile.tail;
+  const names = taskTailLength(view, off + RecFile.task);
+  const pathLen = view.getUint16(off + RecFile.pathLen, true);
+  if (RecFile.tail + names + pathLen > size) return undefined;
+  const counts: number[] = new Array(FsEvent.FS_EVENT_COUNT);
+  for (let i = 0; i < FsEvent.FS_EVENT_COUNT; i++) {
+    counts[i] = view.getUint32(off + RecFile.eventCounts + 4 * i, true);
+  }
+  const flags = view.getUint16(off + RecFile.flags, true);
+  return {
+    task: decodeTask(view, bytes, off + RecFile.task, tail),
+    tsFirstNs: u64Big(view, off + RecFile.tsFirstNs),
+    tsNs: u64Big(view, off + RecFile.hdr + RecHdr.tsNs),
+    ino: u64Big(view, off + RecFile.ino),
+    dev: view.getUint32(off + RecFile.dev, true),
+    mode: view.getUint32(off + RecFile.mode, true),
+    nlink: view.getUint32(off + RecFile.nlink, true),
+    uid: view.getUint32(off + RecFile.uid, true),
+    gid: view.getUint32(off + RecFile.gid, true),
+    events: view.getUint32(off + RecFile.events, true),
+    eventCounts: counts,
+    size: u64(view, off + RecFile.size),
+    sizeFirst: u64(view, off + RecFile.sizeFirst),
+    atimeNs: u64Big(view, off + RecFile.atimeNs),
+    mtimeNs: u64Big(view, off + RecFile.mtimeNs),
+    ctimeNs: u64Big(view, off + RecFile.ctimeNs),
+    mtimeFirstNs: u64Big(view, off + RecFile.mtimeFirstNs),
+    path: text(bytes, tail + names, pathLen),
+    pathTruncated: (flags & FileFlags.FILE_FLAG_PATH_TRUNCATED) !== 0,
+  };
+}

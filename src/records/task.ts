@@ -1,0 +1,48 @@
+import { cString, text, u64Big } from "./bytes.ts";
+import { RecTask, RecTaskCommLen } from "./layout.gen.ts";
+
+/** The process behind a record, as captured by the kernel at its first event. */
+export interface TaskIdentity {
+  readonly pid: number;
+  readonly tid: number;
+  readonly ppid: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** CLOCK_MONOTONIC start of the process, ns */
+  readonly startNs: bigint;
+  readonly comm: string;
+  /** basename of the executable ("" for kernel threads) */
+  readonly exe: string;
+  /** basename of the parent's executable */
+  readonly parentExe: string;
+}
+
+/**
+ * Decodes a struct rec_task at off; its two names start at tailOff. Returns the
+ * identity and leaves the tail bytes it used to the caller via exeLen + parentExeLen.
+ */
+export function decodeTask(
+  view: DataView,
+  bytes: Uint8Array,
+  off: number,
+  tailOff: number,
+): TaskIdentity {
+  const exeLen = view.getUint16(off + RecTask.exeLen, true);
+  const parentLen = view.getUint16(off + RecTask.parentExeLen, true);
+  return {
+    pid: view.getUint32(off + RecTask.pid, true),
+    tid: view.getUint32(off + RecTask.tid, true),
+    ppid: view.getUint32(off + RecTask.ppid, true),
+    uid: view.getUint32(off + RecTask.uid, true),
+    gid: view.getUint32(off + RecTask.gid, true),
+    startNs: u64Big(view, off + RecTask.startNs),
+    comm: cString(bytes, off + RecTask.comm, RecTaskCommLen),
+    exe: text(bytes, tailOff, exeLen),
+    parentExe: text(bytes, tailOff + exeLen, parentLen),
+  };
+}
+
+/** Bytes the two names take at the start of the tail. */
+export function taskTailLength(view: DataView, off: number): number {
+  return view.getUint16(off + RecTask.exeLen, true) + view.getUint16(off + RecTask.parentExeLen, true);
+}
