@@ -4,7 +4,7 @@ import { SetupError } from "../ffi/errors.ts";
 
 export function requireRoot(euid: number): void {
   if (euid !== 0) {
-    throw new SetupError("kflowd must run as root (it loads eBPF programs): try 'sudo kflowd'");
+    throw new SetupError("must run as root (it loads eBPF programs): try 'sudo kflowd'");
   }
 }
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building and testing kflowd needs on Debian 12, and nothing that is
+# already there: Debian packages for the BPF toolchain, then the npm dependencies
+# (Bun itself is the pinned npm package "bun"). Safe to run again; fast when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci when node_modules is missing or older than the lock file
+if [[ ! -x node_modules/.bin/bun || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: installing npm dependencies" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+fi

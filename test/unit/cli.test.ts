@@ -1,0 +1,75 @@
+import { describe, expect, test } from "bun:test";
+import { helpText, OPTIONS, parseArgs, UsageError } from "../../src/cli.ts";
+import { buildConfig, outputFormat } from "../../src/config.ts";
+import { BUN, ROOT } from "../helpers/paths.ts";
+
+function config(argv: string[]) {
+  return buildConfig(parseArgs(argv));
+}
+
+describe("options", () => {
+  test("defaults", () => {
+    expect(config([])).toEqual({ output: "json", verbose: false });
+  });
+
+  test("output formats and kflowd's prefixes", () => {
+    expect(config(["-o", "json-min"]).output).toBe("json-min");
+    expect(config(["--output", "json-m"]).output).toBe("json-min");
+    expect(config(["-o", "j"]).output).toBe("json");
+    expect(outputFormat("json-")).toBeUndefined();
+    expect(outputFormat("")).toBeUndefined();
+  });
+
+  test("combined short flags", () => {
+    expect(config(["-Vo", "json-min"])).toEqual({ output: "json-min", verbose: true });
+  });
+
+  test("token", () => {
+    expect(config(["-T", "site-7"]).hostToken).toBe("site-7");
+  });
+
+  test.each([
+    [["-o", "xml"], "invalid output format 'xml' (expected json or json-min)"],
+    [["-o"], "value is missing"],
+    [["-x"], "unknown option '-x'"],
+    [["--bogus"], "unknown option '--bogus'"],
+    [["stray"], "unexpected argument 'stray'"],
+    [["-o", "json", "-o", "json-min"], "option -o given more than once"],
+    [["-T", "x".repeat(256)], "at most 255 characters"],
+  ])("%p is refused: %s", (argv, message) => {
+    expect(() => config(argv)).toThrow(UsageError);
+    expect(() => config(argv)).toThrow(message);
+  });
+
+  test("help lists every option it parses", () => {
+    const help = helpText("v0");
+    for (const o of OPTIONS) expect(help).toContain(o.flags);
+  });
+});
+
+describe("the agent's command line (no root needed)", () => {
+  async function run(...args: string[]) {
+    const p = Bun.spawn([BUN, `${ROOT}src/main.ts`, ...args], { stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    return { out, err, code };
+  }
+
+  test("bad input: one error line, a hint, exit 1", async () => {
+    const r = await run("-o", "xml");
+    expect(r.code).toBe(1);
+    expect(r.out).toBe("");
+    expect(r.err).toBe("kflowd: invalid output format 'xml' (expected json or json-min)\nTry 'kflowd --help' for the options.\n");
+  });
+
+  test("--help on stdout, exit 0", async () => {
+    const r = await run("--help");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(helpText((await import("../../src/version.ts")).VERSION));
+  });
+
+  test("--version names the libbpf in use", async () => {
+    const r = await run("--version");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^kflowd v\d+\.\d+\.\d+ \(bun [\d.]+, linux \w+, libbpf \d+\.\d+(\.\d+)?\)\n$/);
+  });
+});

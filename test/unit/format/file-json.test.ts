@@ -1,0 +1,123 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { HostInfo, NameLookup } from "../../../src/format/common.ts";
+import { FS_EVENT_NAMES, type FormatContext, fileJson } from "../../../src/format/file-json.ts";
+import { pretty } from "../../../src/format/pretty.ts";
+import type { FileRecord } from "../../../src/records/file.ts";
+import { FsEvent } from "../../../src/records/layout.gen.ts";
+import { ROOT } from "../../helpers/paths.ts";
+
+const host: HostInfo = {
+  hostName: "web-01",
+  hostIp: "10.1.2.3",
+  hostToken: "tok\"en",
+  system: "Linux",
+  kernel: "6.18.0",
+  version: "kflowd-v0.1.0",
+};
+
+const names: NameLookup = {
+  user: (uid) => ({ 0: "root", 1000: "al\\ice" })[uid] ?? "",
+  group: (gid) => ({ 0: "root", 4: "adm" })[gid] ?? "",
+};
+
+function counts(set: Partial<Record<number, number>>): number[] {
+  return Array.from({ length: FsEvent.FS_EVENT_COUNT }, (_, i) => set[i] ?? 0);
+}
+
+// A hostile name: quote, backslash, newline, tab, a control byte, U+FFFD from invalid UTF-8.
+const record: FileRecord = {
+  task: {
+    pid: 4242,
+    tid: 4243,
+    ppid: 1,
+    uid: 1000,
+    gid: 100,
+    startNs: 1_000_000_000n,
+    comm: "python3",
+    exe: "python3.11",
+    parentExe: "bash",
+  },
+  tsFirstNs: 5_000_000_000n,
+  tsNs: 5_250_000_001n,
+  ino: 0x1234567890abcdefn,
+  dev: (8 << 20) | 1,
+  mode: 0o104755,
+  nlink: 1,
+  uid: 0,
+  gid: 4,
+  events: 10,
+  eventCounts: counts({ [FsEvent.FS_CREATE]: 1, [FsEvent.FS_OPEN]: 1, [FsEvent.FS_MODIFY]: 7, [FsEvent.FS_CLOSE_WRITE]: 1 }),
+  size: 6_000_000_000,
+  sizeFirst: 0,
+  atimeNs: 1712244875643031330n,
+  mtimeNs: 1712244876000000001n,
+  ctimeNs: 1712244877999999999n,
+  mtimeFirstNs: 1712244875000000000n,
+  path: '/srv/da"ta/we\\ird\n\tna\u0001me\uFFFD.txt',
+  pathTruncated: false,
+};
+
+const ctx: FormatContext = {
+  host,
+  names,
+  seq: 17,
+  nowNs: 1764172800123456789n,
+  uptimeNs: 3_500_000_000n,
+};
+
+/** Compares with test/fixtures/NAME; UPDATE_GOLDEN=1 rewrites the file instead. */
+function golden(name: string, actual: string): void {
+  const path = `${ROOT}test/fixtures/${name}`;
+  if (process.env.UPDATE_GOLDEN) writeFileSync(path, actual);
+  expect(existsSync(path)).toBe(true);
+  expect(actual).toBe(readFileSync(path, "utf8"));
+}
+
+describe("file record JSON", () => {
+  const min = fileJson(record, ctx);
+
+  test("one line, valid JSON, the hostile path round-trips", () => {
+    expect(min).not.toContain("\n");
+    const obj = JSON.parse(min);
+    expect(obj.FilePath + obj.File).toBe(record.path);
+    expect(obj.File).toBe("we\\ird\n\tna\u0001me\uFFFD.txt");
+    expect(obj.InfoHostToken).toBe('tok"en');
+    expect(obj.ProcUser).toBe("al\\ice");
+  });
+
+  test("keys in kflowd's order", () => {
+    expect(Object.keys(JSON.parse(min))).toEqual([
+      "InfoSequenceNumber", "InfoTimestamp", "InfoMonitor", "InfoHostName", "InfoHostIP", "InfoHostToken",
+      "InfoSystem", "InfoKernel", "InfoVersion", "InfoUptime",
+      "ProcParent", "Proc", "ProcUser", "ProcGroup", "ProcPPID", "ProcPID", "ProcTID", "ProcUID", "ProcGID", "ProcAge",
+      "FilePath", "File", "FileMode", "FileEventCount", "FileEvents", "FileEventsDuration", "FileInode",
+      "FileInodeLinkCount", "FilePermissions", "FileUser", "FileGroup", "FileUID", "FileGID", "FileSize",
+      "FileSizeChange", "FileAccessTime", "FileStatusChangeTime", "FileModificationTime", "FileModificationTimeChange",
+    ]);
+  });
+
+  test("the 64-bit inode is printed whole", () => {
+    expect(min).toContain(`"FileInode": ${0x1234567890abcdefn}`);
+  });
+
+  test("unchanged size and mtime leave their change keys out", () => {
+    const same = fileJson({ ...record, sizeFirst: record.size, mtimeFirstNs: record.mtimeNs }, ctx);
+    const keys = Object.keys(JSON.parse(same));
+    expect(keys).not.toContain("FileSizeChange");
+    expect(keys).not.toContain("FileModificationTimeChange");
+  });
+
+  test("event names follow the kernel's enum, CREATE first", () => {
+    expect(FS_EVENT_NAMES.slice(0, 4)).toEqual(["CREATE", "OPEN", "OPEN_EXEC", "ACCESS"]);
+    expect(FS_EVENT_NAMES).toHaveLength(FsEvent.FS_EVENT_COUNT);
+  });
+
+  test("json-min matches the golden text", () => golden("file-record.min.json", `${min}\n`));
+
+  test("pretty json matches the golden text and parses to the same object", () => {
+    const text = pretty(min);
+    expect(JSON.parse(text)).toEqual(JSON.parse(min));
+    golden("file-record.pretty.json", `${text}\n`);
+  });
+});
