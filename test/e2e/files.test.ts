@@ -1,0 +1,167 @@
+// The compiled agent against real file activity: this test's own syscalls, a shell, and
+// processes that exit with files still open. Records are asserted field by field,
+// filtered to paths in the test's own temporary directory.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { closeSync, mkdtempSync, openSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { RunningAgent } from "../helpers/agent.ts";
+import { skipWithoutKernel } from "../helpers/privilege.ts";
+
+setDefaultTimeout(20_000);
+const skip = skipWithoutKernel("end-to-end file tests");
+
+describe.skipIf(skip)("file records from the compiled agent", () => {
+  let agent: RunningAgent;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(`${tmpdir()}/kflowd-e2e-`);
+    agent = await RunningAgent.start(["-o", "json-min"]);
+  });
+
+  afterAll(async () => {
+    if (agent) expect(await agent.stop("SIGINT")).toBe(0);
+  });
+
+  test("create, three writes, close: every field", async () => {
+    const path = `${dir}/created.txt`;
+    const fd = openSync(path, "w", 0o640);
+    for (const chunk of ["alpha\n", "beta\n", "gamma\n"]) writeSync(fd, chunk);
+    closeSync(fd);
+    const st = statSync(path, { bigint: true });
+
+    const [r] = await agent.waitForFile(path);
+    expect(agent.fileRecords(path)).toHaveLength(1);
+    expect(r).toMatchObject({
+      InfoMonitor: "filesystem",
+      ProcPID: process.pid,
+      ProcTID: process.pid,
+      ProcPPID: process.ppid,
+      ProcUID: 0,
+      ProcUser: "root",
+      FilePath: `${dir}/`,
+      File: "created.txt",
+      FileMode: "regular",
+      FileEventCount: 6,
+      FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 3, CLOSE_WRITE: 1 },
+      FileInodeLinkCount: 1,
+      FilePermissions: "0640/-rw-r-----",
+      FileUser: "root",
+      FileUID: 0,
+      FileGID: 0,
+      FileSize: 17,
+      FileSizeChange: 17,
+    });
+    expect(BigInt(r!.FileInode as number)).toBe(st.ino); // small inodes survive JSON.parse
+    expect(r!.Proc).toMatch(/^bun/);
+    expect(typeof r!.FileEventsDuration).toBe("number");
+    expect(r!.FileModificationTime).toMatch(/^\w{3}, \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2}\.\d{9} UTC$/);
+  });
+
+  test("read twice to the end of an existing file: ACCESS per read, CLOSE_NOWRITE", async () => {
+    const path = `${dir}/existing.txt`;
+    writeFileSync(path, "x".repeat(100));
+    await agent.waitForFile(path); // the write above is its own record
+    const fd = openSync(path, "r");
+    const buf = Buffer.alloc(60);
+    expect(readSync(fd, buf)).toBe(60);
+    expect(readSync(fd, buf)).toBe(40);
+    expect(readSync(fd, buf)).toBe(0); // end of file: not an access
+    closeSync(fd);
+
+    const records = await agent.waitForFile(path, 2);
+    expect(records).toHaveLength(2);
+    expect(records[1]).toMatchObject({
+      ProcPID: process.pid,
+      FileEventCount: 4,
+      FileEvents: { OPEN: 1, ACCESS: 2, CLOSE_NOWRITE: 1 },
+      FileSize: 100,
+    });
+    expect(records[1]).not.toHaveProperty("FileSizeChange");
+  });
+
+  test("`echo hi > FILE` in a shell (dup2 onto stdout, released by dup2)", async () => {
+    const path = `${dir}/echo.txt`;
+    const sh = Bun.spawn(["sh", "-c", `echo hi > '${path}'`]);
+    expect(await sh.exited).toBe(0);
+
+    const [r] = await agent.waitForFile(path);
+    expect(r).toMatchObject({
+      ProcPID: sh.pid,
+      ProcPPID: process.pid,
+      FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 },
+      FileEventCount: 4,
+      FileSize: 3,
+      FileInode: Number(statSync(path).ino),
+    });
+    // kflowd names a process "exe/comm" when the comm is not a prefix of the exe (dash run as sh)
+    expect(r!.Proc).toMatch(/^(sh|bash|dash\/sh)$/);
+  });
+
+  test("a process that exits with the file open still yields its record", async () => {
+    const path = `${dir}/left-open.txt`;
+    // exec 3> keeps fd 3 open until the shell exits; nothing closes it explicitly
+    const sh = Bun.spawn(["sh", "-c", `exec 3>'${path}'; echo data >&3; echo more >&3; exit 0`]);
+    expect(await sh.exited).toBe(0);
+
+    const [r] = await agent.waitForFile(path);
+    expect(r).toMatchObject({
+      ProcPID: sh.pid,
+      FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 2, CLOSE_WRITE: 1 },
+      FileSize: 10,
+    });
+  });
+
+  test("hostile names come out as valid JSON, byte for byte where UTF-8 allows", async () => {
+    const name = 'q"uote\\back\nline\ttab é';
+    const path = `${dir}/${name}`;
+    writeFileSync(path, "1");
+    const [r] = await agent.waitForFile(path);
+    expect(r!.File).toBe(name);
+
+    const raw = Buffer.concat([Buffer.from(`${dir}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from(".bin")]);
+    closeSync(openSync(raw, "w"));
+    const [bad] = await agent.waitForFile(`${dir}/bad-\uFFFD\uFFFD.bin`);
+    expect(bad).toMatchObject({ FileEvents: { CREATE: 1, OPEN: 1, CLOSE_WRITE: 1 } });
+  });
+
+  test("a long, deep path is kept whole", async () => {
+    let path = dir;
+    for (let i = 0; i < 30; i++) path += `/level-${i}-${"d".repeat(40)}`;
+    await Bun.$`mkdir -p ${path}`;
+    const file = `${path}/deep.txt`;
+    writeFileSync(file, "deep");
+    expect(file.length).toBeGreaterThan(1400);
+    const [r] = await agent.waitForFile(file);
+    expect(r!.FileSize).toBe(4);
+  });
+
+  test("the agent's own file activity is never reported", () => {
+    expect(agent.records.length).toBeGreaterThan(0);
+    expect(agent.records.filter((r) => r.ProcPID === agent.pid)).toEqual([]);
+  });
+
+  test("sequence numbers count up from 1 without gaps", () => {
+    expect(agent.records.map((r) => r.InfoSequenceNumber)).toEqual(agent.records.map((_, i) => i + 1));
+  });
+});
+
+describe.skipIf(skip)("shutdown", () => {
+  test("SIGTERM prints what is still open, reports losses, exits 0", async () => {
+    const dir = mkdtempSync(`${tmpdir()}/kflowd-e2e-`);
+    const agent = await RunningAgent.start(["-o", "json"]);
+    const path = `${dir}/held-open.log`;
+    const fd = openSync(path, "w");
+    writeSync(fd, "pending\n");
+    // the record exists only in the kernel map while fd is open; give the syscall a moment
+    await Bun.sleep(100);
+    expect(await agent.stop("SIGTERM")).toBe(0);
+    closeSync(fd);
+
+    const records = agent.fileRecords(path);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 1 }, FileEventCount: 3 });
+    expect(agent.pendingStdout).toBe("");
+    expect(agent.stderr).toMatch(/stopped after \d+ records; lost: ring full 0, file map full 0/);
+  });
+});

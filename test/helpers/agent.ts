@@ -1,0 +1,89 @@
+/** Runs the compiled agent and collects what it prints, for end-to-end tests. */
+import type { Subprocess } from "bun";
+import { AGENT } from "./paths.ts";
+
+export type Json = Record<string, unknown>;
+
+export class RunningAgent {
+  readonly records: Json[] = [];
+  stderr = "";
+  private stdoutText = "";
+  private readonly proc: Subprocess<"ignore", "pipe", "pipe">;
+  private readonly done: Promise<void>;
+
+  private constructor(
+    args: string[],
+    private readonly format: "json-min" | "json",
+  ) {
+    this.proc = Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    this.done = Promise.all([this.pump(this.proc.stdout, true), this.pump(this.proc.stderr, false)]).then(() => {});
+  }
+
+  /** Starts the agent and waits until it reports that it is attached. */
+  static async start(args: string[] = ["-o", "json-min"]): Promise<RunningAgent> {
+    const format = args.includes("json-min") ? "json-min" : "json";
+    const agent = new RunningAgent(args, format);
+    await agent.waitFor(() => agent.stderr.includes(" started in terminal mode"), "the start-up line", 10_000);
+    return agent;
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>, isStdout: boolean): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const text = decoder.decode(chunk, { stream: true });
+      if (isStdout) this.takeStdout(text);
+      else this.stderr += text;
+    }
+  }
+
+  private takeStdout(text: string): void {
+    this.stdoutText += text;
+    // json-min: one object per line; json: objects separated by "\n\x1e\n"
+    const sep = this.format === "json-min" ? "\n" : "\n\x1e\n";
+    let at: number;
+    while ((at = this.stdoutText.indexOf(sep)) >= 0) {
+      const chunk = this.stdoutText.slice(0, at);
+      this.stdoutText = this.stdoutText.slice(at + sep.length);
+      if (chunk.trim() !== "") this.records.push(JSON.parse(chunk) as Json);
+    }
+  }
+
+  /** Text printed to stdout that did not (yet) end a record. */
+  get pendingStdout(): string {
+    return this.stdoutText;
+  }
+
+  async waitFor<T>(find: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = find();
+      if (found !== undefined && found !== false) return found;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent stderr:\n${this.stderr}`);
+      await Bun.sleep(20);
+    }
+  }
+
+  /** Records whose FilePath + File is path. */
+  fileRecords(path: string): Json[] {
+    return this.records.filter((r) => `${r.FilePath}${r.File}` === path);
+  }
+
+  async waitForFile(path: string, count = 1): Promise<Json[]> {
+    return this.waitFor(() => {
+      const found = this.fileRecords(path);
+      return found.length >= count ? found : undefined;
+    }, `${count} record(s) for ${path}`);
+  }
+
+  /** Sends a signal and waits for the agent to exit; returns its exit code. */
+  async stop(signal: "SIGINT" | "SIGTERM" = "SIGTERM"): Promise<number> {
+    this.proc.kill(signal);
+    const code = await this.proc.exited;
+    await this.done;
+    return code;
+  }
+}
