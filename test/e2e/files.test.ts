@@ -98,6 +98,13 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     expect(r!.Proc).toMatch(/^(sh|bash|dash\/sh)$/);
   });
 
+  test("a relative path is reported absolute", async () => {
+    const sh = Bun.spawn(["sh", "-c", "mkdir -p sub && cd sub && echo rel > ./../rel.txt"], { cwd: dir });
+    expect(await sh.exited).toBe(0);
+    const [r] = await agent.waitForFile(`${dir}/rel.txt`);
+    expect(r).toMatchObject({ FilePath: `${dir}/`, File: "rel.txt", ProcPID: sh.pid });
+  });
+
   test("a process that exits with the file open still yields its record", async () => {
     const path = `${dir}/left-open.txt`;
     // exec 3> keeps fd 3 open until the shell exits; nothing closes it explicitly
