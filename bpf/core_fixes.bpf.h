@@ -19,12 +19,23 @@ struct file___f_count {
 	atomic_long_t f_count;
 };
 
+/* spelled out here so that the code also builds against headers older than 6.13 */
+struct file_ref___kf {
+	atomic64_t refcnt;
+};
+
+struct file___f_ref {
+	struct file_ref___kf f_ref;
+};
+
 static __always_inline long file_ref_count(struct file *f)
 {
-	if (bpf_core_field_exists(f->f_ref))
-		return BPF_CORE_READ(f, f_ref.refcnt.counter) + 1;
-	struct file___f_count *old = (void *)f;
-	return BPF_CORE_READ(old, f_count.counter);
+	struct file___f_ref *fr = (void *)f;
+	struct file___f_count *fc = (void *)f;
+
+	if (bpf_core_field_exists(fr->f_ref))
+		return BPF_CORE_READ(fr, f_ref.refcnt.counter) + 1;
+	return BPF_CORE_READ(fc, f_count.counter);
 }
 
 /*

@@ -48,9 +48,10 @@
 #define NR_preadv2 286
 #define NR_pwritev2 287
 #define NR_openat2 437
-#define NR_open (-1)
-#define NR_creat (-1)
-#define NR_dup2 (-1)
+/* numbers no syscall has, so that shared switch statements stay valid */
+#define NR_open (-1001)
+#define NR_creat (-1002)
+#define NR_dup2 (-1003)
 /* x0 carries the return value at exit; the first argument is kept in orig_x0 */
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
