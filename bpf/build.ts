@@ -1,5 +1,5 @@
 /**
- * Compiles the BPF object and the layout object for one architecture.
+ * Compiles the BPF object (per architecture) and the layout object.
  * Usage: bun bpf/build.ts [x86|arm64]
  */
 import { $ } from "bun";
@@ -11,7 +11,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 export const BUILD_DIR = `${ROOT}build`;
 
 /** The clang of Debian 12 is clang-16; fall back to plain clang elsewhere. */
-function clang(): string {
+export function clang(): string {
   return Bun.which("clang-16") ?? Bun.which("clang") ?? "clang-16";
 }
 
@@ -19,18 +19,18 @@ export function hostBpfArch(): BpfArch {
   return process.arch === "arm64" ? "arm64" : "x86";
 }
 
-/** Object file of the kernel programs (one arch at a time: the last one built). */
-export function bpfObjectPath(): string {
-  return `${BUILD_DIR}/kflowd.bpf.o`; // the object of the target being built
+/** Directory of one architecture's build outputs. */
+export function archDir(arch: BpfArch): string {
+  return `${BUILD_DIR}/${arch}`;
 }
 
 export const LAYOUT_OBJECT = `${BUILD_DIR}/layout.bpf.o`;
 
 export async function buildBpf(arch: BpfArch): Promise<string> {
-  mkdirSync(BUILD_DIR, { recursive: true });
   const vmlinux = `${ROOT}bpf/vmlinux/${arch}`;
   if (!existsSync(`${vmlinux}/vmlinux.h`)) throw new Error(`no ${vmlinux}/vmlinux.h`);
-  const out = bpfObjectPath();
+  mkdirSync(archDir(arch), { recursive: true });
+  const out = `${archDir(arch)}/kflowd.bpf.o`;
   const cc = clang();
   await $`${cc} -g -O2 -target bpf -D__TARGET_ARCH_${arch} -Wall -Werror -I${ROOT}bpf -I${vmlinux} -c ${ROOT}bpf/kflowd.bpf.c -o ${out}`;
   // DWARF is not needed at run time; BTF (what CO-RE uses) stays.

@@ -48,15 +48,21 @@ int BPF_PROG(sys_enter__file_release, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* Opens, reads and writes are counted once they succeeded. */
+static __always_inline void fd_event(long fd, __u32 ev)
+{
+	struct file *f = fd_file(fd);
+
+	if (f)
+		file_event(f, ev);
+}
+
+/* Opens, reads, writes and in-kernel copies are counted once they succeeded. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 {
-	long nr, fd;
-	__u32 ev;
-	struct file *f;
+	long nr;
 
-	/* reads and writes of 0 bytes are not events, failures neither */
+	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
 	if (ret < 0)
 		return 0;
 	nr = SYSCALL_NR(regs);
@@ -65,38 +71,43 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_openat:
 	case NR_openat2:
 	case NR_creat:
-		fd = ret;
-		ev = FS_OPEN;
-		break;
+		if (!is_agent())
+			fd_event(ret, FS_OPEN);
+		return 0;
 	case NR_read:
 	case NR_pread64:
 	case NR_readv:
 	case NR_preadv:
 	case NR_preadv2:
-		if (ret == 0)
-			return 0;
-		fd = SYSCALL_ARG1(regs);
-		ev = FS_ACCESS;
-		break;
+		if (ret > 0 && !is_agent())
+			fd_event(SYSCALL_ARG1(regs), FS_ACCESS);
+		return 0;
 	case NR_write:
 	case NR_pwrite64:
 	case NR_writev:
 	case NR_pwritev:
 	case NR_pwritev2:
-		if (ret == 0)
-			return 0;
-		fd = SYSCALL_ARG1(regs);
-		ev = FS_MODIFY;
-		break;
+		if (ret > 0 && !is_agent())
+			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
+		return 0;
+	case NR_sendfile:
+		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
+		if (ret > 0 && !is_agent()) {
+			fd_event(SYSCALL_ARG2(regs), FS_ACCESS);
+			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
+		}
+		return 0;
+	case NR_splice:
+	case NR_copy_file_range:
+		/* (fd_in, off_in, fd_out, ...) */
+		if (ret > 0 && !is_agent()) {
+			fd_event(SYSCALL_ARG1(regs), FS_ACCESS);
+			fd_event(SYSCALL_ARG3(regs), FS_MODIFY);
+		}
+		return 0;
 	default:
 		return 0;
 	}
-	if (is_agent())
-		return 0;
-	f = fd_file(fd);
-	if (f)
-		file_event(f, ev);
-	return 0;
 }
 
 /* The last thread of a process ended: the agent flushes what the process left open. */

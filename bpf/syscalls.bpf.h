@@ -20,18 +20,22 @@
 #define NR_readv 19
 #define NR_writev 20
 #define NR_dup2 33
+#define NR_sendfile 40
 #define NR_creat 85
 #define NR_openat 257
+#define NR_splice 275
 #define NR_dup3 292
 #define NR_preadv 295
 #define NR_pwritev 296
 #define NR_preadv2 327
+#define NR_copy_file_range 326
 #define NR_pwritev2 328
 #define NR_openat2 437
 /* the syscall number survives in orig_ax; the arguments stay in their registers */
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, di)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, si)
+#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h: no open, creat or dup2 on arm64 */
 #define NR_dup3 24
@@ -45,6 +49,9 @@
 #define NR_pwrite64 68
 #define NR_preadv 69
 #define NR_pwritev 70
+#define NR_sendfile 71
+#define NR_splice 76
+#define NR_copy_file_range 285
 #define NR_preadv2 286
 #define NR_pwritev2 287
 #define NR_openat2 437
@@ -56,6 +63,7 @@
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[1])
+#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
 #else
 #error "kflowd supports __TARGET_ARCH_x86 and __TARGET_ARCH_arm64"
 #endif

@@ -1,31 +1,55 @@
 /**
- * Builds everything: the BPF object, the C shim, a check that the generated record
- * layout is current, and the single executable dist/kflowd (BPF object and shim
- * embedded). Usage: bun scripts/build.ts
+ * Builds everything for one architecture: the BPF object, the C shim, a check that the
+ * generated record layout is current, and the single executable (BPF object and shim
+ * embedded): dist/kflowd for the host, dist/kflowd-arm64 / dist/kflowd-x86_64 when
+ * cross-building. Usage: bun scripts/build.ts [x86|arm64]
  */
 import { $ } from "bun";
-import { mkdirSync } from "node:fs";
-import { BUILD_DIR, buildBpf, hostBpfArch } from "../bpf/build.ts";
+import { copyFileSync, mkdirSync } from "node:fs";
+import { archDir, BUILD_DIR, type BpfArch, buildBpf, hostBpfArch } from "../bpf/build.ts";
+import { sysroot } from "./sysroot.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+/** what src/embedded.ts embeds: the architecture being compiled */
+const TARGET_DIR = `${BUILD_DIR}/target`;
 
-export const SHIM = `${BUILD_DIR}/libkflowd-shim.so`;
-export const AGENT = `${ROOT}dist/kflowd`;
-
-export async function buildShim(): Promise<void> {
-  mkdirSync(BUILD_DIR, { recursive: true });
-  await $`gcc -O2 -g0 -Wall -Wextra -Werror -fPIC -shared -o ${SHIM} ${ROOT}ffi/shim.c -l:libbpf.so.1`;
+export function agentPath(arch: BpfArch): string {
+  if (arch === hostBpfArch()) return `${ROOT}dist/kflowd`;
+  return `${ROOT}dist/kflowd-${arch === "x86" ? "x86_64" : "arm64"}`;
 }
 
-export async function buildAgent(): Promise<void> {
-  await buildBpf(hostBpfArch());
-  await buildShim();
+export async function buildShim(arch: BpfArch): Promise<string> {
+  mkdirSync(archDir(arch), { recursive: true });
+  const out = `${archDir(arch)}/libkflowd-shim.so`;
+  const flags = ["-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"];
+  if (arch === hostBpfArch()) {
+    await $`gcc ${flags} -o ${out} ${ROOT}ffi/shim.c -l:libbpf.so.1`;
+  } else {
+    // cross build against the target's libbpf from Debian's packages
+    const root = await sysroot(arch === "arm64" ? "arm64" : "amd64");
+    const triple = arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+    const lib = `${root}/usr/lib/${triple}`;
+    await $`${triple}-gcc ${flags} -I${root}/usr/include -o ${out} ${ROOT}ffi/shim.c -L${lib} -Wl,-rpath-link,${lib}:${root}/lib/${triple} -l:libbpf.so.1`;
+  }
+  return out;
+}
+
+export async function buildAgent(arch: BpfArch = hostBpfArch()): Promise<string> {
+  const object = await buildBpf(arch);
+  const shim = await buildShim(arch);
   await $`${process.execPath} ${ROOT}bpf/gen-layout.ts --check`;
+  mkdirSync(TARGET_DIR, { recursive: true });
+  copyFileSync(object, `${TARGET_DIR}/kflowd.bpf.o`);
+  copyFileSync(shim, `${TARGET_DIR}/libkflowd-shim.so`);
   mkdirSync(`${ROOT}dist`, { recursive: true });
-  await $`${process.execPath} build --compile --minify-syntax --outfile ${AGENT} ${ROOT}src/main.ts`.quiet();
+  const out = agentPath(arch);
+  const target = arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64";
+  await $`${process.execPath} build --compile --target=${target} --minify-syntax --outfile ${out} ${ROOT}src/main.ts`.quiet();
+  return out;
 }
 
 if (import.meta.main) {
-  await buildAgent();
-  console.log(AGENT);
+  const arch = (process.argv[2] ?? hostBpfArch()) as BpfArch;
+  if (arch !== "x86" && arch !== "arm64") throw new Error(`unknown architecture '${arch}' (x86 or arm64)`);
+  console.log(await buildAgent(arch));
 }

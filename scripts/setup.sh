@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev)
+# build: BPF toolchain and libbpf; kernel matrix: QEMU, initramfs tools, arm64 cross gcc
+APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev
+  qemu-system-x86 qemu-system-arm cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

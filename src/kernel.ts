@@ -13,10 +13,32 @@ export interface KernelOptions {
   readonly fileEntries: number;
 }
 
+/** Which hooks serve a feature on this kernel. */
+export interface FeatureTier {
+  readonly feature: string;
+  /** the set of hooks chosen, e.g. "syscall-tracepoints" */
+  readonly tier: string;
+  readonly programs: readonly string[];
+}
+
+/**
+ * The hook sets per feature, best first. A feature's tier is the first whose programs
+ * all attached. There is one tier per feature so far: the universal one, which needs
+ * neither kprobes nor fentry.
+ */
+const TIERS: readonly { feature: string; tier: string; programs: readonly string[] }[] = [
+  {
+    feature: "file",
+    tier: "syscall-tracepoints",
+    programs: ["sys_enter__file_release", "sys_exit__file_event", "sched_process_exit__flush"],
+  },
+];
+
 export interface KernelSession {
   readonly object: BpfObject;
   /** names of the programs attached */
   readonly programs: readonly string[];
+  readonly features: readonly FeatureTier[];
 }
 
 function configBytes(opts: KernelOptions): Uint8Array {
@@ -33,7 +55,8 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     object.setMaxEntries("files", opts.fileEntries);
     object.load();
     const programs = object.attachAll().map((a) => a.program);
-    return { object, programs };
+    const features = TIERS.filter((t) => t.programs.every((p) => programs.includes(p)));
+    return { object, programs, features };
   } catch (e) {
     object.close();
     throw e;

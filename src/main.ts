@@ -119,7 +119,7 @@ async function run(config: Config): Promise<number> {
   process.stderr.write(
     `kflowd ${VERSION} with PID ${process.pid} started in terminal mode ` +
       `(Linux ${host.kernel}, libbpf ${libbpfVersion}, output ${config.output})\n` +
-      `  file monitoring: ${kernel.programs.join(", ")}\n`,
+      kernel.features.map((f) => `  ${f.feature}: ${f.tier} (${f.programs.join(", ")})\n`).join(""),
   );
 
   const drainTimer = setInterval(drain, DRAIN_MS);

@@ -98,6 +98,23 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     expect(r!.Proc).toMatch(/^(sh|bash|dash\/sh)$/);
   });
 
+  test("cp: the kernel-side copy counts as ACCESS on the source and MODIFY on the copy", async () => {
+    const src = `${dir}/cp-src.bin`;
+    const dst = `${dir}/cp-dst.bin`;
+    writeFileSync(src, Buffer.alloc(300_000, 7));
+    await agent.waitForFile(src);
+    const cp = Bun.spawn(["cp", src, dst]);
+    expect(await cp.exited).toBe(0);
+
+    const [d] = await agent.waitForFile(dst);
+    expect(d).toMatchObject({ ProcPID: cp.pid, Proc: "cp", FileSize: 300_000, FileSizeChange: 300_000 });
+    expect(d!.FileEvents).toMatchObject({ CREATE: 1, OPEN: 1, CLOSE_WRITE: 1 });
+    expect((d!.FileEvents as Record<string, number>).MODIFY).toBeGreaterThanOrEqual(1);
+    const s = (await agent.waitFor(() => agent.fileRecords(src).find((r) => r.ProcPID === cp.pid), "cp's source record"))!;
+    expect(s.FileEvents).toMatchObject({ OPEN: 1, CLOSE_NOWRITE: 1 });
+    expect((s.FileEvents as Record<string, number>).ACCESS).toBeGreaterThanOrEqual(1);
+  });
+
   test("a relative path is reported absolute", async () => {
     const sh = Bun.spawn(["sh", "-c", "mkdir -p sub && cd sub && echo rel > ./../rel.txt"], { cwd: dir });
     expect(await sh.exited).toBe(0);

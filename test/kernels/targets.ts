@@ -1,5 +1,5 @@
 /** The kernels of the matrix: Debian's, booted under QEMU TCG. */
-import type { DebArch, Suite } from "./debian.ts";
+import type { DebArch, Suite } from "../../scripts/debian.ts";
 
 export interface KernelTarget {
   /** "6.1-amd64" */

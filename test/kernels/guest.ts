@@ -1,0 +1,88 @@
+/**
+ * Boots a Debian kernel under QEMU TCG with an initramfs holding the compiled agent, a
+ * Debian userland (busybox, glibc, libbpf, libelf, zlib of the guest's architecture)
+ * and the scenario, and returns what the payload printed.
+ */
+import { $ } from "bun";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { CACHE, type DebArch, extractDeb, fetchDeb } from "../../scripts/debian.ts";
+import { sysroot } from "../../scripts/sysroot.ts";
+import { aptUpdate, newestPackage } from "../../scripts/debian.ts";
+import type { KernelTarget } from "./targets.ts";
+
+const PAYLOAD = new URL("./payload/", import.meta.url).pathname;
+/** TCG is slow; a boot, agent start and scenario take well under this */
+const BOOT_TIMEOUT_S = 300;
+
+/** Kernel image of target, downloaded and unpacked once; returns [path, package]. */
+export async function kernelImage(k: KernelTarget): Promise<[string, string]> {
+  await aptUpdate(k.suite);
+  const pkg = await newestPackage(k.suite, k.image);
+  const dir = `${CACHE}/kernels/${pkg}`;
+  const image = `${dir}/boot/vmlinuz-${pkg.replace(/^linux-image-/, "")}`;
+  if (!existsSync(image)) await extractDeb(await fetchDeb(k.suite, pkg), dir);
+  if (!existsSync(image)) throw new Error(`${pkg} has no ${image}`);
+  return [image, pkg];
+}
+
+/** Builds the initramfs for arch around the agent executable; returns its path. */
+export async function buildInitramfs(arch: DebArch, agent: string, outDir: string): Promise<string> {
+  const root = await sysroot(arch);
+  const stage = mkdtempSync(`${tmpdir()}/kflowd-initramfs-`);
+  try {
+    for (const d of ["bin", "dev", "proc", "sys", "tmp", "etc", "payload", "root"]) mkdirSync(`${stage}/${d}`, { recursive: true });
+    // libraries only: the guest needs no headers, docs or locales
+    for (const d of ["lib", "lib64", "usr/lib"]) {
+      if (existsSync(`${root}/${d}`)) cpSync(`${root}/${d}`, `${stage}/${d}`, { recursive: true, verbatimSymlinks: true });
+    }
+    rmSync(`${stage}/usr/lib/locale`, { recursive: true, force: true });
+    copyFileSync(`${root}/bin/busybox`, `${stage}/bin/busybox`);
+    copyFileSync(`${PAYLOAD}init`, `${stage}/init`);
+    for (const f of ["run.sh", "scenario.sh"]) copyFileSync(`${PAYLOAD}${f}`, `${stage}/payload/${f}`);
+    copyFileSync(agent, `${stage}/payload/kflowd`);
+    chmodSync(`${stage}/payload/kflowd`, 0o755);
+    chmodSync(`${stage}/init`, 0o755);
+    chmodSync(`${stage}/bin/busybox`, 0o755);
+    writeFileSync(`${stage}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");
+    writeFileSync(`${stage}/etc/group`, "root:x:0:\n");
+    mkdirSync(outDir, { recursive: true });
+    const out = `${outDir}/initrd-${arch}.gz`;
+    await $`sh -c ${"find . | cpio -o -H newc --quiet | gzip -1"} > ${out}`.cwd(stage);
+    return out;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+export interface GuestRun {
+  /** what the payload printed, between GUEST UP and GUEST DONE */
+  readonly output: string;
+  /** the kernel's console, for diagnosing a failed boot */
+  readonly console: string;
+  /** exit code of the payload, or -1 if the guest never reported one */
+  readonly rc: number;
+  readonly seconds: number;
+}
+
+export async function boot(arch: DebArch, kernel: string, initrd: string, workDir: string): Promise<GuestRun> {
+  const con = `${workDir}/console-${arch}.log`;
+  const out = `${workDir}/out-${arch}.log`;
+  rmSync(con, { force: true });
+  rmSync(out, { force: true });
+  const common = ["-accel", "tcg", "-smp", "1", "-m", "1024", "-display", "none", "-no-reboot", "-nodefaults"];
+  const t0 = performance.now();
+  if (arch === "amd64") {
+    await $`timeout ${BOOT_TIMEOUT_S} qemu-system-x86_64 ${common} -cpu max -serial file:${con} -serial file:${out} -kernel ${kernel} -initrd ${initrd} -append ${"console=ttyS0 vmout=/dev/ttyS1 loglevel=0 panic=-1"}`.nothrow().quiet();
+  } else {
+    await $`timeout ${BOOT_TIMEOUT_S} qemu-system-aarch64 -M virt ${common} -cpu max,pauth-impdef=on -serial file:${con} -kernel ${kernel} -initrd ${initrd} -append ${"console=ttyAMA0 loglevel=0 panic=-1"}`.nothrow().quiet();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const consoleText = existsSync(con) ? readFileSync(con, "utf8") : "";
+  const raw = arch === "amd64" ? (existsSync(out) ? readFileSync(out, "utf8") : "") : consoleText;
+  const start = raw.indexOf("=== GUEST UP");
+  const end = raw.indexOf("=== GUEST DONE");
+  const output = start >= 0 ? raw.slice(start, end >= 0 ? end : undefined).replace(/\r/g, "") : "";
+  const rc = Number(/^=== RC (\d+)$/m.exec(output)?.[1] ?? -1);
+  return { output, console: consoleText, rc, seconds };
+}

@@ -1,0 +1,84 @@
+// The kernel matrix: the compiled agent and one scenario on Debian kernels 5.10, 6.1 and
+// 6.12 (amd64) and 6.1, 6.12 (arm64) under QEMU TCG, and on the running kernel. Prints
+// kernel x feature -> tier, pass/fail, and fails on any failed check.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { release, tmpdir } from "node:os";
+import { $ } from "bun";
+import { hostBpfArch } from "../../bpf/build.ts";
+import { agentPath, buildAgent } from "../../scripts/build.ts";
+import { skipWithoutKernel } from "../helpers/privilege.ts";
+import { boot, buildInitramfs, kernelImage } from "./guest.ts";
+import { type Check, fileChecks, parseOutput } from "./scenario.ts";
+import { KERNELS } from "./targets.ts";
+
+const skip = skipWithoutKernel("kernel matrix");
+const PAYLOAD = new URL("./payload/", import.meta.url).pathname;
+const GUEST_DIR = "/tmp/kt";
+
+interface Row {
+  kernel: string;
+  tiers: Map<string, string>;
+  checks: Check[];
+  seconds: number;
+}
+const rows: Row[] = [];
+
+function printMatrix(): void {
+  const features = [...new Set(rows.flatMap((r) => r.checks.map((c) => c.feature)))];
+  const lines = ["", "kernel matrix (feature: tier, checks passed)"];
+  for (const r of rows) {
+    const cells = features.map((f) => {
+      const cs = r.checks.filter((c) => c.feature === f);
+      const passed = cs.filter((c) => c.ok).length;
+      return `${f}: ${r.tiers.get(f) ?? "-"} ${passed}/${cs.length} ${passed === cs.length ? "PASS" : "FAIL"}`;
+    });
+    lines.push(`  ${r.kernel.padEnd(34)} ${cells.join("  ")}  (${r.seconds.toFixed(1)} s)`);
+    for (const c of r.checks.filter((c) => !c.ok)) lines.push(`      failed: ${c.name}: ${c.detail}`);
+  }
+  console.log(lines.join("\n"));
+}
+
+function record(kernel: string, output: string, dir: string, seconds: number): Check[] {
+  const out = parseOutput(output);
+  const checks = fileChecks(out, dir);
+  rows.push({ kernel, tiers: out.tiers, checks, seconds });
+  return checks;
+}
+
+describe.skipIf(skip)("kernel matrix", () => {
+  const workDir = mkdtempSync(`${tmpdir()}/kflowd-matrix-`);
+  const initrds = new Map<string, Promise<string>>();
+
+  beforeAll(async () => {
+    // the host's agent is built by the test command; the other architecture here
+    for (const arch of ["x86", "arm64"] as const) {
+      if (arch !== hostBpfArch() && KERNELS.some((k) => k.arch === (arch === "x86" ? "amd64" : "arm64"))) {
+        await buildAgent(arch);
+      }
+    }
+  }, 600_000);
+
+  afterAll(() => printMatrix());
+
+  test(`local kernel ${release()}`, async () => {
+    const dir = mkdtempSync(`${tmpdir()}/kflowd-scenario-`);
+    const t0 = performance.now();
+    const output = await $`sh ${PAYLOAD}run.sh`.env({ ...process.env, KFLOWD: agentPath(hostBpfArch()), SCENARIO_DIR: dir }).text();
+    const checks = record(`local ${release()}`, output, dir, (performance.now() - t0) / 1000);
+    expect(checks.filter((c) => !c.ok)).toEqual([]);
+  }, 120_000);
+
+  for (const k of KERNELS) {
+    test(`Debian ${k.id}`, async () => {
+      const [image, pkg] = await kernelImage(k);
+      const bpfArch = k.arch === "amd64" ? "x86" : "arm64";
+      if (!initrds.has(k.arch)) initrds.set(k.arch, buildInitramfs(k.arch, agentPath(bpfArch), workDir));
+      const run = await boot(k.arch, image, await initrds.get(k.arch)!, workDir);
+      const checks = record(`${k.id} ${pkg.replace(/^linux-image-/, "")}`, run.output, GUEST_DIR, run.seconds);
+      if (run.rc !== 0) console.log(`${k.id} console tail:\n${run.console.slice(-2000)}\noutput:\n${run.output}`);
+      expect(run.rc).toBe(0);
+      expect(checks.filter((c) => !c.ok)).toEqual([]);
+    }, 600_000);
+  }
+});

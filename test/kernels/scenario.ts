@@ -1,0 +1,95 @@
+/**
+ * Reads what payload/run.sh printed and checks it against what payload/scenario.sh did.
+ * Each check is named so that the matrix can show which feature passed where.
+ */
+export interface ScenarioOutput {
+  readonly records: Record<string, unknown>[];
+  readonly badLines: string[];
+  readonly pids: Map<string, number>;
+  readonly stats: Map<string, { ino: number; size: number }>;
+  readonly agentRc: number;
+  readonly agentStderr: string;
+  /** feature -> tier, from the agent's start-up lines */
+  readonly tiers: Map<string, string>;
+}
+
+function between(text: string, begin: string, end: string): string {
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end, a);
+  return a >= 0 && b > a ? text.slice(a + begin.length, b) : "";
+}
+
+export function parseOutput(output: string): ScenarioOutput {
+  const records: Record<string, unknown>[] = [];
+  const badLines: string[] = [];
+  for (const line of between(output, "=== RECORDS BEGIN\n", "=== RECORDS END").split("\n")) {
+    if (line === "") continue;
+    try {
+      records.push(JSON.parse(line));
+    } catch {
+      badLines.push(line);
+    }
+  }
+  const pids = new Map<string, number>();
+  for (const m of output.matchAll(/^=== PID (\S+) (\d+)$/gm)) pids.set(m[1]!, Number(m[2]));
+  const stats = new Map<string, { ino: number; size: number }>();
+  for (const m of output.matchAll(/^=== STAT (\S+) (\d+) (\d+)$/gm)) {
+    stats.set(m[1]!, { ino: Number(m[2]), size: Number(m[3]) });
+  }
+  const agentStderr = between(output, "=== AGENT STDERR BEGIN\n", "=== AGENT STDERR END");
+  const tiers = new Map<string, string>();
+  for (const m of agentStderr.matchAll(/^ {2}(\w+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
+  return {
+    records,
+    badLines,
+    pids,
+    stats,
+    agentRc: Number(/^=== AGENT RC (\d+)$/m.exec(output)?.[1] ?? -1),
+    agentStderr,
+    tiers,
+  };
+}
+
+export interface Check {
+  readonly feature: string;
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+function fileRecord(out: ScenarioOutput, path: string, pid: number | undefined) {
+  return out.records.find((r) => `${r.FilePath}${r.File}` === path && r.ProcPID === pid);
+}
+
+function sameEvents(actual: unknown, expected: Record<string, number>): boolean {
+  return JSON.stringify(actual) === JSON.stringify(expected);
+}
+
+/** The checks of the file feature; dir is SCENARIO_DIR of the run. */
+export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
+  const checks: Check[] = [];
+  const check = (name: string, ok: boolean, detail: string) => checks.push({ feature: "file", name, ok, detail });
+  const expectFile = (name: string, path: string, pidName: string, events: Record<string, number>) => {
+    const r = fileRecord(out, path, out.pids.get(pidName));
+    const st = out.stats.get(path);
+    const ok =
+      r !== undefined &&
+      st !== undefined &&
+      sameEvents(r.FileEvents, events) &&
+      r.FileEventCount === Object.values(events).reduce((a, b) => a + b, 0) &&
+      r.FileSize === st.size &&
+      r.FileInode === st.ino;
+    check(name, ok, r ? `got ${JSON.stringify(r.FileEvents)} size ${r.FileSize} inode ${r.FileInode}, stat ${JSON.stringify(st)}` : `no record for ${path}`);
+  };
+
+  check("agent ran and stopped cleanly", out.agentRc === 0, `agent exit ${out.agentRc}`);
+  check("nothing lost", /lost: ring full 0, file map full 0, exit notices 0, uncopied 0, malformed 0/.test(out.agentStderr), out.agentStderr.trim().split("\n").at(-1) ?? "");
+  check("every line is valid JSON", out.badLines.length === 0 && out.records.length > 0, `${out.badLines.length} bad of ${out.records.length + out.badLines.length}`);
+  expectFile("echo > file", `${dir}/echo.txt`, "echo", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+  const cat = fileRecord(out, `${dir}/echo.txt`, out.pids.get("cat"));
+  check("cat file", cat !== undefined && sameEvents(cat.FileEvents, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 }), JSON.stringify(cat?.FileEvents ?? null));
+  expectFile("exit with file open", `${dir}/open.txt`, "exit", { CREATE: 1, OPEN: 1, MODIFY: 2, CLOSE_WRITE: 1 });
+  const deep = [...out.stats.keys()].find((p) => p.endsWith("/deep.txt")) ?? "";
+  expectFile("40-level path", deep, "deep", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+  return checks;
+}
