@@ -10,6 +10,7 @@ import { FileFlusher } from "./aggregate/file-flush.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
+import { DeviceNames } from "./enrich/devices.ts";
 import { hostFacts } from "./enrich/host.ts";
 import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
@@ -28,7 +29,7 @@ import { VERSION } from "./version.ts";
 
 /** how often the ring buffer is drained; records wait at most this long */
 const DRAIN_MS = 10;
-/** how often /etc/passwd and /etc/group are checked for changes */
+/** how often /etc/passwd, /etc/group and the mount table are checked for changes */
 const NAMES_REFRESH_MS = 1000;
 const RING_BYTES = 8 << 20;
 const FILE_ENTRIES = 4096;
@@ -64,6 +65,7 @@ async function run(config: Config): Promise<number> {
   const statsFd = object.mapFd("stats");
 
   const names = new UserGroupNames();
+  const devices = new DeviceNames();
   const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
   const sink = stdoutSink();
   const monoStart = process.hrtime.bigint();
@@ -71,6 +73,7 @@ async function run(config: Config): Promise<number> {
   const ctx: { -readonly [K in keyof FormatContext]: FormatContext[K] } = {
     host,
     names,
+    devices,
     seq: 0,
     nowNs: 0n,
     uptimeNs: 0n,
@@ -123,7 +126,10 @@ async function run(config: Config): Promise<number> {
   );
 
   const drainTimer = setInterval(drain, DRAIN_MS);
-  const namesTimer = setInterval(() => names.refresh(), NAMES_REFRESH_MS);
+  const namesTimer = setInterval(() => {
+    names.refresh();
+    devices.refresh();
+  }, NAMES_REFRESH_MS);
 
   return await new Promise<number>((resolve) => {
     let stopping = false;

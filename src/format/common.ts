@@ -18,6 +18,11 @@ export interface NameLookup {
   group(gid: number): string;
 }
 
+/** kernel dev_t to kflowd's FileDevice text. */
+export interface DeviceLookup {
+  device(dev: number): string;
+}
+
 /** JSON string literal: quotes, backslashes, control characters and lone surrogates escaped. */
 export const str = JSON.stringify as (s: string) => string;
 

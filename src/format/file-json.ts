@@ -1,7 +1,7 @@
 /** A file record as kflowd's one-line JSON (keys and order of kflowd-spec §5.1, §5.2). */
 import type { FileRecord } from "../records/file.ts";
 import { FsEvent } from "../records/layout.gen.ts";
-import { type HostInfo, infoJson, type NameLookup, procJson, str } from "./common.ts";
+import { type DeviceLookup, type HostInfo, infoJson, type NameLookup, procJson, str } from "./common.ts";
 import { fileMode, permissions, seconds9, timestamp } from "./values.ts";
 
 /** JSON names of the events, indexed by FsEvent ("FS_CLOSE_WRITE" -> "CLOSE_WRITE"). */
@@ -14,6 +14,7 @@ export const FS_EVENT_NAMES: readonly string[] = Object.entries(FsEvent)
 export interface FormatContext {
   readonly host: HostInfo;
   readonly names: NameLookup;
+  readonly devices: DeviceLookup;
   readonly seq: number;
   /** processing time, ns since the epoch */
   readonly nowNs: bigint;
@@ -42,7 +43,7 @@ export function fileJson(r: FileRecord, ctx: FormatContext): string {
     `"FilePath": ${str(dir)}, "File": ${str(name)}, "FileMode": ${str(fileMode(r.mode, r.nlink))}, ` +
     `"FileEventCount": ${r.events}, "FileEvents": ${eventsJson(r.eventCounts)}, ` +
     `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}, ` +
-    `"FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}, ` +
+    `"FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}, "FileDevice": ${str(ctx.devices.device(r.dev))}, ` +
     `"FilePermissions": ${str(permissions(r.mode))}, ` +
     `"FileUser": ${str(ctx.names.user(r.uid))}, "FileGroup": ${str(ctx.names.group(r.gid))}, ` +
     `"FileUID": ${r.uid}, "FileGID": ${r.gid}, "FileSize": ${r.size}, ` +

@@ -53,6 +53,8 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
       FileSizeChange: 17,
     });
     expect(BigInt(r!.FileInode as number)).toBe(st.ino); // small inodes survive JSON.parse
+    const mount = (await Bun.$`findmnt -n -o TARGET,FSTYPE --target ${dir}`.text()).trim().split(/\s+/);
+    expect(r!.FileDevice).toMatch(new RegExp(`^${st.dev.toString(16)}h:[^:]*:${mount[0]}:${mount[1]}$`));
     expect(r!.Proc).toMatch(/^bun/);
     expect(typeof r!.FileEventsDuration).toBe("number");
     expect(r!.FileModificationTime).toMatch(/^\w{3}, \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2}\.\d{9} UTC$/);

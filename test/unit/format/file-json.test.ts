@@ -61,6 +61,7 @@ const record: FileRecord = {
 const ctx: FormatContext = {
   host,
   names,
+  devices: { device: (dev) => (dev === ((8 << 20) | 1) ? "801h:/dev/sda1:/srv:ext4" : "") },
   seq: 17,
   nowNs: 1764172800123456789n,
   uptimeNs: 3_500_000_000n,
@@ -92,7 +93,7 @@ describe("file record JSON", () => {
       "InfoSystem", "InfoKernel", "InfoVersion", "InfoUptime",
       "ProcParent", "Proc", "ProcUser", "ProcGroup", "ProcPPID", "ProcPID", "ProcTID", "ProcUID", "ProcGID", "ProcAge",
       "FilePath", "File", "FileMode", "FileEventCount", "FileEvents", "FileEventsDuration", "FileInode",
-      "FileInodeLinkCount", "FilePermissions", "FileUser", "FileGroup", "FileUID", "FileGID", "FileSize",
+      "FileInodeLinkCount", "FileDevice", "FilePermissions", "FileUser", "FileGroup", "FileUID", "FileGID", "FileSize",
       "FileSizeChange", "FileAccessTime", "FileStatusChangeTime", "FileModificationTime", "FileModificationTimeChange",
     ]);
   });
