@@ -97,6 +97,23 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
 		}
 		return 0;
+	case NR_ftruncate:
+	case NR_fallocate:
+		if (!is_agent())
+			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
+		return 0;
+	case NR_utimensat:
+		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
+		if (SYSCALL_ARG2(regs))
+			return 0;
+		/* fall through */
+	case NR_fchmod:
+	case NR_fchown:
+	case NR_fsetxattr:
+	case NR_fremovexattr:
+		if (!is_agent())
+			fd_event(SYSCALL_ARG1(regs), FS_ATTRIB);
+		return 0;
 	case NR_splice:
 	case NR_copy_file_range:
 		/* (fd_in, off_in, fd_out, ...) */
@@ -108,6 +125,21 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	default:
 		return 0;
 	}
+}
+
+/* A program was executed: OPEN_EXEC on its file, which stays in use until exit. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	struct file *f;
+
+	if (is_agent())
+		return 0;
+	f = BPF_CORE_READ(bprm, file);
+	if (f)
+		file_event(f, FS_OPEN_EXEC);
+	return 0;
 }
 
 /* The last thread of a process ended: the agent flushes what the process left open. */

@@ -21,9 +21,16 @@
 #define NR_writev 20
 #define NR_dup2 33
 #define NR_sendfile 40
+#define NR_ftruncate 77
 #define NR_creat 85
+#define NR_fchmod 91
+#define NR_fchown 93
+#define NR_fsetxattr 190
+#define NR_fremovexattr 199
 #define NR_openat 257
 #define NR_splice 275
+#define NR_utimensat 280
+#define NR_fallocate 285
 #define NR_dup3 292
 #define NR_preadv 295
 #define NR_pwritev 296
@@ -38,7 +45,13 @@
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h: no open, creat or dup2 on arm64 */
+#define NR_fsetxattr 7
+#define NR_fremovexattr 16
 #define NR_dup3 24
+#define NR_ftruncate 46
+#define NR_fallocate 47
+#define NR_fchmod 52
+#define NR_fchown 55
 #define NR_openat 56
 #define NR_close 57
 #define NR_read 63
@@ -51,6 +64,7 @@
 #define NR_pwritev 70
 #define NR_sendfile 71
 #define NR_splice 76
+#define NR_utimensat 88
 #define NR_copy_file_range 285
 #define NR_preadv2 286
 #define NR_pwritev2 287

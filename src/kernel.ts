@@ -30,7 +30,12 @@ const TIERS: readonly { feature: string; tier: string; programs: readonly string
   {
     feature: "file",
     tier: "syscall-tracepoints",
-    programs: ["sys_enter__file_release", "sys_exit__file_event", "sched_process_exit__flush"],
+    programs: [
+      "sys_enter__file_release",
+      "sys_exit__file_event",
+      "sched_process_exec__open_exec",
+      "sched_process_exit__flush",
+    ],
   },
 ];
 

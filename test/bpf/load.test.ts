@@ -64,7 +64,12 @@ describe.skipIf(skip)("kernel object", () => {
 
   test("every program verified and attached", () => {
     expect(session.object.programs().sort()).toEqual(
-      ["sched_process_exit__flush", "sys_enter__file_release", "sys_exit__file_event"].sort(),
+      [
+        "sched_process_exec__open_exec",
+        "sched_process_exit__flush",
+        "sys_enter__file_release",
+        "sys_exit__file_event",
+      ].sort(),
     );
     expect([...session.programs].sort()).toEqual(session.object.programs().sort());
   });

@@ -2,7 +2,21 @@
 // processes that exit with files still open. Records are asserted field by field,
 // filtered to paths in the test's own temporary directory.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { closeSync, mkdtempSync, openSync, readSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  fchmodSync,
+  fchownSync,
+  ftruncateSync,
+  futimesSync,
+  mkdtempSync,
+  openSync,
+  readSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
@@ -115,6 +129,39 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     const s = (await agent.waitFor(() => agent.fileRecords(src).find((r) => r.ProcPID === cp.pid), "cp's source record"))!;
     expect(s.FileEvents).toMatchObject({ OPEN: 1, CLOSE_NOWRITE: 1 });
     expect((s.FileEvents as Record<string, number>).ACCESS).toBeGreaterThanOrEqual(1);
+  });
+
+  test("changes through a descriptor: fchmod, fchown, futimens are ATTRIB; ftruncate, fallocate MODIFY", async () => {
+    const path = `${dir}/attrs.bin`;
+    const fd = openSync(path, "w", 0o600);
+    fchmodSync(fd, 0o644);
+    fchownSync(fd, 0, 0);
+    ftruncateSync(fd, 4096);
+    futimesSync(fd, 1_700_000_000, 1_700_000_000); // after the truncate, which sets mtime
+    closeSync(fd);
+    const [r] = await agent.waitForFile(path);
+    expect(r).toMatchObject({
+      FileEvents: { CREATE: 1, OPEN: 1, ATTRIB: 3, MODIFY: 1, CLOSE_WRITE: 1 },
+      FileSize: 4096,
+      FilePermissions: "0644/-rw-r--r--",
+      FileModificationTime: "Tue, Nov 14 2023 22:13:20.000000000 UTC",
+    });
+
+    const fa = Bun.spawn(["fallocate", "-l", "8192", path]);
+    expect(await fa.exited).toBe(0);
+    const grown = await agent.waitFor(() => agent.fileRecords(path).find((x) => x.ProcPID === fa.pid), "fallocate's record");
+    expect(grown).toMatchObject({ FileEvents: { OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 }, FileSize: 8192, FileSizeChange: 4096 });
+  });
+
+  test("running a program: OPEN_EXEC on its file, closed when it exits", async () => {
+    const exe = `${dir}/my-true`;
+    copyFileSync("/bin/true", exe);
+    chmodSync(exe, 0o755);
+    await agent.waitForFile(exe);
+    const p = Bun.spawn([exe]);
+    expect(await p.exited).toBe(0);
+    const r = await agent.waitFor(() => agent.fileRecords(exe).find((x) => x.ProcPID === p.pid), "the exec record");
+    expect(r).toMatchObject({ Proc: "my-true", FileEvents: { OPEN_EXEC: 1, CLOSE_NOWRITE: 1 }, FileEventCount: 2 });
   });
 
   test("a relative path is reported absolute", async () => {
