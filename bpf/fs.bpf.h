@@ -17,9 +17,14 @@
 
 #define S_IFMT 00170000
 #define S_IFREG 0100000
+#define S_IFLNK 0120000
+#define S_IFDIR 0040000
 #define FMODE_WRITE 0x2
 /* set by the open path when this open created the file (include/linux/fs.h) */
 #define FMODE_CREATED 0x100000
+
+/* Offset of the path in the tail, after the two exe names (at most 2 * REC_NAME_MAX). */
+#define TAIL_NAMES(r) (((__u32)(r)->task.exe_len + (r)->task.parent_exe_len) & 511)
 
 /* The struct file behind fd in the current task, or NULL. */
 static __always_inline struct file *fd_file(long fd)
@@ -52,13 +57,13 @@ static __always_inline void file_refresh(struct rec_file *r, struct inode *inode
 static __always_inline __u32 file_size(struct rec_file *r)
 {
 	__u32 size = offsetof(struct rec_file, tail) + r->task.exe_len + r->task.parent_exe_len +
-		     r->path_len;
+		     r->path_len + r->origin_len;
 
 	return size > sizeof(*r) ? sizeof(*r) : size;
 }
 
-/* Hands the record to the ring buffer and ends the aggregation. */
-static __always_inline void file_export(struct rec_file *r, struct file_key *key)
+/* Hands a finished record to the ring buffer. */
+static __always_inline void file_output(struct rec_file *r)
 {
 	__u32 size = file_size(r);
 
@@ -67,41 +72,55 @@ static __always_inline void file_export(struct rec_file *r, struct file_key *key
 		stat_inc(STAT_RING_FULL);
 	else
 		stat_inc(STAT_FILE_RECORDS);
+}
+
+/* Hands the record to the ring buffer and ends the aggregation. */
+static __always_inline void file_export(struct rec_file *r, struct file_key *key)
+{
+	file_output(r);
 	bpf_map_delete_elem(&files, key);
 }
 
-/* Creates the aggregation for f: identity of the current task, path and first state. */
-static __noinline struct rec_file *file_create(struct file_key *key, struct file *f,
-					       struct inode *inode, __u64 now)
+/*
+ * Starts a record in the per-CPU scratch: header, identity of the current task and its
+ * exe names at the start of the tail. The caller adds the path and the inode state.
+ */
+static __always_inline struct rec_file *file_begin(struct file_key *key, __u64 now)
 {
 	__u32 zero = 0;
 	struct rec_file *r = bpf_map_lookup_elem(&file_scratch, &zero);
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
-	__u32 names, pos, len;
 
-	if (!r || !ps)
+	if (!r)
 		return NULL;
 	__builtin_memset(r, 0, offsetof(struct rec_file, tail));
 	r->hdr.type = REC_TYPE_FILE;
 	r->hdr.version = REC_VERSION;
+	r->hdr.ts_ns = now;
 	r->ts_first_ns = now;
 	r->ino = key->ino;
 	r->dev = key->dev;
-	names = task_identity(&r->task, r->tail);
+	task_identity(&r->task, r->tail);
+	return r;
+}
 
-	path_walk(ps, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
-	pos = ps->pos;
-	len = PATH_END - pos;
+/* Copies the path now in ps into r's tail, after the exe names. */
+static __always_inline void file_set_path(struct rec_file *r, struct path_scratch *ps)
+{
+	__u32 start;
+	__u32 len = path_span(ps, &start);
+
 	if (ps->truncated) {
 		r->flags |= FILE_FLAG_PATH_TRUNCATED;
 		stat_inc(STAT_PATH_TRUNCATED);
 	}
 	/* names <= 2 * REC_NAME_MAX and len <= REC_PATH_MAX: both masks keep the values */
-	bpf_probe_read_kernel(r->tail + (names & 511), len & REC_PATH_MAX,
-			      ps->buf + (pos & REC_PATH_MAX));
+	bpf_probe_read_kernel(r->tail + TAIL_NAMES(r), len & REC_PATH_MAX, ps->buf + (start & PATH_MASK));
 	r->path_len = len;
+}
 
-	file_refresh(r, inode);
+/* Inserts the record built in scratch as the aggregation of key; returns the map's copy. */
+static __always_inline struct rec_file *file_insert(struct file_key *key, struct rec_file *r)
+{
 	r->size_first = r->size;
 	r->mtime_first_ns = r->mtime_ns;
 	if (bpf_map_update_elem(&files, key, r, BPF_NOEXIST) &&
@@ -114,6 +133,22 @@ static __noinline struct rec_file *file_create(struct file_key *key, struct file
 		return raced;
 	}
 	return bpf_map_lookup_elem(&files, key);
+}
+
+/* Creates the aggregation for the open file f. */
+static __noinline struct rec_file *file_create(struct file_key *key, struct file *f,
+					       struct inode *inode, __u64 now)
+{
+	__u32 zero = 0;
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct rec_file *r = file_begin(key, now);
+
+	if (!r || !ps)
+		return NULL;
+	path_walk(ps, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	file_set_path(r, ps);
+	file_refresh(r, inode);
+	return file_insert(key, r);
 }
 
 /* The aggregation of (current tgid, f's inode) if f is a regular file; else NULL. */
@@ -139,7 +174,7 @@ static __always_inline void file_count(struct rec_file *r, __u32 ev)
 	}
 }
 
-/* One event (FS_OPEN, FS_ACCESS or FS_MODIFY) on the open file f. */
+/* One event (FS_OPEN, FS_ACCESS, FS_MODIFY, ...) on the open file f. */
 static __always_inline void file_event(struct file *f, __u32 ev)
 {
 	struct file_key key = {};
@@ -158,6 +193,7 @@ static __always_inline void file_event(struct file *f, __u32 ev)
 	if (ev == FS_OPEN && (fmode & FMODE_CREATED))
 		file_count(r, FS_CREATE);
 	file_count(r, ev);
+	r->flags |= FILE_FLAG_OPENED;
 	if (fmode & FMODE_WRITE)
 		r->flags |= FILE_FLAG_WRITABLE;
 	file_refresh(r, inode);

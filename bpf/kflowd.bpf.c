@@ -12,6 +12,7 @@
 #include "maps.bpf.h"
 #include "syscalls.bpf.h"
 #include "fs.bpf.h"
+#include "pathop.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -23,21 +24,30 @@ static __always_inline bool is_agent(void)
 	return (bpf_get_current_pid_tgid() >> 32) == cfg.agent_pid;
 }
 
-/* Only releases must be seen before the syscall runs: afterwards the file is gone. */
+/*
+ * Before the syscall: releases (afterwards the file is gone) and the arguments of path
+ * operations (finished at exit).
+ */
 SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter__file_release, struct pt_regs *regs, long id)
+int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
 	long fd;
 	struct file *f;
 
-	if (id == NR_close) {
+	switch (id) {
+	case NR_close:
 		fd = SYSCALL_ARG1(regs);
-	} else if (id == NR_dup2 || id == NR_dup3) {
+		break;
+	case NR_dup2:
+	case NR_dup3:
 		/* dup2(old, new) closes new first, unless old == new */
 		fd = SYSCALL_ARG2(regs);
 		if (fd == (long)SYSCALL_ARG1(regs))
 			return 0;
-	} else {
+		break;
+	default:
+		if (!is_agent())
+			path_op_begin(regs, id);
 		return 0;
 	}
 	if (is_agent())
@@ -62,10 +72,38 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 {
 	long nr;
 
+	nr = SYSCALL_NR(regs);
+	switch (nr) {
+	case NR_unlink:
+	case NR_unlinkat:
+	case NR_rename:
+	case NR_renameat:
+	case NR_renameat2:
+	case NR_link:
+	case NR_linkat:
+	case NR_symlink:
+	case NR_symlinkat:
+	case NR_chmod:
+	case NR_fchmodat:
+	case NR_fchmodat2:
+	case NR_chown:
+	case NR_lchown:
+	case NR_fchownat:
+	case NR_utime:
+	case NR_utimes:
+	case NR_futimesat:
+	case NR_setxattr:
+	case NR_lsetxattr:
+	case NR_removexattr:
+	case NR_lremovexattr:
+	case NR_truncate:
+		/* failed or not, the saved arguments are dropped here */
+		path_op_end(ret);
+		return 0;
+	}
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
 	if (ret < 0)
 		return 0;
-	nr = SYSCALL_NR(regs);
 	switch (nr) {
 	case NR_open:
 	case NR_openat:
@@ -104,8 +142,10 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		return 0;
 	case NR_utimensat:
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
-		if (SYSCALL_ARG2(regs))
+		if (SYSCALL_ARG2(regs)) {
+			path_op_end(ret);
 			return 0;
+		}
 		/* fall through */
 	case NR_fchmod:
 	case NR_fchown:
@@ -125,6 +165,105 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * Inode source of path operations, 6.13+: the multigrain ctime tracepoints fire, in the
+ * syscall's task, for every inode whose ctime an operation changes.
+ */
+SEC("tp_btf/inode_set_ctime_to_ts")
+int BPF_PROG(inode_set_ctime_to_ts__path_op, struct inode *inode)
+{
+	path_op_inode(inode);
+	return 0;
+}
+
+SEC("tp_btf/ctime_xchg_skip")
+int BPF_PROG(ctime_xchg_skip__path_op, struct inode *inode)
+{
+	path_op_inode(inode);
+	return 0;
+}
+
+SEC("tp_btf/ctime_ns_xchg")
+int BPF_PROG(ctime_ns_xchg__path_op, struct inode *inode)
+{
+	path_op_inode(inode);
+	return 0;
+}
+
+/*
+ * Inode source where kprobes exist: the LSM hooks every path operation passes through.
+ * security_inode_setattr/setxattr/removexattr gained a leading namespace argument in
+ * 5.12 (mnt_userns, later mnt_idmap), which moves the dentry to the second place.
+ */
+extern int LINUX_KERNEL_VERSION __kconfig;
+
+static __always_inline struct dentry *setattr_dentry(struct pt_regs *ctx)
+{
+	/* CORE reads: a ctx offset chosen at run time must not be dereferenced directly */
+	if (LINUX_KERNEL_VERSION >= KERNEL_VERSION(5, 12, 0))
+		return (struct dentry *)PT_REGS_PARM2_CORE(ctx);
+	return (struct dentry *)PT_REGS_PARM1_CORE(ctx);
+}
+
+SEC("kprobe/security_inode_unlink")
+int BPF_KPROBE(security_inode_unlink__path_op, struct inode *dir, struct dentry *dentry)
+{
+	path_op_inode(BPF_CORE_READ(dentry, d_inode));
+	return 0;
+}
+
+SEC("kprobe/security_inode_rename")
+int BPF_KPROBE(security_inode_rename__path_op, struct inode *old_dir, struct dentry *old_dentry,
+	       struct inode *new_dir, struct dentry *new_dentry)
+{
+	path_op_inode(BPF_CORE_READ(old_dentry, d_inode));
+	path_op_inode(BPF_CORE_READ(new_dentry, d_inode));
+	return 0;
+}
+
+SEC("kprobe/security_inode_link")
+int BPF_KPROBE(security_inode_link__path_op, struct dentry *old_dentry)
+{
+	path_op_inode(BPF_CORE_READ(old_dentry, d_inode));
+	return 0;
+}
+
+/* a symlink's inode exists only once the filesystem instantiates its dentry */
+SEC("kprobe/d_instantiate")
+int BPF_KPROBE(d_instantiate__path_op, struct dentry *dentry, struct inode *inode)
+{
+	path_op_inode(inode);
+	return 0;
+}
+
+SEC("kprobe/d_instantiate_new")
+int BPF_KPROBE(d_instantiate_new__path_op, struct dentry *dentry, struct inode *inode)
+{
+	path_op_inode(inode);
+	return 0;
+}
+
+SEC("kprobe/security_inode_setattr")
+int BPF_KPROBE(security_inode_setattr__path_op)
+{
+	path_op_inode(BPF_CORE_READ(setattr_dentry(ctx), d_inode));
+	return 0;
+}
+
+SEC("kprobe/security_inode_setxattr")
+int BPF_KPROBE(security_inode_setxattr__path_op)
+{
+	path_op_inode(BPF_CORE_READ(setattr_dentry(ctx), d_inode));
+	return 0;
+}
+
+SEC("kprobe/security_inode_removexattr")
+int BPF_KPROBE(security_inode_removexattr__path_op)
+{
+	path_op_inode(BPF_CORE_READ(setattr_dentry(ctx), d_inode));
+	return 0;
 }
 
 /* A program was executed: OPEN_EXEC on its file, which stays in use until exit. */

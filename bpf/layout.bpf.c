@@ -18,6 +18,7 @@ enum rec_type layout_rec_type;
 enum fs_event layout_fs_event;
 enum file_flags layout_file_flags;
 enum stat_id layout_stat_id;
+enum inode_tier layout_inode_tier;
 
 _Static_assert(sizeof(struct rec_file) % 8 == 0, "rec_file must stay 8-byte sized");
 _Static_assert(sizeof(struct rec_exit) % 8 == 0, "rec_exit must stay 8-byte sized");

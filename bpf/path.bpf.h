@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Absolute path of a struct path, built in the kernel: walk d_parent up to the mount
- * root, cross to the parent mount at its mountpoint, repeat until the root mount.
- * Components are written right to left into a per-CPU scratch buffer.
+ * Absolute paths, built in the kernel. path_walk() walks d_parent up to the mount root,
+ * crosses to the parent mount at its mountpoint and repeats until the root mount,
+ * writing components right to left into a per-CPU scratch buffer. path_resolve() puts a
+ * user-supplied path (as given to a path syscall) after the walk of its directory.
  */
 #ifndef KFLOWD_PATH_BPF_H
 #define KFLOWD_PATH_BPF_H
@@ -14,8 +15,10 @@
 
 /* directory levels plus mount crossings one walk may take; deeper paths are cut */
 #define PATH_DEPTH_MAX 128
-/* the path ends here in path_scratch.buf; REC_PATH_MAX + 1 is a power of two */
+/* the walked directory ends here in path_scratch.buf; REC_PATH_MAX + 1 is a power of two */
 #define PATH_END (REC_PATH_MAX + 1)
+#define PATH_MASK (2 * PATH_END - 1)
+#define AT_FDCWD -100
 
 struct path_scratch {
 	/*
@@ -26,8 +29,11 @@ struct path_scratch {
 	 */
 	__u32 pos;
 	__u32 truncated;
-	/* a component of up to REC_NAME_MAX bytes may start at any masked position */
-	char buf[PATH_END + REC_NAME_MAX + 1];
+	/* end of the path: PATH_END after a walk, further when a user path follows */
+	__u32 end;
+	__u32 pad;
+	/* [walked directory][/][user path]: a component may start at any masked position */
+	char buf[2 * PATH_END + REC_NAME_MAX + 1];
 };
 
 struct {
@@ -47,6 +53,7 @@ static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
 	struct mount *mnt = (void *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
 
 	ps->pos = PATH_END;
+	ps->end = PATH_END;
 	ps->truncated = 1;
 	for (int i = 0; i < PATH_DEPTH_MAX; i++) {
 		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
@@ -78,6 +85,66 @@ static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
 		ps->pos = pos;
 		dentry = parent;
 	}
+}
+
+/*
+ * The path a syscall names with (dfd, upath), into ps->buf[ps->pos .. ps->end): upath
+ * itself when absolute, else the walked directory (dfd or the cwd), "/" and upath.
+ * "." and ".." are left for user space; symlinks inside upath are not resolved.
+ */
+static __noinline void path_resolve(struct path_scratch *ps, long dfd, const char *upath)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	char *user = ps->buf + PATH_END + 1;
+	struct dentry *dentry;
+	struct vfsmount *mnt;
+	long n = bpf_probe_read_user_str(user, PATH_END, upath);
+	__u32 ulen = n > 0 ? (__u32)(n - 1) & REC_PATH_MAX : 0;
+
+	ps->truncated = n == PATH_END;
+	if (ulen > 0 && user[0] == '/') {
+		ps->pos = PATH_END + 1;
+		ps->end = PATH_END + 1 + ulen;
+		return;
+	}
+	if (dfd == AT_FDCWD) {
+		dentry = BPF_CORE_READ(task, fs, pwd.dentry);
+		mnt = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		struct file *f = NULL;
+
+		if (dfd >= 0 && dfd < BPF_CORE_READ(fdt, max_fds))
+			bpf_probe_read_kernel(&f, sizeof(f), &fds[dfd]);
+		if (!f) {
+			ps->pos = ps->end = PATH_END;
+			return;
+		}
+		dentry = BPF_CORE_READ(f, f_path.dentry);
+		mnt = BPF_CORE_READ(f, f_path.mnt);
+	}
+	path_walk(ps, dentry, mnt);
+	/* an empty user path (AT_EMPTY_PATH) names the directory or file of dfd itself */
+	if (ulen > 0) {
+		ps->buf[PATH_END] = '/';
+		ps->end = PATH_END + 1 + ulen;
+	}
+}
+
+/* Bytes of the resolved path, cut to its last REC_PATH_MAX bytes; start in *start. */
+static __always_inline __u32 path_span(struct path_scratch *ps, __u32 *start)
+{
+	__u32 pos = ps->pos, end = ps->end;
+	__u32 len = end > pos ? end - pos : 0;
+
+	if (len > REC_PATH_MAX) {
+		pos = end - REC_PATH_MAX;
+		len = REC_PATH_MAX;
+		ps->truncated = 1;
+	}
+	*start = pos;
+	return len;
 }
 
 #endif /* KFLOWD_PATH_BPF_H */

@@ -22,8 +22,11 @@ enum rec_limits {
 	REC_PATH_MAX = 4095,
 	/* room for the event counters, indexed by enum fs_event */
 	REC_FS_EVENT_SLOTS = 16,
-	/* variable tail of a file record: exe name, parent exe name, path (in this order) */
-	REC_FILE_TAIL = 4608,
+	/*
+	 * variable tail of a file record, in this order: exe name, parent exe name, path, and
+	 * for renames the end of the old path (its last component is FileOrigin)
+	 */
+	REC_FILE_TAIL = 4864,
 };
 
 enum rec_type {
@@ -53,6 +56,13 @@ enum file_flags {
 	FILE_FLAG_PATH_TRUNCATED = 1,
 	/* some struct file behind this record was opened for writing */
 	FILE_FLAG_WRITABLE = 2,
+	/*
+	 * a path operation whose inode the kernel could not show (no inode tier): only the
+	 * path, the events and the process are known; the inode fields are zero
+	 */
+	FILE_FLAG_NO_INODE = 4,
+	/* the process had the file open (through a descriptor or by exec) */
+	FILE_FLAG_OPENED = 8,
 };
 
 /* Per-CPU loss and health counters (map "stats"), indexed by this enum. */
@@ -67,7 +77,9 @@ enum stat_id {
 	STAT_EXIT_LOST = 3,
 	/* file records handed to the ring buffer */
 	STAT_FILE_RECORDS = 4,
-	STAT_COUNT = 5,
+	/* a path operation could not be tracked (too many threads in one at once) */
+	STAT_PATH_OP_LOST = 5,
+	STAT_COUNT = 6,
 };
 
 /* First member of every ring-buffer record. */
@@ -114,8 +126,9 @@ struct rec_file {
 	__u64 ctime_ns;
 	__u64 mtime_first_ns;
 	__u16 path_len;    /* bytes of the absolute path after the two exe names */
+	__u16 origin_len;  /* bytes after the path that end with the old name (renames) */
 	__u16 flags;       /* enum file_flags */
-	__u32 pad;
+	__u16 pad;
 	char tail[REC_FILE_TAIL];
 };
 
@@ -137,6 +150,16 @@ struct rec_exit {
 /* Value of the per-CPU map "stats". */
 struct rec_stats {
 	__u64 counters[STAT_COUNT];
+};
+
+/* Inode sources for path operations; the agent writes the one attached to map "tiers". */
+enum inode_tier {
+	/* none: path operations are reported without inode data */
+	INODE_TIER_NONE = 0,
+	/* tp_btf ctime tracepoints (6.13+) */
+	INODE_TIER_CTIME = 1,
+	/* kprobes on the security_inode_* hooks */
+	INODE_TIER_KPROBE = 2,
 };
 
 /* Agent -> kernel: the whole .rodata of the program, set before load. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Syscall numbers and argument registers of the raw syscall tracepoints, per
- * architecture. tp_btf/sys_enter and sys_exit hand us the user's struct pt_regs.
+ * architecture. tp_btf/sys_enter and sys_exit hand us the user's struct pt_regs, a BTF
+ * pointer: the number is read directly (the hot path), arguments with CO-RE reads.
  */
 #ifndef KFLOWD_SYSCALLS_BPF_H
 #define KFLOWD_SYSCALLS_BPF_H
@@ -39,10 +40,36 @@
 #define NR_pwritev2 328
 #define NR_openat2 437
 /* the syscall number survives in orig_ax; the arguments stay in their registers */
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, di)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, si)
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
+#define SYSCALL_ARG4(regs) BPF_CORE_READ(regs, r10)
+#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, r8)
+/* path operations */
+#define NR_truncate 76
+#define NR_rename 82
+#define NR_link 86
+#define NR_unlink 87
+#define NR_symlink 88
+#define NR_chmod 90
+#define NR_chown 92
+#define NR_lchown 94
+#define NR_utime 132
+#define NR_setxattr 188
+#define NR_lsetxattr 189
+#define NR_removexattr 197
+#define NR_lremovexattr 198
+#define NR_utimes 235
+#define NR_fchownat 260
+#define NR_futimesat 261
+#define NR_unlinkat 263
+#define NR_renameat 264
+#define NR_linkat 265
+#define NR_symlinkat 266
+#define NR_fchmodat 268
+#define NR_renameat2 316
+#define NR_fchmodat2 452
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h: no open, creat or dup2 on arm64 */
 #define NR_fsetxattr 7
@@ -74,10 +101,36 @@
 #define NR_creat (-1002)
 #define NR_dup2 (-1003)
 /* x0 carries the return value at exit; the first argument is kept in orig_x0 */
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
 #define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
 #define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[1])
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
+#define SYSCALL_ARG4(regs) BPF_CORE_READ(regs, regs[3])
+#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, regs[4])
+/* path operations */
+#define NR_setxattr 5
+#define NR_lsetxattr 6
+#define NR_removexattr 14
+#define NR_lremovexattr 15
+#define NR_unlinkat 35
+#define NR_symlinkat 36
+#define NR_linkat 37
+#define NR_renameat 38
+#define NR_truncate 45
+#define NR_fchmodat 53
+#define NR_fchownat 54
+#define NR_renameat2 276
+#define NR_fchmodat2 452
+#define NR_rename (-1004)
+#define NR_link (-1005)
+#define NR_unlink (-1006)
+#define NR_symlink (-1007)
+#define NR_chmod (-1008)
+#define NR_chown (-1009)
+#define NR_lchown (-1010)
+#define NR_utime (-1011)
+#define NR_utimes (-1012)
+#define NR_futimesat (-1013)
 #else
 #error "kflowd supports __TARGET_ARCH_x86 and __TARGET_ARCH_arm64"
 #endif

@@ -20,11 +20,6 @@ export interface RingHandle {
   close(): void;
 }
 
-/** One attached program. */
-export interface Attachment {
-  readonly program: string;
-}
-
 export class BpfObject {
   private obj: Pointer | null;
   private links: Pointer[] = [];
@@ -128,19 +123,25 @@ export class BpfObject {
     if (err < 0) throw new BpfError("loading the BPF programs", -err, BpfObject.logReason(this.shim));
   }
 
-  /** Attaches every loaded program by its section (tp_btf, ...). */
-  attachAll(): Attachment[] {
+  /** Attaches the named programs by their sections; on any failure none stays attached. */
+  attach(names: readonly string[]): void {
     const out = new BigUint64Array(1);
-    const attached: Attachment[] = [];
-    for (const name of this.programs()) {
-      const prog = this.program(name);
-      if (!this.lib.bpf_program__autoload(prog)) continue;
-      const err = this.shim.kf_attach(prog, ptr(out));
-      if (err < 0) throw new BpfError(`attaching ${name}`, -err, BpfObject.logReason(this.shim));
-      this.links.push(Number(out[0]) as Pointer);
-      attached.push({ program: name });
+    const links: Pointer[] = [];
+    for (const name of names) {
+      const err = this.shim.kf_attach(this.program(name), ptr(out));
+      if (err < 0) {
+        for (const link of links) this.lib.bpf_link__destroy(link);
+        throw new BpfError(`attaching ${name}`, -err, BpfObject.logReason(this.shim));
+      }
+      links.push(Number(out[0]) as Pointer);
     }
-    return attached;
+    this.links.push(...links);
+  }
+
+  /** Writes value at key of an array or hash map. */
+  updateMap(name: string, key: Uint8Array, value: Uint8Array): void {
+    const err = this.lib.bpf_map_update_elem(this.mapFd(name), ptr(key), ptr(value), 0);
+    if (err < 0) throw new BpfError(`updating map ${name}`, -err);
   }
 
   mapFd(name: string): number {

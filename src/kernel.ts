@@ -1,8 +1,12 @@
-/** Opens, configures, loads and attaches the kernel side. */
+/**
+ * Opens, configures, loads and attaches the kernel side, choosing per feature the best
+ * set of hooks the running kernel offers (probed here, the one place that knows).
+ */
 import { BpfObject } from "../ffi/bpf.ts";
+import { kernelTracepoints } from "../ffi/btf.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
-import { KfConfig } from "./records/layout.gen.ts";
+import { InodeTier, KfConfig } from "./records/layout.gen.ts";
 
 export interface KernelOptions {
   /** the agent's own tgid, never reported */
@@ -19,37 +23,73 @@ export interface FeatureTier {
   /** the set of hooks chosen, e.g. "syscall-tracepoints" */
   readonly tier: string;
   readonly programs: readonly string[];
+  /** why a better tier was not used, if one exists */
+  readonly degraded?: string;
 }
-
-/**
- * The hook sets per feature, best first. A feature's tier is the first whose programs
- * all attached. There is one tier per feature so far: the universal one, which needs
- * neither kprobes nor fentry.
- */
-const TIERS: readonly { feature: string; tier: string; programs: readonly string[] }[] = [
-  {
-    feature: "file",
-    tier: "syscall-tracepoints",
-    programs: [
-      "sys_enter__file_release",
-      "sys_exit__file_event",
-      "sched_process_exec__open_exec",
-      "sched_process_exit__flush",
-    ],
-  },
-];
 
 export interface KernelSession {
   readonly object: BpfObject;
-  /** names of the programs attached */
-  readonly programs: readonly string[];
   readonly features: readonly FeatureTier[];
 }
+
+/** File activity through descriptors: works on every kernel with BTF. */
+const FILE_PROGRAMS = [
+  "sys_enter__file",
+  "sys_exit__file_event",
+  "sched_process_exec__open_exec",
+  "sched_process_exit__flush",
+];
+
+/** Inodes of path operations from the multigrain ctime tracepoints (6.13+). */
+const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
+const CTIME_PROGRAMS = CTIME_TRACEPOINTS.map((t) => `${t}__path_op`);
+
+/** Inodes of path operations from kprobes, where the kernel has them. */
+const KPROBE_PROGRAMS = [
+  "security_inode_unlink__path_op",
+  "security_inode_rename__path_op",
+  "security_inode_link__path_op",
+  "d_instantiate__path_op",
+  "d_instantiate_new__path_op",
+  "security_inode_setattr__path_op",
+  "security_inode_setxattr__path_op",
+  "security_inode_removexattr__path_op",
+];
 
 function configBytes(opts: KernelOptions): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
   new DataView(bytes.buffer).setUint32(KfConfig.agentPid, opts.agentPid, true);
   return bytes;
+}
+
+/** Attaches the best inode source for path operations and tells the kernel side. */
+function attachInodeTier(object: BpfObject, ctime: boolean): FeatureTier {
+  let tier: FeatureTier;
+  let code: number;
+  if (ctime) {
+    object.attach(CTIME_PROGRAMS);
+    tier = { feature: "file-inode", tier: "ctime-tracepoints", programs: CTIME_PROGRAMS };
+    code = InodeTier.INODE_TIER_CTIME;
+  } else {
+    try {
+      object.attach(KPROBE_PROGRAMS);
+      tier = { feature: "file-inode", tier: "kprobes", programs: KPROBE_PROGRAMS };
+      code = InodeTier.INODE_TIER_KPROBE;
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      tier = {
+        feature: "file-inode",
+        tier: "none",
+        programs: [],
+        degraded: `no ctime tracepoints (before 6.13) and no kprobes (${why}): path operations are reported without inode data`,
+      };
+      code = InodeTier.INODE_TIER_NONE;
+    }
+  }
+  const value = new Uint8Array(4);
+  new DataView(value.buffer).setUint32(0, code, true);
+  object.updateMap("inode_tier", new Uint8Array(4), value);
+  return tier;
 }
 
 export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, opts: KernelOptions): KernelSession {
@@ -58,10 +98,17 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     object.setReadOnlyData(configBytes(opts));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
+    // tracepoints a kernel lacks fail at load, kprobes only at attach: decide before load
+    const ctime = kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length;
+    for (const p of CTIME_PROGRAMS) object.setAutoload(p, ctime);
+    for (const p of KPROBE_PROGRAMS) object.setAutoload(p, !ctime);
     object.load();
-    const programs = object.attachAll().map((a) => a.program);
-    const features = TIERS.filter((t) => t.programs.every((p) => programs.includes(p)));
-    return { object, programs, features };
+    object.attach(FILE_PROGRAMS);
+    const features: FeatureTier[] = [
+      { feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS },
+      attachInodeTier(object, ctime),
+    ];
+    return { object, features };
   } catch (e) {
     object.close();
     throw e;

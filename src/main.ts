@@ -122,7 +122,9 @@ async function run(config: Config): Promise<number> {
   process.stderr.write(
     `kflowd ${VERSION} with PID ${process.pid} started in terminal mode ` +
       `(Linux ${host.kernel}, libbpf ${libbpfVersion}, output ${config.output})\n` +
-      kernel.features.map((f) => `  ${f.feature}: ${f.tier} (${f.programs.join(", ")})\n`).join(""),
+      kernel.features
+        .map((f) => `  ${f.feature}: ${f.tier} (${f.degraded ?? f.programs.join(", ")})\n`)
+        .join(""),
   );
 
   const drainTimer = setInterval(drain, DRAIN_MS);

@@ -14,7 +14,7 @@ export class FileFlusher {
 
   constructor(private readonly files: MapAccess) {}
 
-  /** Exports the aggregations of the processes in exits with a close event each. */
+  /** Exports the aggregations of the processes in exits, with a close event for open files. */
   flushExited(exits: ReadonlyMap<number, ExitNotice>, visit: RecordVisitor): number {
     if (exits.size === 0) return 0;
     let n = 0;
@@ -40,12 +40,15 @@ export class FileFlusher {
   }
 
   private addClose(tsNs: bigint): void {
-    const writable = this.view.getUint16(RecFile.flags, true) & FileFlags.FILE_FLAG_WRITABLE;
+    const flags = this.view.getUint16(RecFile.flags, true);
+    this.view.setBigUint64(RecFile.hdr + RecHdr.tsNs, tsNs, true);
+    // a file the process only changed by path (chmod, ...) was never open: no close
+    if (!(flags & FileFlags.FILE_FLAG_OPENED)) return;
+    const writable = flags & FileFlags.FILE_FLAG_WRITABLE;
     const ev = writable ? FsEvent.FS_CLOSE_WRITE : FsEvent.FS_CLOSE_NOWRITE;
     const slot = RecFile.eventCounts + 4 * ev;
     this.view.setUint32(slot, this.view.getUint32(slot, true) + 1, true);
     this.view.setUint32(RecFile.events, this.view.getUint32(RecFile.events, true) + 1, true);
-    this.view.setBigUint64(RecFile.hdr + RecHdr.tsNs, tsNs, true);
   }
 
   private emit(visit: RecordVisitor): number {

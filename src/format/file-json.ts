@@ -35,15 +35,20 @@ export function fileJson(r: FileRecord, ctx: FormatContext): string {
   const slash = r.path.lastIndexOf("/");
   const dir = r.path.slice(0, slash + 1) || "/";
   const name = r.path.slice(slash + 1);
-  const sizeChange = r.size - r.sizeFirst;
-  const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
-  return (
+  let s =
     `${infoJson(ctx.host, "filesystem", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs)}, ` +
     `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs)}, ` +
-    `"FilePath": ${str(dir)}, "File": ${str(name)}, "FileMode": ${str(fileMode(r.mode, r.nlink))}, ` +
+    `"FilePath": ${str(dir)}, "File": ${str(name)}, ` +
+    (r.origin !== undefined ? `"FileOrigin": ${str(r.origin)}, ` : "") +
+    (r.mode !== 0 ? `"FileMode": ${str(fileMode(r.mode, r.nlink))}, ` : "") +
     `"FileEventCount": ${r.events}, "FileEvents": ${eventsJson(r.eventCounts)}, ` +
-    `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}, ` +
-    `"FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}, "FileDevice": ${str(ctx.devices.device(r.dev))}, ` +
+    `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}`;
+  // a path operation the kernel could not map to an inode has nothing more to say
+  if (!r.inodeKnown) return `${s}}`;
+  const sizeChange = r.size - r.sizeFirst;
+  const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
+  s +=
+    `, "FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}, "FileDevice": ${str(ctx.devices.device(r.dev))}, ` +
     `"FilePermissions": ${str(permissions(r.mode))}, ` +
     `"FileUser": ${str(ctx.names.user(r.uid))}, "FileGroup": ${str(ctx.names.group(r.gid))}, ` +
     `"FileUID": ${r.uid}, "FileGID": ${r.gid}, "FileSize": ${r.size}, ` +
@@ -51,7 +56,6 @@ export function fileJson(r: FileRecord, ctx: FormatContext): string {
     `"FileAccessTime": ${str(timestamp(r.atimeNs))}, ` +
     `"FileStatusChangeTime": ${str(timestamp(r.ctimeNs))}, ` +
     `"FileModificationTime": ${str(timestamp(r.mtimeNs))}` +
-    (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "") +
-    "}"
-  );
+    (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "");
+  return `${s}}`;
 }

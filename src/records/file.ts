@@ -25,9 +25,31 @@ export interface FileRecord {
   readonly mtimeNs: bigint;
   readonly ctimeNs: bigint;
   readonly mtimeFirstNs: bigint;
-  /** absolute path of the file */
+  /** absolute path of the file ("." and ".." resolved) */
   readonly path: string;
   readonly pathTruncated: boolean;
+  /** the old name of a renamed file */
+  readonly origin: string | undefined;
+  /** false for a path operation the kernel could not map to an inode: only path and events are known */
+  readonly inodeKnown: boolean;
+}
+
+/** Resolves ".", ".." and repeated slashes of an absolute path, lexically. */
+export function normalizePath(path: string): string {
+  if (!path.includes("/.") && !path.includes("//")) return path;
+  const out: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") out.pop();
+    else out.push(part);
+  }
+  return `/${out.join("/")}`;
+}
+
+/** The last component of the end of a path (what a rename's old name bytes hold). */
+function lastName(tail: string): string {
+  const trimmed = tail.replace(/\/+$/, "");
+  return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }
 
 /**
@@ -39,7 +61,8 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
   const tail = off + RecFile.tail;
   const names = taskTailLength(view, off + RecFile.task);
   const pathLen = view.getUint16(off + RecFile.pathLen, true);
-  if (RecFile.tail + names + pathLen > size) return undefined;
+  const originLen = view.getUint16(off + RecFile.originLen, true);
+  if (RecFile.tail + names + pathLen + originLen > size) return undefined;
   const counts: number[] = new Array(FsEvent.FS_EVENT_COUNT);
   for (let i = 0; i < FsEvent.FS_EVENT_COUNT; i++) {
     counts[i] = view.getUint32(off + RecFile.eventCounts + 4 * i, true);
@@ -63,7 +86,9 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
     mtimeNs: u64Big(view, off + RecFile.mtimeNs),
     ctimeNs: u64Big(view, off + RecFile.ctimeNs),
     mtimeFirstNs: u64Big(view, off + RecFile.mtimeFirstNs),
-    path: text(bytes, tail + names, pathLen),
+    path: normalizePath(text(bytes, tail + names, pathLen)),
     pathTruncated: (flags & FileFlags.FILE_FLAG_PATH_TRUNCATED) !== 0,
+    origin: originLen > 0 ? lastName(text(bytes, tail + names + pathLen, originLen)) : undefined,
+    inodeKnown: (flags & FileFlags.FILE_FLAG_NO_INODE) === 0,
   };
 }

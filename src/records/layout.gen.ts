@@ -25,7 +25,7 @@ export const RecTask = {
 export const RecTaskCommLen = 16;
 
 export const RecFile = {
-  SIZE: 4832,
+  SIZE: 5088,
   hdr: 0,
   task: 16,
   tsFirstNs: 64,
@@ -44,13 +44,14 @@ export const RecFile = {
   ctimeNs: 200,
   mtimeFirstNs: 208,
   pathLen: 216,
-  flags: 218,
-  pad: 220,
+  originLen: 218,
+  flags: 220,
+  pad: 222,
   tail: 224,
 } as const;
 
 export const RecFileEventCountsLen = 16;
-export const RecFileTailLen = 4608;
+export const RecFileTailLen = 4864;
 
 export const FileKey = {
   SIZE: 16,
@@ -68,11 +69,11 @@ export const RecExit = {
 } as const;
 
 export const RecStats = {
-  SIZE: 40,
+  SIZE: 48,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 5;
+export const RecStatsCountersLen = 6;
 
 export const KfConfig = {
   SIZE: 8,
@@ -86,7 +87,7 @@ export const RecLimits = {
   REC_NAME_MAX: 255,
   REC_PATH_MAX: 4095,
   REC_FS_EVENT_SLOTS: 16,
-  REC_FILE_TAIL: 4608,
+  REC_FILE_TAIL: 4864,
 } as const;
 
 export const RecType = {
@@ -112,6 +113,8 @@ export const FsEvent = {
 export const FileFlags = {
   FILE_FLAG_PATH_TRUNCATED: 1,
   FILE_FLAG_WRITABLE: 2,
+  FILE_FLAG_NO_INODE: 4,
+  FILE_FLAG_OPENED: 8,
 } as const;
 
 export const StatId = {
@@ -120,5 +123,12 @@ export const StatId = {
   STAT_PATH_TRUNCATED: 2,
   STAT_EXIT_LOST: 3,
   STAT_FILE_RECORDS: 4,
-  STAT_COUNT: 5,
+  STAT_PATH_OP_LOST: 5,
+  STAT_COUNT: 6,
+} as const;
+
+export const InodeTier = {
+  INODE_TIER_NONE: 0,
+  INODE_TIER_CTIME: 1,
+  INODE_TIER_KPROBE: 2,
 } as const;

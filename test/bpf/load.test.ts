@@ -2,8 +2,9 @@
 // produces for real syscalls decode to what the test did. Runs the object in-process
 // (not the compiled agent) with agent_pid = 0, so this test's own activity is seen.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { kernelTracepoints } from "../../ffi/btf.ts";
 import { loadLibbpf } from "../../ffi/libbpf.ts";
 import { loadShim } from "../../ffi/shim.ts";
 import { RingReader } from "../../src/ingest/ring.ts";
@@ -62,16 +63,14 @@ describe.skipIf(skip)("kernel object", () => {
     session?.object.close();
   });
 
-  test("every program verified and attached", () => {
-    expect(session.object.programs().sort()).toEqual(
-      [
-        "sched_process_exec__open_exec",
-        "sched_process_exit__flush",
-        "sys_enter__file_release",
-        "sys_exit__file_event",
-      ].sort(),
-    );
-    expect([...session.programs].sort()).toEqual(session.object.programs().sort());
+  test("the universal programs and one inode source are attached", () => {
+    const [file, inode] = session.features;
+    expect(file).toMatchObject({ feature: "file", tier: "syscall-tracepoints" });
+    expect(file!.programs).toContain("sys_exit__file_event");
+    expect(inode!.feature).toBe("file-inode");
+    const ctime = kernelTracepoints(lib, ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"]).size === 3;
+    const kprobes = existsSync("/sys/bus/event_source/devices/kprobe");
+    expect(inode!.tier).toBe(ctime ? "ctime-tracepoints" : kprobes ? "kprobes" : "none");
   });
 
   test("create, write, read back, close: one record with the right counts", async () => {

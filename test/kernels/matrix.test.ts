@@ -9,7 +9,7 @@ import { hostBpfArch } from "../../bpf/build.ts";
 import { agentPath, buildAgent } from "../../scripts/build.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 import { boot, buildInitramfs, kernelImage } from "./guest.ts";
-import { type Check, fileChecks, parseOutput } from "./scenario.ts";
+import { type Check, fileChecks, parseOutput, pathOpChecks } from "./scenario.ts";
 import { KERNELS } from "./targets.ts";
 
 const skip = skipWithoutKernel("kernel matrix");
@@ -41,7 +41,7 @@ function printMatrix(): void {
 
 function record(kernel: string, output: string, dir: string, seconds: number): Check[] {
   const out = parseOutput(output);
-  const checks = fileChecks(out, dir);
+  const checks = [...fileChecks(out, dir), ...pathOpChecks(out, dir)];
   rows.push({ kernel, tiers: out.tiers, checks, seconds });
   return checks;
 }

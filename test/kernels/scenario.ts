@@ -38,7 +38,7 @@ export function parseOutput(output: string): ScenarioOutput {
   }
   const agentStderr = between(output, "=== AGENT STDERR BEGIN\n", "=== AGENT STDERR END");
   const tiers = new Map<string, string>();
-  for (const m of agentStderr.matchAll(/^ {2}(\w+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
+  for (const m of agentStderr.matchAll(/^ {2}([\w-]+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
   return {
     records,
     badLines,
@@ -63,6 +63,28 @@ function fileRecord(out: ScenarioOutput, path: string, pid: number | undefined) 
 
 function sameEvents(actual: unknown, expected: Record<string, number>): boolean {
   return JSON.stringify(actual) === JSON.stringify(expected);
+}
+
+/** The checks of path operations, whose inode comes from the file-inode tier. */
+export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
+  const checks: Check[] = [];
+  const moved = out.stats.get(`${dir}/moved.txt`);
+  const soft = out.stats.get(`${dir}/soft.txt`);
+  const expectOp = (name: string, path: string, pidName: string, want: Record<string, unknown>) => {
+    const r = fileRecord(out, path, out.pids.get(pidName));
+    const ok = r !== undefined && Object.entries(want).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v));
+    checks.push({ feature: "file-inode", name, ok, detail: r ? JSON.stringify(Object.fromEntries(Object.keys(want).map((k) => [k, r[k]]))) : `no record for ${path}` });
+  };
+  expectOp("mv", `${dir}/moved.txt`, "mv", {
+    FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 },
+    FileOrigin: "tomove.txt",
+    FileInode: moved?.ino,
+  });
+  expectOp("ln", `${dir}/hard.txt`, "ln", { FileEvents: { CREATE: 1 }, FileMode: "hardlink", FileInode: moved?.ino });
+  expectOp("ln -s", `${dir}/soft.txt`, "lns", { FileEvents: { CREATE: 1 }, FileMode: "symlink", FileInode: soft?.ino });
+  expectOp("chmod", `${dir}/moved.txt`, "chmod", { FileEvents: { ATTRIB: 1 }, FilePermissions: "0600/-rw-------" });
+  expectOp("rm", `${dir}/hard.txt`, "rm", { FileEvents: { DELETE: 1 }, FileInode: moved?.ino });
+  return checks;
 }
 
 /** The checks of the file feature; dir is SCENARIO_DIR of the run. */

@@ -17,6 +17,15 @@ deep=${deep%/}
 mkdir -p "$deep"
 sh -c 'echo deep > "$1/deep.txt"; echo "=== PID deep $$"' sh "$deep"
 
-for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt"; do
+# path operations: the inode comes from the kernel's inode tier
+echo x >"$d/tomove.txt"
+sh -c 'echo "=== PID mv $$"; exec mv "$1/tomove.txt" "$1/moved.txt"' sh "$d"
+sh -c 'echo "=== PID ln $$"; exec ln "$1/moved.txt" "$1/hard.txt"' sh "$d"
+sh -c 'echo "=== PID lns $$"; exec ln -s "$1/moved.txt" "$1/soft.txt"' sh "$d"
+sh -c 'echo "=== PID chmod $$"; exec chmod 600 "$1/moved.txt"' sh "$d"
+sh -c 'echo "=== PID rm $$"; exec rm "$1/hard.txt"' sh "$d"
+
+# stat does not follow symlinks without -L
+for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt" "$d/moved.txt" "$d/soft.txt"; do
   echo "=== STAT $f $(stat -c '%i %s' "$f")"
 done

@@ -56,6 +56,8 @@ const record: FileRecord = {
   mtimeFirstNs: 1712244875000000000n,
   path: '/srv/da"ta/we\\ird\n\tna\u0001me\uFFFD.txt',
   pathTruncated: false,
+  origin: undefined,
+  inodeKnown: true,
 };
 
 const ctx: FormatContext = {
@@ -107,6 +109,21 @@ describe("file record JSON", () => {
     const keys = Object.keys(JSON.parse(same));
     expect(keys).not.toContain("FileSizeChange");
     expect(keys).not.toContain("FileModificationTimeChange");
+  });
+
+  test("a rename carries FileOrigin right after File", () => {
+    const keys = Object.keys(JSON.parse(fileJson({ ...record, origin: "old.txt" }, ctx)));
+    expect(keys.slice(keys.indexOf("File"), keys.indexOf("File") + 3)).toEqual(["File", "FileOrigin", "FileMode"]);
+  });
+
+  test("without inode data only path, mode (if known), events and the process are reported", () => {
+    const bare = JSON.parse(fileJson({ ...record, inodeKnown: false, mode: 0o120000, nlink: 0 }, ctx));
+    expect(Object.keys(bare).filter((k) => k.startsWith("File"))).toEqual([
+      "FilePath", "File", "FileMode", "FileEventCount", "FileEvents", "FileEventsDuration",
+    ]);
+    expect(bare.FileMode).toBe("symlink");
+    const noMode = JSON.parse(fileJson({ ...record, inodeKnown: false, mode: 0 }, ctx));
+    expect(noMode).not.toHaveProperty("FileMode");
   });
 
   test("event names follow the kernel's enum, CREATE first", () => {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { decodeExit } from "../../../src/records/exit.ts";
-import { decodeFile } from "../../../src/records/file.ts";
+import { decodeFile, normalizePath } from "../../../src/records/file.ts";
 import { recordType } from "../../../src/records/header.ts";
 import { FsEvent, RecType } from "../../../src/records/layout.gen.ts";
 import { ROOT } from "../../helpers/paths.ts";
@@ -61,8 +61,10 @@ describe("file record", () => {
     expect(r.mtimeNs).toBe(1712244876000000001n);
     expect(r.ctimeNs).toBe(1712244877999999999n);
     expect(r.mtimeFirstNs).toBe(1712244875000000000n);
-    expect(r.path).toBe('/srv/data/"quoted\\name"\n.txt');
+    expect(r.path).toBe('/srv/data/"quoted\\name"\n.txt'); // "./sub/../" resolved
     expect(r.pathTruncated).toBe(false);
+    expect(r.origin).toBe("old name.txt");
+    expect(r.inodeKnown).toBe(true);
   });
 
   test("a record cut short is rejected, not misread", () => {
@@ -71,6 +73,17 @@ describe("file record", () => {
     expect(decodeFile(v, fileBytes, 0, 100)).toBeUndefined();
     expect(recordType(v, 0, 8)).toBe(0);
   });
+});
+
+describe("path normalization", () => {
+  test.each([
+    ["/a/b/c", "/a/b/c"],
+    ["/a/./b//c", "/a/b/c"],
+    ["/a/b/../c", "/a/c"],
+    ["/../a", "/a"],
+    ["/a/b/..", "/a"],
+    ["/a/.hidden/..x", "/a/.hidden/..x"],
+  ])("%s -> %s", (input, output) => expect(normalizePath(input)).toBe(output));
 });
 
 describe("exit notice", () => {

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Path operations (unlink, rename, link, symlink, chmod, chown, utimes, xattrs,
+ * truncate): sys_enter saves the syscall's arguments per thread, an inode source records
+ * the inodes the operation touched while it runs, and sys_exit turns a successful
+ * operation into events on the aggregation of the affected inode. Inode sources, chosen
+ * by the agent: ctime tracepoints (6.13+), else kprobes on the security_inode_* hooks,
+ * else none, and the event is reported with its path but without inode data.
+ */
+#ifndef KFLOWD_PATHOP_BPF_H
+#define KFLOWD_PATHOP_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include "records.h"
+#include "fs.bpf.h"
+#include "syscalls.bpf.h"
+
+enum path_op_kind {
+	PATH_OP_UNLINK = 1,
+	PATH_OP_RENAME = 2,
+	PATH_OP_LINK = 3,
+	PATH_OP_SYMLINK = 4,
+	PATH_OP_ATTRIB = 5,
+	PATH_OP_TRUNCATE = 6,
+};
+
+#define AT_REMOVEDIR 0x200
+#define RENAME_EXCHANGE (1 << 1)
+/* non-directory inodes one operation can touch: both sides of RENAME_EXCHANGE */
+#define OP_INODES_MAX 2
+
+/* An inode as an operation saw it; the pointer is re-read at exit unless it was unlinked. */
+struct inode_snap {
+	struct inode *inode;
+	__u64 ino;
+	__u64 size;
+	__u64 atime_ns;
+	__u64 mtime_ns;
+	__u64 ctime_ns;
+	__u32 dev;
+	__u32 mode;
+	__u32 nlink;
+	__u32 uid;
+	__u32 gid;
+	__u32 pad;
+};
+
+struct path_op {
+	/* [0] the file (the old name of a rename or link), [1] the new name */
+	const char *upath[2];
+	__s64 dfd[2];
+	__u32 kind;
+	__u32 flags;
+	__u32 nsnaps;
+	/* directories whose inode changed: parents, or the target of a directory operation */
+	__u32 ndirs;
+	struct inode_snap snaps[OP_INODES_MAX];
+};
+
+/* operations in flight, per thread; LRU so that threads killed mid-syscall age out */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct path_op);
+} path_ops SEC(".maps");
+
+/* enum inode_tier attached, written by the agent after attaching */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} inode_tier SEC(".maps");
+
+/* sys_enter: remembers a path operation's arguments until its exit. */
+static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
+{
+	struct path_op op = {};
+	__u32 tid;
+
+	op.dfd[0] = AT_FDCWD;
+	op.dfd[1] = AT_FDCWD;
+	switch (nr) {
+	case NR_unlink:
+		op.kind = PATH_OP_UNLINK;
+		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		break;
+	case NR_unlinkat:
+		if (SYSCALL_ARG3(regs) & AT_REMOVEDIR)
+			return;
+		op.kind = PATH_OP_UNLINK;
+		op.dfd[0] = SYSCALL_ARG1(regs);
+		op.upath[0] = (void *)SYSCALL_ARG2(regs);
+		break;
+	case NR_rename:
+	case NR_link:
+		op.kind = nr == NR_rename ? PATH_OP_RENAME : PATH_OP_LINK;
+		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		op.upath[1] = (void *)SYSCALL_ARG2(regs);
+		break;
+	case NR_renameat2:
+		op.flags = SYSCALL_ARG5(regs);
+		/* fall through */
+	case NR_renameat:
+	case NR_linkat:
+		op.kind = nr == NR_linkat ? PATH_OP_LINK : PATH_OP_RENAME;
+		op.dfd[0] = SYSCALL_ARG1(regs);
+		op.upath[0] = (void *)SYSCALL_ARG2(regs);
+		op.dfd[1] = SYSCALL_ARG3(regs);
+		op.upath[1] = (void *)SYSCALL_ARG4(regs);
+		break;
+	case NR_symlink:
+		op.kind = PATH_OP_SYMLINK;
+		op.upath[1] = (void *)SYSCALL_ARG2(regs);
+		break;
+	case NR_symlinkat:
+		op.kind = PATH_OP_SYMLINK;
+		op.dfd[1] = SYSCALL_ARG2(regs);
+		op.upath[1] = (void *)SYSCALL_ARG3(regs);
+		break;
+	case NR_chmod:
+	case NR_chown:
+	case NR_lchown:
+	case NR_utime:
+	case NR_utimes:
+	case NR_setxattr:
+	case NR_lsetxattr:
+	case NR_removexattr:
+	case NR_lremovexattr:
+		op.kind = PATH_OP_ATTRIB;
+		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		break;
+	case NR_utimensat:
+		/* without a path it is futimens(), counted at exit through the descriptor */
+		if (!SYSCALL_ARG2(regs))
+			return;
+		/* fall through */
+	case NR_fchmodat:
+	case NR_fchmodat2:
+	case NR_fchownat:
+	case NR_futimesat:
+		op.kind = PATH_OP_ATTRIB;
+		op.dfd[0] = SYSCALL_ARG1(regs);
+		op.upath[0] = (void *)SYSCALL_ARG2(regs);
+		break;
+	case NR_truncate:
+		op.kind = PATH_OP_TRUNCATE;
+		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		break;
+	default:
+		return;
+	}
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&path_ops, &tid, &op, BPF_ANY))
+		stat_inc(STAT_PATH_OP_LOST);
+}
+
+/* An inode source saw inode change during the current thread's operation, if any. */
+static __always_inline void path_op_inode(struct inode *inode)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+	struct inode_snap *s;
+	__u32 n, mode;
+	__u64 ino;
+
+	if (!op || !inode)
+		return;
+	mode = BPF_CORE_READ(inode, i_mode);
+	if ((mode & S_IFMT) == S_IFDIR) {
+		op->ndirs++;
+		return;
+	}
+	ino = BPF_CORE_READ(inode, i_ino);
+	n = op->nsnaps;
+	if (n > 0 && op->snaps[0].ino == ino)
+		return;
+	if (n > 1 && op->snaps[1].ino == ino)
+		return;
+	if (n >= OP_INODES_MAX)
+		return;
+	s = &op->snaps[n & 1];
+	s->inode = inode;
+	s->ino = ino;
+	s->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	s->mode = mode;
+	s->nlink = BPF_CORE_READ(inode, i_nlink);
+	s->uid = BPF_CORE_READ(inode, i_uid.val);
+	s->gid = BPF_CORE_READ(inode, i_gid.val);
+	s->size = BPF_CORE_READ(inode, i_size);
+	s->atime_ns = inode_atime_ns(inode);
+	s->mtime_ns = inode_mtime_ns(inode);
+	s->ctime_ns = inode_ctime_ns(inode);
+	op->nsnaps = n + 1;
+}
+
+static __always_inline void snap_apply(struct rec_file *r, struct inode_snap *s)
+{
+	r->mode = s->mode;
+	r->nlink = s->nlink;
+	r->uid = s->uid;
+	r->gid = s->gid;
+	r->size = s->size;
+	r->atime_ns = s->atime_ns;
+	r->mtime_ns = s->mtime_ns;
+	r->ctime_ns = s->ctime_ns;
+}
+
+/* Puts the last bytes of the user path (the old name of a rename) after r's path. */
+static __always_inline void file_set_origin(struct rec_file *r, struct path_scratch *ps, const char *upath)
+{
+	char *user = ps->buf + PATH_END + 1;
+	long n = bpf_probe_read_user_str(user, PATH_END, upath);
+	__u32 len = n > 1 ? (__u32)(n - 1) & REC_PATH_MAX : 0;
+	__u32 keep = len > REC_NAME_MAX ? REC_NAME_MAX : len;
+	__u32 off = r->path_len;
+
+	if (off > REC_PATH_MAX)
+		off = REC_PATH_MAX;
+	off += TAIL_NAMES(r);
+	/* off <= 2 * REC_NAME_MAX + 1 + REC_PATH_MAX: the last name still fits the tail */
+	bpf_probe_read_kernel(r->tail + off, keep & REC_NAME_MAX, user + ((len - keep) & REC_PATH_MAX));
+	r->origin_len = keep;
+}
+
+/*
+ * One file affected by a finished operation: its inode (or NULL when no inode source
+ * saw it), where it is now (dfd, upath) and, for renames, where it was (oupath).
+ */
+static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, long dfd,
+				    const char *upath, const char *oupath)
+{
+	__u32 zero = 0;
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct file_key key = {};
+	struct rec_file *r = NULL;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 kind = op->kind;
+	bool ends = kind != PATH_OP_ATTRIB && kind != PATH_OP_TRUNCATE;
+	bool in_map = false;
+
+	if (!ps)
+		return;
+	key.pid = bpf_get_current_pid_tgid() >> 32;
+	if (s) {
+		__u32 type = s->mode & S_IFMT;
+
+		/* kflowd reports regular files and symlinks only */
+		if (type != S_IFREG && type != S_IFLNK)
+			return;
+		key.dev = s->dev;
+		key.ino = s->ino;
+		r = bpf_map_lookup_elem(&files, &key);
+		in_map = r != NULL;
+	}
+	if (!r) {
+		r = file_begin(&key, now);
+		if (!r)
+			return;
+		path_resolve(ps, dfd, upath);
+		file_set_path(r, ps);
+		if (s) {
+			snap_apply(r, s);
+		} else {
+			r->flags |= FILE_FLAG_NO_INODE;
+			/* what the operation itself says about the file */
+			if (kind == PATH_OP_SYMLINK)
+				r->mode = S_IFLNK;
+			if (kind == PATH_OP_LINK) {
+				r->mode = S_IFREG;
+				r->nlink = 2;
+			}
+		}
+		if (s && !ends) {
+			r = file_insert(&key, r);
+			if (!r)
+				return;
+			in_map = true;
+		}
+	} else if (kind == PATH_OP_RENAME) {
+		/* the process has the file open: its record follows the new name */
+		path_resolve(ps, dfd, upath);
+		file_set_path(r, ps);
+	}
+	if (kind == PATH_OP_RENAME)
+		file_set_origin(r, ps, oupath);
+
+	switch (kind) {
+	case PATH_OP_UNLINK:
+		file_count(r, FS_DELETE);
+		break;
+	case PATH_OP_RENAME:
+		file_count(r, FS_MOVED_FROM);
+		file_count(r, FS_MOVED_TO);
+		break;
+	case PATH_OP_LINK:
+	case PATH_OP_SYMLINK:
+		file_count(r, FS_CREATE);
+		break;
+	case PATH_OP_ATTRIB:
+		file_count(r, FS_ATTRIB);
+		break;
+	case PATH_OP_TRUNCATE:
+		file_count(r, FS_MODIFY);
+		break;
+	}
+	/* the inode is still alive after everything but an unlink: read its state now */
+	if (s && kind != PATH_OP_UNLINK)
+		file_refresh(r, s->inode);
+	r->hdr.ts_ns = now;
+	if (!s || ends) {
+		file_output(r);
+		if (in_map)
+			bpf_map_delete_elem(&files, &key);
+	}
+}
+
+/* sys_exit of a path operation: report it if it succeeded, and forget it. */
+static __noinline void path_op_end(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 zero = 0;
+	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
+	struct inode_snap *first;
+	__u32 kind;
+
+	if (!op)
+		return;
+	kind = op->kind;
+	first = op->nsnaps > 0 ? &op->snaps[0] : NULL;
+	if (ret != 0)
+		goto done;
+	/*
+	 * An inode source is attached but saw no file: a directory was the target (or a
+	 * filesystem that keeps no ctime); kflowd reports files only.
+	 */
+	if (!first && tier && *tier != INODE_TIER_NONE && op->ndirs > 0 &&
+	    (kind == PATH_OP_ATTRIB || kind == PATH_OP_TRUNCATE || kind == PATH_OP_RENAME))
+		goto done;
+	if (kind == PATH_OP_RENAME || kind == PATH_OP_LINK || kind == PATH_OP_SYMLINK)
+		path_op_file(op, first, op->dfd[1], op->upath[1], op->upath[0]);
+	else
+		path_op_file(op, first, op->dfd[0], op->upath[0], NULL);
+	/* RENAME_EXCHANGE: the other file moved the opposite way */
+	if (kind == PATH_OP_RENAME && (op->flags & RENAME_EXCHANGE))
+		path_op_file(op, op->nsnaps > 1 ? &op->snaps[1] : NULL, op->dfd[0], op->upath[0],
+			     op->upath[1]);
+done:
+	bpf_map_delete_elem(&path_ops, &tid);
+}
+
+#endif /* KFLOWD_PATHOP_BPF_H */
