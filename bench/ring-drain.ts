@@ -25,6 +25,7 @@ const session = startKernel(lib, shim, await Bun.file(BPF_OBJECT).bytes(), {
   agentPid: 0, // our own file activity is the producer
   ringBytes: 64 << 20,
   fileEntries: 1024,
+  eventsMax: 0,
 });
 const ringFd = session.object.mapFd("ring");
 const dir = mkdtempSync(`${tmpdir()}/kflowd-bench-`);

@@ -15,6 +15,9 @@
 #include "path.bpf.h"
 #include "task.bpf.h"
 
+/* the read-only configuration, defined in kflowd.bpf.c */
+extern const volatile struct kf_config cfg;
+
 #define S_IFMT 00170000
 #define S_IFREG 0100000
 #define S_IFLNK 0120000
@@ -166,6 +169,12 @@ static __always_inline struct rec_file *file_lookup(struct file *f, struct file_
 	return bpf_map_lookup_elem(&files, key);
 }
 
+/* -e N: the aggregation has seen its N events and is exported as it stands. */
+static __always_inline bool file_full(struct rec_file *r)
+{
+	return cfg.events_max && r->events >= cfg.events_max;
+}
+
 static __always_inline void file_count(struct rec_file *r, __u32 ev)
 {
 	if (ev < REC_FS_EVENT_SLOTS) {
@@ -198,26 +207,37 @@ static __always_inline void file_event(struct file *f, __u32 ev)
 		r->flags |= FILE_FLAG_WRITABLE;
 	file_refresh(r, inode);
 	r->hdr.ts_ns = now;
+	if (file_full(r))
+		file_export(r, &key);
 }
 
 /*
  * fd is about to be closed (close, or replaced by dup2/dup3). If that drops the last
- * reference to a tracked struct file, the file is released: count the close and export.
+ * reference to the struct file, the file is released: count the close and export. A
+ * file with no aggregation (opened before the agent started, or exported by -e or a
+ * timeout) gets one holding just the close.
  */
 static __always_inline void file_release(struct file *f)
 {
 	struct file_key key = {};
 	struct inode *inode = NULL;
 	struct rec_file *r;
+	__u64 now;
 
 	if (file_ref_count(f) != 1)
 		return;
 	r = file_lookup(f, &key, &inode);
-	if (!r)
+	if (!inode)
 		return;
+	now = bpf_ktime_get_ns();
+	if (!r) {
+		r = file_create(&key, f, inode, now);
+		if (!r)
+			return;
+	}
 	file_count(r, (BPF_CORE_READ(f, f_mode) & FMODE_WRITE) ? FS_CLOSE_WRITE : FS_CLOSE_NOWRITE);
 	file_refresh(r, inode);
-	r->hdr.ts_ns = bpf_ktime_get_ns();
+	r->hdr.ts_ns = now;
 	file_export(r, &key);
 }
 

@@ -311,7 +311,7 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 	if (s && kind != PATH_OP_UNLINK)
 		file_refresh(r, s->inode);
 	r->hdr.ts_ns = now;
-	if (!s || ends) {
+	if (!s || ends || file_full(r)) {
 		file_output(r);
 		if (in_map)
 			bpf_map_delete_elem(&files, &key);

@@ -165,7 +165,7 @@ enum inode_tier {
 /* Agent -> kernel: the whole .rodata of the program, set before load. */
 struct kf_config {
 	__u32 agent_pid;   /* tgid of the agent itself: never reported */
-	__u32 pad;
+	__u32 events_max;  /* -e: export a file record after this many events; 0 = off */
 };
 
 #endif /* KFLOWD_RECORDS_H */

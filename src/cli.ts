@@ -3,6 +3,8 @@ import { cac } from "cac";
 
 /** An option as the user typed it, before validation. */
 export interface RawOptions {
+  readonly events?: unknown;
+  readonly timeouts?: unknown;
   readonly output?: unknown;
   readonly token?: unknown;
   readonly verbose?: unknown;
@@ -24,6 +26,14 @@ interface OptionSpec {
 
 /** The options the agent implements; help text is generated from this list. */
 export const OPTIONS: readonly OptionSpec[] = [
+  {
+    flags: "-e, --events <count>",
+    text: "print a file record once it holds this many events instead of waiting for the file to be released (1 = every event on its own; default: off)",
+  },
+  {
+    flags: "-t, --timeouts <idle,active>",
+    text: "print a file record that is still open after IDLE seconds without events or ACTIVE seconds after its first event, then start a new one; ',600' sets only ACTIVE (default: 15,1800)",
+  },
   {
     flags: "-o, --output <format>",
     text: "output format: 'json' (indented, each record followed by a line holding an ASCII RS) or 'json-min' (one record per line); prefixes such as 'j' work (default: json)",

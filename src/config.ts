@@ -13,7 +13,57 @@ export function outputFormat(value: string): OutputFormat | undefined {
   return undefined;
 }
 
+const DIGITS = /^[0-9]+$/;
+
+/** A whole number 1..max written in digits, or undefined. */
+function positive(text: string, max: number): number | undefined {
+  if (!DIGITS.test(text)) return undefined;
+  const n = Number(text);
+  return n >= 1 && n <= max ? n : undefined;
+}
+
+/** kflowd's IDLE[,ACTIVE] with either part optional, in seconds. */
+export function timeouts(text: string): { idleSec: number; activeSec: number } | string {
+  const parts = text.split(",");
+  if (parts.length > 2 || (parts[0] === "" && (parts[1] ?? "") === "")) return "expects IDLE[,ACTIVE] in seconds";
+  const out = { idleSec: DEFAULT_IDLE_SEC, activeSec: DEFAULT_ACTIVE_SEC };
+  for (const [i, part] of parts.entries()) {
+    if (part === "") continue;
+    const n = positive(part, MAX_TIMEOUT_SEC);
+    if (n === undefined) return `'${part}' is not a number of seconds from 1 to ${MAX_TIMEOUT_SEC}`;
+    if (i === 0) out.idleSec = n;
+    else out.activeSec = n;
+  }
+  return out;
+}
+
+export const DEFAULT_IDLE_SEC = 15;
+export const DEFAULT_ACTIVE_SEC = 1800;
+/** a week: longer timeouts only mean records are never printed */
+const MAX_TIMEOUT_SEC = 7 * 24 * 3600;
+
 const ConfigSchema = v.object({
+  eventsMax: v.pipe(
+    v.union([v.string(), v.number(), v.undefined()], "option -e needs a count"),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      if (dataset.value === undefined) return 0; // off
+      const text = String(dataset.value);
+      const n = positive(text, 0xffffffff);
+      if (n !== undefined) return n;
+      addIssue({ message: `option -e: '${text}' is not a count of events from 1 to ${0xffffffff}` });
+      return NEVER;
+    }),
+  ),
+  timeouts: v.pipe(
+    v.union([v.string(), v.number(), v.undefined()], "option -t needs IDLE[,ACTIVE]"),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      if (dataset.value === undefined) return { idleSec: DEFAULT_IDLE_SEC, activeSec: DEFAULT_ACTIVE_SEC };
+      const t = timeouts(String(dataset.value));
+      if (typeof t !== "string") return t;
+      addIssue({ message: `option -t: ${t}` });
+      return NEVER;
+    }),
+  ),
   output: v.pipe(
     v.optional(v.string("option -o needs a format"), "json"),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
@@ -38,6 +88,8 @@ export type Config = v.InferOutput<typeof ConfigSchema>;
 /** Validates the parsed options; throws UsageError with the first problem. */
 export function buildConfig(raw: RawOptions): Config {
   const result = v.safeParse(ConfigSchema, {
+    eventsMax: raw.events,
+    timeouts: raw.timeouts,
     output: raw.output,
     hostToken: raw.token,
     verbose: raw.verbose,

@@ -15,6 +15,8 @@ export interface KernelOptions {
   readonly ringBytes: number;
   /** most file aggregations open at once */
   readonly fileEntries: number;
+  /** -e: export a file record after this many events, 0 = off */
+  readonly eventsMax: number;
 }
 
 /** Which hooks serve a feature on this kernel. */
@@ -58,7 +60,9 @@ const KPROBE_PROGRAMS = [
 
 function configBytes(opts: KernelOptions): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
-  new DataView(bytes.buffer).setUint32(KfConfig.agentPid, opts.agentPid, true);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(KfConfig.agentPid, opts.agentPid, true);
+  view.setUint32(KfConfig.eventsMax, opts.eventsMax, true);
   return bytes;
 }
 

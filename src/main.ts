@@ -2,6 +2,7 @@
  * kflowd agent: parses the command line, checks the host, loads the kernel side and
  * wires ring buffer -> decode -> enrich -> format -> sink. Nothing else wires stages.
  */
+import { monotonicNs } from "../ffi/clock.ts";
 import { BpfError, SetupError } from "../ffi/errors.ts";
 import { loadLibbpf } from "../ffi/libbpf.ts";
 import { MapAccess } from "../ffi/map.ts";
@@ -29,8 +30,11 @@ import { VERSION } from "./version.ts";
 
 /** how often the ring buffer is drained; records wait at most this long */
 const DRAIN_MS = 10;
-/** how often /etc/passwd, /etc/group and the mount table are checked for changes */
-const NAMES_REFRESH_MS = 1000;
+/**
+ * how often /etc/passwd, /etc/group and the mount table are checked for changes, and
+ * file records are checked against the idle and active timeouts
+ */
+const SLOW_TICK_MS = 1000;
 const RING_BYTES = 8 << 20;
 const FILE_ENTRIES = 4096;
 const BATCH_BYTES = 1 << 20;
@@ -58,6 +62,7 @@ async function run(config: Config): Promise<number> {
     agentPid: process.pid,
     ringBytes: RING_BYTES,
     fileEntries: FILE_ENTRIES,
+    eventsMax: config.eventsMax,
   });
   const { object } = kernel;
   const reader = new RingReader(object.openRing("ring", RecFile.SIZE), BATCH_BYTES);
@@ -128,10 +133,14 @@ async function run(config: Config): Promise<number> {
   );
 
   const drainTimer = setInterval(drain, DRAIN_MS);
-  const namesTimer = setInterval(() => {
+  const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
+  const activeNs = BigInt(config.timeouts.activeSec) * 1_000_000_000n;
+  const slowTimer = setInterval(() => {
     names.refresh();
     devices.refresh();
-  }, NAMES_REFRESH_MS);
+    flusher.flushStale(monotonicNs(), idleNs, activeNs, visit);
+    sink.flush();
+  }, SLOW_TICK_MS);
 
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -139,7 +148,7 @@ async function run(config: Config): Promise<number> {
       if (stopping) return;
       stopping = true;
       clearInterval(drainTimer);
-      clearInterval(namesTimer);
+      clearInterval(slowTimer);
       // no new events once detached; then take what is in the ring and in the maps
       object.detach();
       drain();

@@ -30,6 +30,22 @@ export class FileFlusher {
     return n;
   }
 
+  /**
+   * Exports, as they stand, the aggregations idle for idleNs or active for activeNs
+   * (CLOCK_MONOTONIC nowNs): files held open for long are reported all the same.
+   */
+  flushStale(nowNs: bigint, idleNs: bigint, activeNs: bigint, visit: RecordVisitor): number {
+    let n = 0;
+    for (const key of this.files.keys()) {
+      if (!this.files.lookup(key, this.value)) continue;
+      const last = this.view.getBigUint64(RecFile.hdr + RecHdr.tsNs, true);
+      const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
+      if (nowNs - last < idleNs && nowNs - first < activeNs) continue;
+      if (this.files.delete(key)) n += this.emit(visit);
+    }
+    return n;
+  }
+
   /** Exports every aggregation as it stands (at shutdown). */
   flushAll(visit: RecordVisitor): number {
     let n = 0;

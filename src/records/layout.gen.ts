@@ -78,7 +78,7 @@ export const RecStatsCountersLen = 6;
 export const KfConfig = {
   SIZE: 8,
   agentPid: 0,
-  pad: 4,
+  eventsMax: 4,
 } as const;
 
 export const RecLimits = {

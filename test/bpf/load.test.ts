@@ -54,6 +54,7 @@ describe.skipIf(skip)("kernel object", () => {
       agentPid: 0,
       ringBytes: 1 << 20,
       fileEntries: 256,
+      eventsMax: 0,
     });
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 256 * 1024);
   });

@@ -198,6 +198,35 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     expect(bad).toMatchObject({ FileEvents: { CREATE: 1, OPEN: 1, CLOSE_WRITE: 1 } });
   });
 
+  test("a 255-byte name, spaces, and a 3000-byte path are kept whole", async () => {
+    const longName = `${"n".repeat(251)}.txt`;
+    writeFileSync(`${dir}/${longName}`, "x");
+    const [a] = await agent.waitForFile(`${dir}/${longName}`);
+    expect(a!.File).toBe(longName);
+
+    let path = `${dir}/with spaces`;
+    while (path.length < 3000) path += `/${"p".repeat(200)}`;
+    await Bun.$`mkdir -p ${path}`;
+    writeFileSync(`${path}/end file.txt`, "y");
+    const [b] = await agent.waitForFile(`${path}/end file.txt`);
+    expect(b!.FilePath).toBe(`${path}/`);
+  });
+
+  test("100000 writes before the close are one record with MODIFY 100000", async () => {
+    const path = `${dir}/many-writes.bin`;
+    const fd = openSync(path, "w");
+    const byte = Buffer.from("z");
+    for (let i = 0; i < 100_000; i++) writeSync(fd, byte);
+    closeSync(fd);
+    const records = await agent.waitForFile(path);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({
+      FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 100_000, CLOSE_WRITE: 1 },
+      FileEventCount: 100_003,
+      FileSize: 100_000,
+    });
+  });
+
   test("a long, deep path is kept whole", async () => {
     let path = dir;
     for (let i = 0; i < 30; i++) path += `/level-${i}-${"d".repeat(40)}`;

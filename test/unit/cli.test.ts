@@ -9,7 +9,19 @@ function config(argv: string[]) {
 
 describe("options", () => {
   test("defaults", () => {
-    expect(config([])).toEqual({ output: "json", verbose: false });
+    expect(config([])).toEqual({
+      eventsMax: 0,
+      timeouts: { idleSec: 15, activeSec: 1800 },
+      output: "json",
+      verbose: false,
+    });
+  });
+
+  test("-e and -t", () => {
+    expect(config(["-e", "1"]).eventsMax).toBe(1);
+    expect(config(["-t", "20"]).timeouts).toEqual({ idleSec: 20, activeSec: 1800 });
+    expect(config(["-t", ",600"]).timeouts).toEqual({ idleSec: 15, activeSec: 600 });
+    expect(config(["--timeouts", "5,60"]).timeouts).toEqual({ idleSec: 5, activeSec: 60 });
   });
 
   test("output formats and kflowd's prefixes", () => {
@@ -21,7 +33,7 @@ describe("options", () => {
   });
 
   test("combined short flags", () => {
-    expect(config(["-Vo", "json-min"])).toEqual({ output: "json-min", verbose: true });
+    expect(config(["-Vo", "json-min"])).toMatchObject({ output: "json-min", verbose: true });
   });
 
   test("token", () => {
@@ -36,6 +48,11 @@ describe("options", () => {
     [["stray"], "unexpected argument 'stray'"],
     [["-o", "json", "-o", "json-min"], "option -o given more than once"],
     [["-T", "x".repeat(256)], "at most 255 characters"],
+    [["-e", "0"], "option -e: '0' is not a count of events"],
+    [["-e", "many"], "option -e: 'many' is not a count of events"],
+    [["-t", "0"], "option -t: '0' is not a number of seconds"],
+    [["-t", ","], "option -t: expects IDLE[,ACTIVE] in seconds"],
+    [["-t", "1,2,3"], "option -t: expects IDLE[,ACTIVE] in seconds"],
   ])("%p is refused: %s", (argv, message) => {
     expect(() => config(argv)).toThrow(UsageError);
     expect(() => config(argv)).toThrow(message);
