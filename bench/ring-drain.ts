@@ -26,6 +26,7 @@ const session = startKernel(lib, shim, await Bun.file(BPF_OBJECT).bytes(), {
   ringBytes: 64 << 20,
   fileEntries: 1024,
   eventsMax: 0,
+  sockEntries: 256,
 });
 const ringFd = session.object.mapFd("ring");
 const dir = mkdtempSync(`${tmpdir()}/kflowd-bench-`);

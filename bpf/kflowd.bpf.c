@@ -13,6 +13,7 @@
 #include "syscalls.bpf.h"
 #include "fs.bpf.h"
 #include "pathop.bpf.h"
+#include "sock.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -53,17 +54,31 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	if (is_agent())
 		return 0;
 	f = fd_file(fd);
-	if (f)
+	if (!f)
+		return 0;
+	if (file_sock(f))
+		unix_release(f);
+	else
 		file_release(f);
 	return 0;
 }
 
-static __always_inline void fd_event(long fd, __u32 ev)
+/* Bytes moved through fd: a file event, or traffic of a UNIX socket. */
+static __always_inline void fd_event(long fd, __u32 ev, long bytes)
 {
 	struct file *f = fd_file(fd);
+	struct sock *sk;
 
-	if (f)
+	if (!f)
+		return;
+	sk = file_sock(f);
+	if (!sk) {
 		file_event(f, ev);
+		return;
+	}
+	/* TCP and UDP are counted per packet by cgroup_skb */
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX && (ev == FS_ACCESS || ev == FS_MODIFY))
+		sock_unix_io(sk, bytes, ev == FS_ACCESS);
 }
 
 /* Opens, reads, writes and in-kernel copies are counted once they succeeded. */
@@ -110,7 +125,24 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_openat2:
 	case NR_creat:
 		if (!is_agent())
-			fd_event(ret, FS_OPEN);
+			fd_event(ret, FS_OPEN, 0);
+		return 0;
+	case NR_accept:
+	case NR_accept4:
+		if (!is_agent())
+			sock_accepted(ret);
+		return 0;
+	case NR_sendto:
+	case NR_sendmsg:
+	case NR_sendmmsg:
+	case NR_recvfrom:
+	case NR_recvmsg:
+	case NR_recvmmsg:
+		/* (the mmsg calls return messages, not bytes: those count as calls only) */
+		if (ret > 0 && !is_agent())
+			fd_event(SYSCALL_ARG1(regs),
+				 nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS,
+				 nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret);
 		return 0;
 	case NR_read:
 	case NR_pread64:
@@ -118,7 +150,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_preadv:
 	case NR_preadv2:
 		if (ret > 0 && !is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_ACCESS);
+			fd_event(SYSCALL_ARG1(regs), FS_ACCESS, ret);
 		return 0;
 	case NR_write:
 	case NR_pwrite64:
@@ -126,19 +158,19 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_pwritev:
 	case NR_pwritev2:
 		if (ret > 0 && !is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
+			fd_event(SYSCALL_ARG1(regs), FS_MODIFY, ret);
 		return 0;
 	case NR_sendfile:
 		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
 		if (ret > 0 && !is_agent()) {
-			fd_event(SYSCALL_ARG2(regs), FS_ACCESS);
-			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
+			fd_event(SYSCALL_ARG2(regs), FS_ACCESS, ret);
+			fd_event(SYSCALL_ARG1(regs), FS_MODIFY, ret);
 		}
 		return 0;
 	case NR_ftruncate:
 	case NR_fallocate:
 		if (!is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_MODIFY);
+			fd_event(SYSCALL_ARG1(regs), FS_MODIFY, 0);
 		return 0;
 	case NR_utimensat:
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
@@ -152,14 +184,14 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_fsetxattr:
 	case NR_fremovexattr:
 		if (!is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_ATTRIB);
+			fd_event(SYSCALL_ARG1(regs), FS_ATTRIB, 0);
 		return 0;
 	case NR_splice:
 	case NR_copy_file_range:
 		/* (fd_in, off_in, fd_out, ...) */
 		if (ret > 0 && !is_agent()) {
-			fd_event(SYSCALL_ARG1(regs), FS_ACCESS);
-			fd_event(SYSCALL_ARG3(regs), FS_MODIFY);
+			fd_event(SYSCALL_ARG1(regs), FS_ACCESS, ret);
+			fd_event(SYSCALL_ARG3(regs), FS_MODIFY, ret);
 		}
 		return 0;
 	default:
@@ -278,6 +310,161 @@ int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_
 	f = BPF_CORE_READ(bprm, file);
 	if (f)
 		file_event(f, FS_OPEN_EXEC);
+	return 0;
+}
+
+/* TCP and UDP packets, counted per socket (cookie); never attributed to current. */
+SEC("cgroup_skb/egress")
+int cgroup_skb__egress(struct __sk_buff *skb)
+{
+	sock_packet(skb, false);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int cgroup_skb__ingress(struct __sk_buff *skb)
+{
+	sock_packet(skb, true);
+	return 1;
+}
+
+/* Process context: who created, connected and bound inet sockets. */
+SEC("cgroup/sock_create")
+int sock_create__owner(struct bpf_sock *ctx)
+{
+	struct rec_sock *s;
+
+	if (is_agent() || (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP))
+		return 1;
+	s = sock_get(bpf_get_socket_cookie(ctx), bpf_ktime_get_ns());
+	if (s)
+		sock_owner(s, false);
+	return 1;
+}
+
+static __always_inline int sock_connect(struct bpf_sock_addr *ctx)
+{
+	struct rec_sock *s;
+
+	if (is_agent())
+		return 1;
+	s = sock_get(bpf_get_socket_cookie(ctx), bpf_ktime_get_ns());
+	if (s) {
+		sock_owner(s, true);
+		s->role = SOCK_ROLE_CLIENT;
+	}
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int connect4__owner(struct bpf_sock_addr *ctx)
+{
+	return sock_connect(ctx);
+}
+
+SEC("cgroup/connect6")
+int connect6__owner(struct bpf_sock_addr *ctx)
+{
+	return sock_connect(ctx);
+}
+
+static __always_inline int sock_bind(struct bpf_sock_addr *ctx)
+{
+	struct rec_sock *s;
+
+	if (is_agent() || !ctx->user_port)
+		return 1;
+	s = sock_get(bpf_get_socket_cookie(ctx), bpf_ktime_get_ns());
+	if (s)
+		s->flags |= SOCK_FLAG_BOUND;
+	return 1;
+}
+
+SEC("cgroup/bind4")
+int bind4__owner(struct bpf_sock_addr *ctx)
+{
+	return sock_bind(ctx);
+}
+
+SEC("cgroup/bind6")
+int bind6__owner(struct bpf_sock_addr *ctx)
+{
+	return sock_bind(ctx);
+}
+
+/* The socket is released by its process: UDP is finished; TCP finishes at TCP_CLOSE. */
+SEC("cgroup/sock_release")
+int sock_release__export(struct bpf_sock *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct rec_sock *s = bpf_map_lookup_elem(&socks, &cookie);
+
+	if (!s)
+		return 1;
+	if (ctx->protocol == IPPROTO_TCP && (s->tx.packets || s->rx.packets))
+		return 1;
+	s->state = TCP_CLOSE;
+	s->hdr.ts_ns = bpf_ktime_get_ns();
+	sock_export(s, cookie);
+	return 1;
+}
+
+/*
+ * TCP connections established: the server side's handshake passed the listener and is
+ * invisible to the child socket, so it is counted here (SYN and ACK in, SYN-ACK out).
+ */
+SEC("sockops")
+int sockops__tcp(struct bpf_sock_ops *skops)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie;
+	struct rec_sock *s;
+	__u32 op = skops->op;
+
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_RTT_CB)
+		return 1;
+	cookie = bpf_get_socket_cookie(skops);
+	if (op == BPF_SOCK_OPS_RTT_CB) {
+		s = bpf_map_lookup_elem(&socks, &cookie);
+		if (s)
+			s->srtt_us = skops->srtt_us >> 3;
+		return 1;
+	}
+	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_RTT_CB_FLAG);
+	s = sock_get(cookie, now);
+	if (!s)
+		return 1;
+	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+		s->role = SOCK_ROLE_SERVER;
+		sock_dir_count(&s->rx, now, 2, 0);
+		sock_dir_flags(&s->rx, 2, 1);  /* SYN */
+		sock_dir_flags(&s->rx, 16, 1); /* ACK */
+		sock_dir_count(&s->tx, now, 1, 0);
+		sock_dir_flags(&s->tx, 18, 1); /* SYN-ACK */
+	} else {
+		s->role = SOCK_ROLE_CLIENT;
+	}
+	return 1;
+}
+
+/* Every path to TCP_CLOSE (FIN, RST, refused or timed-out connect) finishes the record. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state__export, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 cookie;
+	struct rec_sock *s;
+
+	if (newstate != TCP_CLOSE || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	cookie = sk_cookie(sk);
+	s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+	if (!s)
+		return 0;
+	sock_tcp_counters(s, sk);
+	s->state = TCP_CLOSE;
+	s->hdr.ts_ns = bpf_ktime_get_ns();
+	sock_export(s, cookie);
 	return 0;
 }
 

@@ -22,6 +22,15 @@ struct {
 	__type(value, struct rec_file);
 } files SEC(".maps");
 
+/* sockets with traffic, key: cookie (TCP, UDP) or struct sock address (UNIX) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct rec_sock);
+} socks SEC(".maps");
+
 /* loss and health counters, enum stat_id */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -31,7 +31,7 @@ enum rec_limits {
 
 enum rec_type {
 	REC_TYPE_FILE = 1,
-	/* 2 is reserved for socket records (kflowd's numbering) */
+	REC_TYPE_SOCK = 2,
 	REC_TYPE_EXIT = 3,
 };
 
@@ -79,7 +79,11 @@ enum stat_id {
 	STAT_FILE_RECORDS = 4,
 	/* a path operation could not be tracked (too many threads in one at once) */
 	STAT_PATH_OP_LOST = 5,
-	STAT_COUNT = 6,
+	/* a new socket could not be inserted (map full or no memory) */
+	STAT_SOCK_MAP_FULL = 6,
+	/* socket records handed to the ring buffer */
+	STAT_SOCK_RECORDS = 7,
+	STAT_COUNT = 8,
 };
 
 /* First member of every ring-buffer record. */
@@ -137,6 +141,81 @@ struct file_key {
 	__u32 pid;
 	__u32 dev;
 	__u64 ino;
+};
+
+enum sock_limits {
+	/* TCP flag combinations: FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32 */
+	REC_TCP_FLAG_COMBOS = 64,
+	/* sun_path of a UNIX socket address */
+	REC_UNIX_PATH = 108,
+	/* tail of a socket record: exe name and parent exe name */
+	REC_SOCK_TAIL = 512,
+};
+
+enum sock_role {
+	SOCK_ROLE_CLIENT = 1,
+	SOCK_ROLE_SERVER = 2,
+};
+
+enum rec_sock_flags {
+	/* the owner bound it to a port: a UDP socket that receives first is a server */
+	SOCK_FLAG_BOUND = 1,
+	/* the identity came from the process that connected or accepted it */
+	SOCK_FLAG_OWNER_FINAL = 2,
+	/* the kernel's HZ is unknown (no kernel config to read), so rto_ms is not set */
+	SOCK_FLAG_RTO_UNKNOWN = 4,
+};
+
+/* One direction of a socket's traffic. */
+struct rec_sock_dir {
+	__u64 packets;     /* segments on the wire (GSO packets count their segments) */
+	__u64 data_packets; /* ... of them with payload */
+	__u64 bytes;       /* payload bytes (TCP/UDP) or bytes passed by the syscalls (UNIX) */
+	__u64 ts_first_ns;
+	__u64 ts_last_ns;
+	__u64 ttl_sum;     /* received: sum of TTL / hop limit over ttl_packets */
+	__u32 ttl_packets; /* received packets whose TTL was seen (not the synthesized handshake) */
+	__u32 pad;
+	__u32 ifindex;     /* interface of the first packet */
+	__u32 nflags;      /* distinct TCP flag combinations in flag_order */
+	__u32 flag_counts[REC_TCP_FLAG_COMBOS]; /* packets per flag combination */
+	__u8 flag_order[REC_TCP_FLAG_COMBOS];   /* combinations in the order first seen */
+};
+
+/*
+ * A socket, key: the socket cookie (TCP, UDP) or the kernel's struct sock address
+ * (UNIX, which has no packet hooks). The value of map "socks" and the ring record.
+ */
+struct rec_sock {
+	struct rec_hdr hdr;
+	struct rec_task task;
+	__u64 ts_first_ns; /* same offset as in rec_file: the agent's timeout scan reads both */
+	__u64 key;
+	__u8 family;       /* AF_INET 2, AF_INET6 10, AF_UNIX 1 */
+	__u8 proto;        /* IPPROTO_TCP 6, IPPROTO_UDP 17, 0 for UNIX */
+	__u8 type;         /* SOCK_STREAM 1, SOCK_DGRAM 2 */
+	__u8 role;         /* enum sock_role */
+	__u8 state;        /* kernel socket state when exported */
+	__u8 flags;        /* enum sock_flags */
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u32 srtt_us;     /* smoothed RTT */
+	__u8 laddr[16];    /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	struct rec_sock_dir tx;
+	struct rec_sock_dir rx;
+	__u64 bytes_acked;
+	__u64 bytes_retrans;
+	__u32 retrans;     /* segments retransmitted */
+	__u32 dsack_dups;
+	__u32 rto_ms;
+	__u32 reorder;
+	__u32 drops;
+	__u32 queued;      /* bytes received but not yet read by the application */
+	char unix_path[REC_UNIX_PATH];
+	__u32 pad2;
+	char tail[REC_SOCK_TAIL];
 };
 
 /* A thread group ended: the agent flushes that process's open aggregations. */

@@ -46,6 +46,15 @@
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
 #define SYSCALL_ARG4(regs) BPF_CORE_READ(regs, r10)
 #define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, r8)
+/* sockets */
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
+#define NR_recvmmsg 299
+#define NR_sendmmsg 307
 /* path operations */
 #define NR_truncate 76
 #define NR_rename 82
@@ -107,6 +116,15 @@
 #define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
 #define SYSCALL_ARG4(regs) BPF_CORE_READ(regs, regs[3])
 #define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, regs[4])
+/* sockets */
+#define NR_accept 202
+#define NR_sendto 206
+#define NR_recvfrom 207
+#define NR_sendmsg 211
+#define NR_recvmsg 212
+#define NR_accept4 242
+#define NR_recvmmsg 243
+#define NR_sendmmsg 269
 /* path operations */
 #define NR_setxattr 5
 #define NR_lsetxattr 6

@@ -123,12 +123,19 @@ export class BpfObject {
     if (err < 0) throw new BpfError("loading the BPF programs", -err, BpfObject.logReason(this.shim));
   }
 
-  /** Attaches the named programs by their sections; on any failure none stays attached. */
-  attach(names: readonly string[]): void {
+  /**
+   * Attaches the named programs, by their sections or, given cgroupFd, to that cgroup;
+   * on any failure none of them stays attached.
+   */
+  attach(names: readonly string[], cgroupFd?: number): void {
     const out = new BigUint64Array(1);
     const links: Pointer[] = [];
     for (const name of names) {
-      const err = this.shim.kf_attach(this.program(name), ptr(out));
+      const prog = this.program(name);
+      const err =
+        cgroupFd === undefined
+          ? this.shim.kf_attach(prog, ptr(out))
+          : this.shim.kf_attach_cgroup(prog, cgroupFd, ptr(out));
       if (err < 0) {
         for (const link of links) this.lib.bpf_link__destroy(link);
         throw new BpfError(`attaching ${name}`, -err, BpfObject.logReason(this.shim));

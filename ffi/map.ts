@@ -35,6 +35,12 @@ export class MapAccess {
     return this.lib.bpf_map_lookup_elem(this.fd, ptr(key), ptr(value)) === 0;
   }
 
+  /** Replaces the value of an existing key. */
+  update(key: Uint8Array, value: Uint8Array): boolean {
+    const BPF_EXIST = 2;
+    return this.lib.bpf_map_update_elem(this.fd, ptr(key), ptr(value), BPF_EXIST) === 0;
+  }
+
   delete(key: Uint8Array): boolean {
     return this.lib.bpf_map_delete_elem(this.fd, ptr(key)) === 0;
   }

@@ -87,6 +87,17 @@ int kf_attach(struct bpf_program *prog, struct bpf_link **out)
 	return 0;
 }
 
+/* Attaches a cgroup program (cgroup_skb, sock, sock_addr, sockops) to the cgroup at cgroup_fd. */
+int kf_attach_cgroup(struct bpf_program *prog, int cgroup_fd, struct bpf_link **out)
+{
+	struct bpf_link *link = bpf_program__attach_cgroup(prog, cgroup_fd);
+
+	if (!link)
+		return -errno;
+	*out = link;
+	return 0;
+}
+
 /* ---- ring buffer ------------------------------------------------------------------- */
 
 /*

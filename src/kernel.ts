@@ -2,6 +2,7 @@
  * Opens, configures, loads and attaches the kernel side, choosing per feature the best
  * set of hooks the running kernel offers (probed here, the one place that knows).
  */
+import { closeSync, openSync, readFileSync } from "node:fs";
 import { BpfObject } from "../ffi/bpf.ts";
 import { kernelTracepoints } from "../ffi/btf.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
@@ -15,6 +16,8 @@ export interface KernelOptions {
   readonly ringBytes: number;
   /** most file aggregations open at once */
   readonly fileEntries: number;
+  /** most sockets tracked at once */
+  readonly sockEntries: number;
   /** -e: export a file record after this many events, 0 = off */
   readonly eventsMax: number;
 }
@@ -57,6 +60,47 @@ const KPROBE_PROGRAMS = [
   "security_inode_setxattr__path_op",
   "security_inode_removexattr__path_op",
 ];
+
+/** Sockets: packets per socket on the cgroup v2 root, owners from process-context hooks. */
+const SOCKET_CGROUP_PROGRAMS = [
+  "cgroup_skb__egress",
+  "cgroup_skb__ingress",
+  "sock_create__owner",
+  "connect4__owner",
+  "connect6__owner",
+  "bind4__owner",
+  "bind6__owner",
+  "sock_release__export",
+  "sockops__tcp",
+];
+const SOCKET_PROGRAMS = ["inet_sock_set_state__export"];
+
+/** Mount point of the cgroup v2 hierarchy, from a mountinfo text. */
+export function cgroup2Mount(mountinfo: string): string | undefined {
+  for (const line of mountinfo.split("\n")) {
+    const fields = line.split(" ");
+    const dash = fields.indexOf("-");
+    if (dash > 0 && fields[dash + 1] === "cgroup2") return fields[4];
+  }
+  return undefined;
+}
+
+/** Attaches the socket hooks to the root of the cgroup v2 hierarchy (all processes). */
+function attachSockets(object: BpfObject): FeatureTier {
+  const all = [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS];
+  const root = cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
+  if (!root) {
+    return { feature: "socket", tier: "none", programs: [], degraded: "no cgroup v2 hierarchy is mounted: TCP and UDP are not monitored (UNIX sockets are)" };
+  }
+  const fd = openSync(root, "r");
+  try {
+    object.attach(SOCKET_CGROUP_PROGRAMS, fd);
+  } finally {
+    closeSync(fd);
+  }
+  object.attach(SOCKET_PROGRAMS);
+  return { feature: "socket", tier: "cgroup-hooks", programs: all };
+}
 
 function configBytes(opts: KernelOptions): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
@@ -102,6 +146,7 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     object.setReadOnlyData(configBytes(opts));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
+    object.setMaxEntries("socks", opts.sockEntries);
     // tracepoints a kernel lacks fail at load, kprobes only at attach: decide before load
     const ctime = kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length;
     for (const p of CTIME_PROGRAMS) object.setAutoload(p, ctime);
@@ -111,6 +156,7 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     const features: FeatureTier[] = [
       { feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS },
       attachInodeTier(object, ctime),
+      attachSockets(object),
     ];
     return { object, features };
   } catch (e) {

@@ -7,24 +7,27 @@ import { BpfError, SetupError } from "../ffi/errors.ts";
 import { loadLibbpf } from "../ffi/libbpf.ts";
 import { MapAccess } from "../ffi/map.ts";
 import { loadShim } from "../ffi/shim.ts";
-import { FileFlusher } from "./aggregate/file-flush.ts";
+import { FileFlusher, MapFlusher, SOCK_KIND } from "./aggregate/flush.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
 import { DeviceNames } from "./enrich/devices.ts";
 import { hostFacts } from "./enrich/host.ts";
+import { InterfaceNames } from "./enrich/interfaces.ts";
 import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
 import { type FormatContext, fileJson } from "./format/file-json.ts";
 import { pretty } from "./format/pretty.ts";
+import { sockJson } from "./format/sock-json.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { preflight } from "./preflight.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
 import { decodeFile } from "./records/file.ts";
+import { decodeSock } from "./records/sock.ts";
 import { recordType } from "./records/header.ts";
-import { FileKey, RecFile, RecType } from "./records/layout.gen.ts";
+import { FileKey, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
 import { stdoutSink } from "./sink/stdout.ts";
 import { VERSION } from "./version.ts";
 
@@ -37,6 +40,7 @@ const DRAIN_MS = 10;
 const SLOW_TICK_MS = 1000;
 const RING_BYTES = 8 << 20;
 const FILE_ENTRIES = 4096;
+const SOCK_ENTRIES = 8192;
 const BATCH_BYTES = 1 << 20;
 
 function fail(message: string): number {
@@ -62,15 +66,18 @@ async function run(config: Config): Promise<number> {
     agentPid: process.pid,
     ringBytes: RING_BYTES,
     fileEntries: FILE_ENTRIES,
+    sockEntries: SOCK_ENTRIES,
     eventsMax: config.eventsMax,
   });
   const { object } = kernel;
-  const reader = new RingReader(object.openRing("ring", RecFile.SIZE), BATCH_BYTES);
+  const reader = new RingReader(object.openRing("ring", Math.max(RecFile.SIZE, RecSock.SIZE)), BATCH_BYTES);
   const flusher = new FileFlusher(new MapAccess(lib, object.mapFd("files"), FileKey.SIZE, FILE_ENTRIES));
+  const sockFlusher = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), 8, SOCK_ENTRIES), SOCK_KIND);
   const statsFd = object.mapFd("stats");
 
   const names = new UserGroupNames();
   const devices = new DeviceNames();
+  const interfaces = new InterfaceNames();
   const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
   const sink = stdoutSink();
   const monoStart = process.hrtime.bigint();
@@ -79,6 +86,7 @@ async function run(config: Config): Promise<number> {
     host,
     names,
     devices,
+    interfaces,
     seq: 0,
     nowNs: 0n,
     uptimeNs: 0n,
@@ -87,21 +95,31 @@ async function run(config: Config): Promise<number> {
   const counts = { records: 0, malformed: 0 };
   const pretty_ = config.output === "json";
 
+  function emit(line: string): void {
+    sink.write(pretty_ ? `${pretty(line)}\n\x1e\n` : `${line}\n`);
+    counts.records++;
+  }
+
+  /** Stamps the per-record Info values; returns the context to format with. */
+  function next(): FormatContext {
+    ctx.seq++;
+    ctx.uptimeNs = process.hrtime.bigint() - monoStart;
+    ctx.nowNs = wallStart + ctx.uptimeNs;
+    return ctx;
+  }
+
   function visit(view: DataView, bytes: Uint8Array, off: number, size: number): void {
     switch (recordType(view, off, size)) {
       case RecType.REC_TYPE_FILE: {
         const rec = decodeFile(view, bytes, off, size);
-        if (!rec) {
-          counts.malformed++;
-          return;
-        }
-        const mono = process.hrtime.bigint();
-        ctx.seq++;
-        ctx.uptimeNs = mono - monoStart;
-        ctx.nowNs = wallStart + ctx.uptimeNs;
-        const line = fileJson(rec, ctx);
-        sink.write(pretty_ ? `${pretty(line)}\n\x1e\n` : `${line}\n`);
-        counts.records++;
+        if (rec) emit(fileJson(rec, next()));
+        else counts.malformed++;
+        return;
+      }
+      case RecType.REC_TYPE_SOCK: {
+        const rec = decodeSock(view, bytes, off, size);
+        if (rec) emit(sockJson(rec, next()));
+        else counts.malformed++;
         return;
       }
       case RecType.REC_TYPE_EXIT: {
@@ -138,7 +156,9 @@ async function run(config: Config): Promise<number> {
   const slowTimer = setInterval(() => {
     names.refresh();
     devices.refresh();
-    flusher.flushStale(monotonicNs(), idleNs, activeNs, visit);
+    const now = monotonicNs();
+    flusher.flushStale(now, idleNs, activeNs, visit);
+    sockFlusher.flushStale(now, idleNs, activeNs, visit);
     sink.flush();
   }, SLOW_TICK_MS);
 
@@ -153,6 +173,7 @@ async function run(config: Config): Promise<number> {
       object.detach();
       drain();
       flusher.flushAll(visit);
+      sockFlusher.flushAll(visit);
       await sink.close();
       const stats = readKernelStats(lib, statsFd);
       reader.close();

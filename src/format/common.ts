@@ -18,6 +18,11 @@ export interface NameLookup {
   group(gid: number): string;
 }
 
+/** ifindex to kflowd's "<ifindex>:<name>:<mac>". */
+export interface InterfaceLookup {
+  interface(ifindex: number): string;
+}
+
 /** kernel dev_t to kflowd's FileDevice text. */
 export interface DeviceLookup {
   device(dev: number): string;

@@ -1,7 +1,15 @@
 /** A file record as kflowd's one-line JSON (keys and order of kflowd-spec §5.1, §5.2). */
 import type { FileRecord } from "../records/file.ts";
 import { FsEvent } from "../records/layout.gen.ts";
-import { type DeviceLookup, type HostInfo, infoJson, type NameLookup, procJson, str } from "./common.ts";
+import {
+  type DeviceLookup,
+  type HostInfo,
+  type InterfaceLookup,
+  infoJson,
+  type NameLookup,
+  procJson,
+  str,
+} from "./common.ts";
 import { fileMode, permissions, seconds9, timestamp } from "./values.ts";
 
 /** JSON names of the events, indexed by FsEvent ("FS_CLOSE_WRITE" -> "CLOSE_WRITE"). */
@@ -15,6 +23,7 @@ export interface FormatContext {
   readonly host: HostInfo;
   readonly names: NameLookup;
   readonly devices: DeviceLookup;
+  readonly interfaces: InterfaceLookup;
   readonly seq: number;
   /** processing time, ns since the epoch */
   readonly nowNs: bigint;

@@ -68,12 +68,86 @@ export const RecExit = {
   startNs: 24,
 } as const;
 
+export const RecSockDir = {
+  SIZE: 384,
+  packets: 0,
+  dataPackets: 8,
+  bytes: 16,
+  tsFirstNs: 24,
+  tsLastNs: 32,
+  ttlSum: 40,
+  ttlPackets: 48,
+  pad: 52,
+  ifindex: 56,
+  nflags: 60,
+  flagCounts: 64,
+  flagOrder: 320,
+} as const;
+
+export const RecSockDirFlagCountsLen = 64;
+export const RecSockDirFlagOrderLen = 64;
+
+export const RecSock = {
+  SIZE: 1560,
+  hdr: 0,
+  task: 16,
+  tsFirstNs: 64,
+  key: 72,
+  family: 80,
+  proto: 81,
+  type: 82,
+  role: 83,
+  state: 84,
+  flags: 85,
+  lport: 86,
+  rport: 88,
+  pad: 90,
+  srttUs: 92,
+  laddr: 96,
+  raddr: 112,
+  tx: 128,
+  rx: 512,
+  bytesAcked: 896,
+  bytesRetrans: 904,
+  retrans: 912,
+  dsackDups: 916,
+  rtoMs: 920,
+  reorder: 924,
+  drops: 928,
+  queued: 932,
+  unixPath: 936,
+  pad2: 1044,
+  tail: 1048,
+} as const;
+
+export const RecSockLaddrLen = 16;
+export const RecSockRaddrLen = 16;
+export const RecSockUnixPathLen = 108;
+export const RecSockTailLen = 512;
+
+export const SockLimits = {
+  REC_TCP_FLAG_COMBOS: 64,
+  REC_UNIX_PATH: 108,
+  REC_SOCK_TAIL: 512,
+} as const;
+
+export const SockRole = {
+  SOCK_ROLE_CLIENT: 1,
+  SOCK_ROLE_SERVER: 2,
+} as const;
+
+export const RecSockFlags = {
+  SOCK_FLAG_BOUND: 1,
+  SOCK_FLAG_OWNER_FINAL: 2,
+  SOCK_FLAG_RTO_UNKNOWN: 4,
+} as const;
+
 export const RecStats = {
-  SIZE: 48,
+  SIZE: 64,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 6;
+export const RecStatsCountersLen = 8;
 
 export const KfConfig = {
   SIZE: 8,
@@ -92,6 +166,7 @@ export const RecLimits = {
 
 export const RecType = {
   REC_TYPE_FILE: 1,
+  REC_TYPE_SOCK: 2,
   REC_TYPE_EXIT: 3,
 } as const;
 
@@ -124,7 +199,9 @@ export const StatId = {
   STAT_EXIT_LOST: 3,
   STAT_FILE_RECORDS: 4,
   STAT_PATH_OP_LOST: 5,
-  STAT_COUNT: 6,
+  STAT_SOCK_MAP_FULL: 6,
+  STAT_SOCK_RECORDS: 7,
+  STAT_COUNT: 8,
 } as const;
 
 export const InodeTier = {

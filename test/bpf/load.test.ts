@@ -55,6 +55,7 @@ describe.skipIf(skip)("kernel object", () => {
       ringBytes: 1 << 20,
       fileEntries: 256,
       eventsMax: 0,
+    sockEntries: 256,
     });
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 256 * 1024);
   });

@@ -63,6 +63,7 @@ const record: FileRecord = {
 const ctx: FormatContext = {
   host,
   names,
+  interfaces: { interface: (i) => (i === 1 ? "1:lo:00:00:00:00:00:00" : "") },
   devices: { device: (dev) => (dev === ((8 << 20) | 1) ? "801h:/dev/sda1:/srv:ext4" : "") },
   seq: 17,
   nowNs: 1764172800123456789n,

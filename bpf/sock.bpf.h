@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Socket aggregation: one struct rec_sock per socket in map "socks". TCP and UDP are
+ * counted per packet by cgroup_skb on the cgroup v2 root and keyed by socket cookie; the
+ * owning process comes from process-context hooks (sock_create, connect, accept), never
+ * from whatever task a packet interrupts. UNIX sockets have no packet layer and are
+ * counted at the syscalls that move their bytes.
+ */
+#ifndef KFLOWD_SOCK_BPF_H
+#define KFLOWD_SOCK_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "records.h"
+#include "maps.bpf.h"
+#include "task.bpf.h"
+#include "fs.bpf.h"
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define TCP_CLOSE 7
+#define TCP_LISTEN 10
+#define SOCK_RAW 3
+#define S_IFSOCK 0140000
+
+/* the kernel's HZ, from its config where libbpf finds it (/proc/config.gz, /boot/config-*) */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+/* an all-zero record to insert: too large to clear with memset in BPF */
+const struct rec_sock sock_zero SEC(".rodata.zero") = {};
+
+/* The record of key, created (zeroed, first seen now) if it does not exist yet. */
+static __noinline struct rec_sock *sock_get(__u64 key, __u64 now)
+{
+	struct rec_sock *s = bpf_map_lookup_elem(&socks, &key);
+
+	if (s)
+		return s;
+	if (bpf_map_update_elem(&socks, &key, &sock_zero, BPF_NOEXIST)) {
+		/* another CPU inserted it first, or the map is full */
+		s = bpf_map_lookup_elem(&socks, &key);
+		if (!s)
+			stat_inc(STAT_SOCK_MAP_FULL);
+		return s;
+	}
+	s = bpf_map_lookup_elem(&socks, &key);
+	if (!s)
+		return NULL;
+	s->hdr.type = REC_TYPE_SOCK;
+	s->hdr.version = REC_VERSION;
+	s->hdr.ts_ns = now;
+	s->ts_first_ns = now;
+	s->key = key;
+	return s;
+}
+
+/* The current task owns s: kept unless final is set by a stronger claim already. */
+static __always_inline void sock_owner(struct rec_sock *s, bool final)
+{
+	if (s->flags & SOCK_FLAG_OWNER_FINAL)
+		return;
+	if (s->task.pid && !final)
+		return;
+	task_identity(&s->task, s->tail);
+	if (final)
+		s->flags |= SOCK_FLAG_OWNER_FINAL;
+}
+
+/* Bytes of the record up to the end of the exe names. */
+static __always_inline __u32 sock_size(struct rec_sock *s)
+{
+	__u32 size = offsetof(struct rec_sock, tail) + s->task.exe_len + s->task.parent_exe_len;
+
+	return size > sizeof(*s) ? sizeof(*s) : size;
+}
+
+/* Hands the record to the ring buffer (if it saw traffic) and forgets the socket. */
+static __always_inline void sock_export(struct rec_sock *s, __u64 key)
+{
+	__u32 size = sock_size(s);
+
+	if (s->tx.packets || s->rx.packets) {
+		s->hdr.size = size;
+		if (bpf_ringbuf_output(&ring, s, size, BPF_RB_NO_WAKEUP))
+			stat_inc(STAT_RING_FULL);
+		else
+			stat_inc(STAT_SOCK_RECORDS);
+	}
+	bpf_map_delete_elem(&socks, &key);
+}
+
+static __always_inline void sock_dir_count(struct rec_sock_dir *d, __u64 now, __u32 segs, __u32 payload)
+{
+	d->packets += segs;
+	if (payload)
+		d->data_packets += segs;
+	d->bytes += payload;
+	if (!d->ts_first_ns)
+		d->ts_first_ns = now;
+	d->ts_last_ns = now;
+}
+
+static __always_inline void sock_dir_flags(struct rec_sock_dir *d, __u32 mask, __u32 n)
+{
+	mask &= REC_TCP_FLAG_COMBOS - 1;
+	if (!d->flag_counts[mask]) {
+		__u32 i = d->nflags;
+
+		if (i < REC_TCP_FLAG_COMBOS) {
+			d->flag_order[i & (REC_TCP_FLAG_COMBOS - 1)] = mask;
+			d->nflags = i + 1;
+		}
+	}
+	d->flag_counts[mask] += n;
+}
+
+/* Address, ports and family of an inet socket, as the socket itself has them. */
+static __always_inline void sock_fill_inet(struct rec_sock *s, struct bpf_sock *sk)
+{
+	s->family = sk->family;
+	s->proto = sk->protocol;
+	s->type = sk->type;
+	s->lport = sk->src_port;
+	s->rport = bpf_ntohs(sk->dst_port);
+	if (sk->family == AF_INET) {
+		__builtin_memcpy(s->laddr, &sk->src_ip4, 4);
+		__builtin_memcpy(s->raddr, &sk->dst_ip4, 4);
+	} else {
+		__u32 a;
+
+		a = sk->src_ip6[0]; __builtin_memcpy(s->laddr, &a, 4);
+		a = sk->src_ip6[1]; __builtin_memcpy(s->laddr + 4, &a, 4);
+		a = sk->src_ip6[2]; __builtin_memcpy(s->laddr + 8, &a, 4);
+		a = sk->src_ip6[3]; __builtin_memcpy(s->laddr + 12, &a, 4);
+		a = sk->dst_ip6[0]; __builtin_memcpy(s->raddr, &a, 4);
+		a = sk->dst_ip6[1]; __builtin_memcpy(s->raddr + 4, &a, 4);
+		a = sk->dst_ip6[2]; __builtin_memcpy(s->raddr + 8, &a, 4);
+		a = sk->dst_ip6[3]; __builtin_memcpy(s->raddr + 12, &a, 4);
+	}
+}
+
+struct pkt_info {
+	__u32 payload;
+	__u32 tcp_flags;
+	__u32 ttl;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* Parses the IP and TCP/UDP headers at the start of skb (cgroup_skb sees L3 data). */
+static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct pkt_info *p)
+{
+	__u8 vhl;
+	__u32 l4;
+	__u16 ports[2];
+
+	if (bpf_skb_load_bytes(skb, 0, &vhl, 1))
+		return -1;
+	if ((vhl >> 4) == 4) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+			return -1;
+		l4 = (ip.ihl & 0xf) * 4;
+		p->ttl = ip.ttl;
+		__builtin_memcpy(p->saddr, &ip.saddr, 4);
+		__builtin_memcpy(p->daddr, &ip.daddr, 4);
+	} else if ((vhl >> 4) == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+			return -1;
+		/* extension headers are not walked: TCP and UDP follow directly in practice */
+		l4 = sizeof(ip6);
+		p->ttl = ip6.hop_limit;
+		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
+		return -1;
+	p->sport = bpf_ntohs(ports[0]);
+	p->dport = bpf_ntohs(ports[1]);
+	if (proto == IPPROTO_TCP) {
+		__u8 b[2];
+
+		/* byte 12: data offset (high nibble), byte 13: flags */
+		if (bpf_skb_load_bytes(skb, l4 + 12, b, 2))
+			return -1;
+		l4 += (b[0] >> 4) * 4;
+		p->tcp_flags = b[1] & (REC_TCP_FLAG_COMBOS - 1);
+	} else {
+		l4 += 8;
+	}
+	p->payload = skb->len > l4 ? skb->len - l4 : 0;
+	return 0;
+}
+
+/* cgroup_skb: one packet of a TCP or UDP socket, sent (rx false) or received. */
+static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
+{
+	struct pkt_info p = {};
+	struct bpf_sock *sk = skb->sk;
+	struct rec_sock *s;
+	struct rec_sock_dir *d;
+	__u64 now, cookie;
+	__u32 segs;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	/*
+	 * Listeners only see handshakes, which the accepted socket accounts for; raw sockets
+	 * (the kernel's own, sending RSTs) are not connections.
+	 */
+	if (!sk || (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP) || sk->state == TCP_LISTEN ||
+	    sk->type == SOCK_RAW)
+		return;
+	if (pkt_parse(skb, sk->protocol, &p))
+		return;
+	cookie = bpf_get_socket_cookie(skb);
+	now = bpf_ktime_get_ns();
+	s = sock_get(cookie, now);
+	if (!s)
+		return;
+	if (!s->family)
+		sock_fill_inet(s, sk);
+	/* an unconnected UDP socket: the peer of its first packet */
+	if (!s->rport) {
+		s->rport = rx ? p.sport : p.dport;
+		__builtin_memcpy(s->raddr, rx ? p.saddr : p.daddr, 16);
+	}
+	if (!s->role && s->proto == IPPROTO_UDP)
+		s->role = rx && (s->flags & SOCK_FLAG_BOUND) ? SOCK_ROLE_SERVER : SOCK_ROLE_CLIENT;
+	s->state = sk->state;
+	segs = skb->gso_segs > 1 ? skb->gso_segs : 1;
+	d = rx ? &s->rx : &s->tx;
+	sock_dir_count(d, now, segs, p.payload);
+	if (!d->ifindex)
+		d->ifindex = skb->ifindex;
+	if (rx) {
+		d->ttl_sum += (__u64)p.ttl * segs;
+		d->ttl_packets += segs;
+	}
+	if (s->proto == IPPROTO_TCP)
+		sock_dir_flags(d, p.tcp_flags, segs);
+	s->hdr.ts_ns = now;
+}
+
+/* TCP counters kept by the kernel, read from the socket itself (struct sock *). */
+static __always_inline void sock_tcp_counters(struct rec_sock *s, const struct sock *sk)
+{
+	struct tcp_sock *tp = (void *)sk;
+	struct inet_connection_sock *icsk = (void *)sk;
+	__u32 rcv_nxt = BPF_CORE_READ(tp, rcv_nxt), copied = BPF_CORE_READ(tp, copied_seq);
+
+	s->retrans = BPF_CORE_READ(tp, total_retrans);
+	s->dsack_dups = BPF_CORE_READ(tp, dsack_dups);
+	s->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	s->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
+	s->reorder = BPF_CORE_READ(tp, reord_seen);
+	s->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	if (CONFIG_HZ)
+		s->rto_ms = (__u64)BPF_CORE_READ(icsk, icsk_rto) * 1000 / CONFIG_HZ;
+	else
+		s->flags |= SOCK_FLAG_RTO_UNKNOWN;
+	s->drops = BPF_CORE_READ(sk, sk_drops.counter);
+	s->queued = rcv_nxt - copied;
+}
+
+/* The cookie of a struct sock, 0 if nobody asked for one yet. */
+static __always_inline __u64 sk_cookie(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+/* A UNIX socket moved bytes through a syscall of the current task. */
+static __always_inline void sock_unix_io(struct sock *sk, long bytes, bool rx)
+{
+	struct unix_sock *us = (void *)sk;
+	struct unix_address *addr;
+	struct rec_sock *s;
+	__u64 now = bpf_ktime_get_ns();
+
+	s = sock_get((__u64)sk, now);
+	if (!s)
+		return;
+	if (!s->family) {
+		s->family = AF_UNIX;
+		s->type = BPF_CORE_READ(sk, sk_type);
+		s->role = SOCK_ROLE_CLIENT;
+		/* its own bound name, else its peer's (a client of a named socket) */
+		addr = BPF_CORE_READ(us, addr);
+		if (!addr) {
+			struct unix_sock *peer = (void *)BPF_CORE_READ(us, peer);
+
+			addr = peer ? BPF_CORE_READ(peer, addr) : NULL;
+		}
+		if (addr)
+			bpf_probe_read_kernel(s->unix_path, sizeof(s->unix_path), &addr->name[0].sun_path);
+	}
+	sock_owner(s, false);
+	sock_dir_count(rx ? &s->rx : &s->tx, bpf_ktime_get_ns(), 1, bytes > 0 ? bytes : 0);
+	s->hdr.ts_ns = now;
+}
+
+/* The struct sock of socket file f, or NULL if f is no socket. */
+static __always_inline struct sock *file_sock(struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct socket *sock;
+
+	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(f, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The last reference to a UNIX socket's file goes: its record is finished. */
+static __always_inline void unix_release(struct file *f)
+{
+	struct sock *sk = file_sock(f);
+	struct rec_sock *s;
+	__u64 key = (__u64)sk;
+
+	if (!sk || file_ref_count(f) != 1 || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+		return;
+	s = bpf_map_lookup_elem(&socks, &key);
+	if (s) {
+		s->hdr.ts_ns = bpf_ktime_get_ns();
+		sock_export(s, key);
+	}
+}
+
+/* accept() returned fd: the accepting process owns the connection. */
+static __always_inline void sock_accepted(long fd)
+{
+	struct file *f = fd_file(fd);
+	struct sock *sk = f ? file_sock(f) : NULL;
+	__u64 cookie = sk ? sk_cookie(sk) : 0;
+	struct rec_sock *s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+
+	if (s)
+		sock_owner(s, true);
+}
+
+#endif /* KFLOWD_SOCK_BPF_H */
