@@ -228,7 +228,15 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 		return;
 	cookie = bpf_get_socket_cookie(skb);
 	now = bpf_ktime_get_ns();
-	s = sock_get(cookie, now);
+	s = bpf_map_lookup_elem(&socks, &cookie);
+	/*
+	 * A TCP socket already closed has been exported: a reset that close() sends after
+	 * the state change (SO_LINGER 0) must not start an ownerless record of its own.
+	 */
+	if (!s && sk->protocol == IPPROTO_TCP && sk->state == TCP_CLOSE)
+		return;
+	if (!s)
+		s = sock_get(cookie, now);
 	if (!s)
 		return;
 	if (!s->family)

@@ -1,0 +1,194 @@
+// Socket records from real traffic between separate client and server processes:
+// TCP over IPv4 and IPv6, a reset, a refused connect, UDP (connected and not), UNIX
+// datagram and stream sockets, and the idle timeout. Counts are checked against what the
+// peers sent.
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { type Json, RunningAgent } from "../helpers/agent.ts";
+import { ROOT } from "../helpers/paths.ts";
+import { skipWithoutKernel } from "../helpers/privilege.ts";
+
+setDefaultTimeout(30_000);
+const skip = skipWithoutKernel("end-to-end socket tests");
+const PEER = `${ROOT}test/helpers/net_peer.py`;
+const firstPort = 20000 + (process.pid % 20000);
+let nextPort = firstPort;
+
+interface Peer {
+  readonly pid: number;
+  readonly exited: Promise<number>;
+}
+
+/** Starts a peer; a server is awaited until it prints "ready". */
+async function peer(...args: string[]): Promise<Peer> {
+  const p = Bun.spawn(["python3", PEER, ...args], { stdout: "pipe", stderr: "inherit" });
+  if (args[0]!.endsWith("-server")) {
+    const reader = p.stdout.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toBe("ready\n");
+    reader.releaseLock();
+  }
+  return { pid: p.pid, exited: p.exited };
+}
+
+describe.skipIf(skip)("socket records", () => {
+  let agent: RunningAgent;
+  let dir: string;
+
+  function sockOf(pid: number, more: (r: Json) => boolean = () => true): Promise<Json> {
+    return agent.waitFor(
+      () => agent.records.find((r) => r.InfoMonitor === "socket" && r.ProcPID === pid && more(r)),
+      `a socket record of ${pid}`,
+    );
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(`${tmpdir()}/kflowd-sock-`);
+    agent = await RunningAgent.start(["-o", "json-min", "-t", "1,60"]);
+  });
+
+  afterAll(async () => {
+    if (agent) expect(await agent.stop()).toBe(0);
+  });
+
+  for (const host of ["127.0.0.1", "::1"]) {
+    test(`TCP over ${host}: client and server, every block, counts as sent`, async () => {
+      const port = nextPort++;
+      const server = await peer("tcp-server", host, String(port), "5000");
+      const client = await peer("tcp-client", host, String(port), "1200");
+      expect(await client.exited).toBe(0);
+      expect(await server.exited).toBe(0);
+      const family = host.includes(":") ? "AF_INET6" : "AF_INET";
+
+      const c = await sockOf(client.pid);
+      expect(c).toMatchObject({
+        SockProtocol: "TCP",
+        SockRole: "CLIENT",
+        SockState: "TCP_CLOSE",
+        SockFamily: family,
+        SockLocalIP: host,
+        SockRemoteIP: host,
+        SockRemotePort: port,
+        SockTxBytes: 1200,
+        SockRxBytes: 5000,
+        SockTxInterface: "1:lo:00:00:00:00:00:00",
+        SockRxInterface: "1:lo:00:00:00:00:00:00",
+        SockRxTTL: 64,
+        SockTxPacketsRetrans: 0,
+      });
+      expect((c.SockTxFlags as Json).SYN).toBe(1);
+      expect((c.SockRxFlags as Json)["SYN-ACK"]).toBe(1);
+      expect(c.SockRTT as number).toBeGreaterThan(0);
+      // kflowd's order: a client lists what it sent first
+      const keys = Object.keys(c);
+      expect(keys.indexOf("SockTxBytes")).toBeLessThan(keys.indexOf("SockRxBytes"));
+      expect(keys.at(-1)).toBe("SockAge");
+
+      const s = await sockOf(server.pid);
+      expect(s).toMatchObject({
+        SockRole: "SERVER",
+        SockState: "TCP_CLOSE",
+        SockLocalPort: port,
+        SockRemotePort: c.SockLocalPort,
+        SockRxBytes: 1200,
+        SockTxBytes: 5000,
+        SockRxPacketsQueued: 0,
+      });
+      expect(s.SockRxFlags).toMatchObject({ SYN: 1 });
+      expect(s.SockTxFlags).toMatchObject({ "SYN-ACK": 1 });
+      const skeys = Object.keys(s);
+      expect(skeys.indexOf("SockRxBytes")).toBeLessThan(skeys.indexOf("SockTxBytes"));
+    });
+  }
+
+  test("TCP reset: both sides are exported, the client's record holds the RST", async () => {
+    const port = nextPort++;
+    const server = await peer("tcp-server", "127.0.0.1", String(port), "0", "rst");
+    const client = await peer("tcp-client", "127.0.0.1", String(port), "10");
+    await client.exited;
+    expect(await server.exited).toBe(0);
+    // close() with SO_LINGER 0 sends its reset after the state change that exports the record
+    const s = await sockOf(server.pid);
+    expect(s).toMatchObject({ SockState: "TCP_CLOSE", SockRxBytes: 10 });
+    const c = await sockOf(client.pid);
+    expect(c.SockState).toBe("TCP_CLOSE");
+    expect(Object.keys(c.SockRxFlags as Json).some((k) => k.includes("RST"))).toBe(true);
+  });
+
+  test("a refused connect is a record: SYN out, RST-ACK in", async () => {
+    const client = await peer("tcp-client", "127.0.0.1", String(nextPort++), "10");
+    expect(await client.exited).toBe(3);
+    const c = await sockOf(client.pid);
+    expect(c).toMatchObject({
+      SockRole: "CLIENT",
+      SockState: "TCP_CLOSE",
+      SockTxFlags: { SYN: 1 },
+      SockRxFlags: { "RST-ACK": 1 },
+      SockTxBytes: 0,
+    });
+  });
+
+  for (const connected of [false, true]) {
+    test(`UDP request and response, ${connected ? "connected" : "unconnected"} client`, async () => {
+      const port = nextPort++;
+      const server = await peer("udp-server", "127.0.0.1", String(port), "300");
+      const client = await peer("udp-client", "127.0.0.1", String(port), "40", ...(connected ? ["connected"] : []));
+      expect(await client.exited).toBe(0);
+      expect(await server.exited).toBe(0);
+      const c = await sockOf(client.pid);
+      expect(c).toMatchObject({
+        SockProtocol: "UDP",
+        SockRole: "CLIENT",
+        SockRemotePort: port,
+        SockTxPackets: 1,
+        SockTxBytes: 40,
+        SockRxPackets: 1,
+        SockRxBytes: 300,
+      });
+      const s = await sockOf(server.pid);
+      expect(s).toMatchObject({
+        SockRole: "SERVER",
+        SockLocalPort: port,
+        SockRemotePort: c.SockLocalPort,
+        SockRxBytes: 40,
+        SockTxBytes: 300,
+        SockState: "UDP_CLOSE",
+      });
+    });
+  }
+
+  for (const kind of ["dgram", "stream"]) {
+    test(`UNIX ${kind} sockets: the sender's and the receiver's records`, async () => {
+      const path = `${dir}/${kind}.sock`;
+      const server = await peer("unix-server", kind, path, "64");
+      const client = await peer("unix-client", kind, path, "33");
+      expect(await client.exited).toBe(0);
+      expect(await server.exited).toBe(0);
+      const c = await sockOf(client.pid);
+      expect(c).toMatchObject({ SockFamily: "AF_UNIX", SockAddress: path, SockTxBytes: 33 });
+      expect(c).not.toHaveProperty("SockProtocol");
+      const s = await sockOf(server.pid, (r) => r.SockRxBytes === 33);
+      expect(s).toMatchObject({ SockFamily: "AF_UNIX", SockAddress: path });
+    });
+  }
+
+  test("no ownerless record was made from this test's traffic", () => {
+    const ours = (port: unknown) => typeof port === "number" && port >= firstPort && port < nextPort;
+    const orphans = agent.records.filter(
+      (r) => r.InfoMonitor === "socket" && r.ProcPID === 0 && (ours(r.SockLocalPort) || ours(r.SockRemotePort)),
+    );
+    expect(orphans).toEqual([]);
+  });
+
+  test("-t 1: a UDP socket that stays open is reported after a second idle", async () => {
+    const port = nextPort++;
+    const server = await peer("udp-server", "127.0.0.1", String(port), "8");
+    const client = await peer("udp-client", "127.0.0.1", String(port), "8", "linger");
+    await server.exited;
+    // the client still holds its socket (it sleeps 3 s)
+    const c = await sockOf(client.pid);
+    expect(c).toMatchObject({ SockTxBytes: 8, SockRxBytes: 8 });
+    expect(await client.exited).toBe(0);
+  });
+});
