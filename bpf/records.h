@@ -245,6 +245,8 @@ enum inode_tier {
 struct kf_config {
 	__u32 agent_pid;   /* tgid of the agent itself: never reported */
 	__u32 events_max;  /* -e: export a file record after this many events; 0 = off */
+	__u32 hz;          /* the kernel's CONFIG_HZ, 0 if unknown (jiffies -> ms) */
+	__u32 pad;
 };
 
 #endif /* KFLOWD_RECORDS_H */

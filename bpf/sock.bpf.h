@@ -28,9 +28,6 @@
 #define SOCK_RAW 3
 #define S_IFSOCK 0140000
 
-/* the kernel's HZ, from its config where libbpf finds it (/proc/config.gz, /boot/config-*) */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
 /* an all-zero record to insert: too large to clear with memset in BPF */
 const struct rec_sock sock_zero SEC(".rodata.zero") = {};
 
@@ -276,8 +273,9 @@ static __always_inline void sock_tcp_counters(struct rec_sock *s, const struct s
 	s->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
 	s->reorder = BPF_CORE_READ(tp, reord_seen);
 	s->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	if (CONFIG_HZ)
-		s->rto_ms = (__u64)BPF_CORE_READ(icsk, icsk_rto) * 1000 / CONFIG_HZ;
+	/* the agent read HZ from the kernel's config; a __kconfig extern would fail the load without one */
+	if (cfg.hz)
+		s->rto_ms = (__u64)BPF_CORE_READ(icsk, icsk_rto) * 1000 / cfg.hz;
 	else
 		s->flags |= SOCK_FLAG_RTO_UNKNOWN;
 	s->drops = BPF_CORE_READ(sk, sk_drops.counter);

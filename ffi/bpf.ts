@@ -43,15 +43,17 @@ export class BpfObject {
     return new BpfObject(lib, shim, Number(out[0]) as Pointer, bytes);
   }
 
-  /** The last line libbpf logged that explains a failure, if any. */
+  /**
+   * The line libbpf logged that explains a failure, if any: a program's load failure or
+   * a missing kernel feature, rather than the generic "failed to load object" after it.
+   */
   static logReason(shim: Shim): string | undefined {
     const lines = BpfObject.log(shim)
       .split("\n")
-      .filter((l) => l.startsWith("libbpf: "));
-    const why =
-      lines.find((l) => /BPF program load failed|failed to load|failed to resolve/.test(l)) ??
-      lines.at(-1);
-    return why?.replace(/^libbpf: /, "").trim();
+      .filter((l) => l.startsWith("libbpf: "))
+      .map((l) => l.replace(/^libbpf: /, "").trim());
+    const specific = lines.findLast((l) => /fail|error|invalid|unknown|not supported/i.test(l) && !/^failed to load object/.test(l));
+    return specific ?? lines.at(-1);
   }
 
   /** The text libbpf has logged so far (its tail). */

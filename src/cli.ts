@@ -32,7 +32,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flags: "-t, --timeouts <idle,active>",
-    text: "print a file record that is still open after IDLE seconds without events or ACTIVE seconds after its first event, then start a new one; ',600' sets only ACTIVE (default: 15,1800)",
+    text: "print a file or socket record that is still open after IDLE seconds without activity or ACTIVE seconds after it began, then count on from zero; ',600' sets only ACTIVE (default: 15,1800)",
   },
   {
     flags: "-o, --output <format>",
@@ -47,12 +47,13 @@ export const OPTIONS: readonly OptionSpec[] = [
 export function helpText(version: string): string {
   const width = Math.max(...OPTIONS.map((o) => o.flags.length)) + 2;
   const lines = [
-    `kflowd ${version}: eBPF monitor of every process's file activity`,
+    `kflowd ${version}: eBPF monitor of every process's file and network activity`,
     "",
-    "Watches files opened, read, written and closed by all processes from the kernel,",
-    "aggregates them per process and file, and prints one JSON record per aggregation",
-    "to stdout. Runs as root on Linux 5.10 or newer with BTF. Stop it with Ctrl-C or",
-    "SIGTERM: records still open are printed before it exits.",
+    "Watches, from the kernel, what all processes do to files (open, read, write, close,",
+    "rename, delete, link, attribute changes, exec) and through TCP, UDP and UNIX sockets,",
+    "aggregates it per process and file and per socket, and prints one JSON record per",
+    "aggregation to stdout. Runs as root on Linux 5.10 or newer with BTF. Stop it with",
+    "Ctrl-C or SIGTERM: records still open are printed before it exits.",
     "",
     "Usage: kflowd [options]",
     "",

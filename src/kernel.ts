@@ -7,6 +7,7 @@ import { BpfObject } from "../ffi/bpf.ts";
 import { kernelTracepoints } from "../ffi/btf.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
+import { kernelConfigText, kernelHz } from "./kernel-config.ts";
 import { InodeTier, KfConfig } from "./records/layout.gen.ts";
 
 export interface KernelOptions {
@@ -107,6 +108,7 @@ function configBytes(opts: KernelOptions): Uint8Array {
   const view = new DataView(bytes.buffer);
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
   view.setUint32(KfConfig.eventsMax, opts.eventsMax, true);
+  view.setUint32(KfConfig.hz, kernelHz(kernelConfigText()), true);
   return bytes;
 }
 

@@ -150,9 +150,11 @@ export const RecStats = {
 export const RecStatsCountersLen = 8;
 
 export const KfConfig = {
-  SIZE: 8,
+  SIZE: 16,
   agentPid: 0,
   eventsMax: 4,
+  hz: 8,
+  pad: 12,
 } as const;
 
 export const RecLimits = {

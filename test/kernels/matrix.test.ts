@@ -9,12 +9,14 @@ import { hostBpfArch } from "../../bpf/build.ts";
 import { agentPath, buildAgent } from "../../scripts/build.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 import { boot, buildInitramfs, kernelImage } from "./guest.ts";
-import { type Check, fileChecks, parseOutput, pathOpChecks } from "./scenario.ts";
+import { type Check, fileChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
+import { sysroot } from "../../scripts/sysroot.ts";
 import { KERNELS } from "./targets.ts";
 
 const skip = skipWithoutKernel("kernel matrix");
 const PAYLOAD = new URL("./payload/", import.meta.url).pathname;
 const GUEST_DIR = "/tmp/kt";
+const PORT = 18080;
 
 interface Row {
   kernel: string;
@@ -39,9 +41,9 @@ function printMatrix(): void {
   console.log(lines.join("\n"));
 }
 
-function record(kernel: string, output: string, dir: string, seconds: number): Check[] {
+function record(kernel: string, output: string, dir: string, seconds: number, guest: boolean): Check[] {
   const out = parseOutput(output);
-  const checks = [...fileChecks(out, dir), ...pathOpChecks(out, dir)];
+  const checks = [...fileChecks(out, dir), ...pathOpChecks(out, dir), ...socketChecks(out, PORT, guest)];
   rows.push({ kernel, tiers: out.tiers, checks, seconds });
   return checks;
 }
@@ -63,9 +65,14 @@ describe.skipIf(skip)("kernel matrix", () => {
 
   test(`local kernel ${release()}`, async () => {
     const dir = mkdtempSync(`${tmpdir()}/kflowd-scenario-`);
+    // the guests' busybox, so that the same tools run here
+    const bin = mkdtempSync(`${tmpdir()}/kflowd-busybox-`);
+    const busybox = `${await sysroot(process.arch === "arm64" ? "arm64" : "amd64")}/bin/busybox`;
+    await $`${busybox} --install -s ${bin}`;
     const t0 = performance.now();
-    const output = await $`sh ${PAYLOAD}run.sh`.env({ ...process.env, KFLOWD: agentPath(hostBpfArch()), SCENARIO_DIR: dir }).text();
-    const checks = record(`local ${release()}`, output, dir, (performance.now() - t0) / 1000);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KFLOWD: agentPath(hostBpfArch()), SCENARIO_DIR: dir, SCENARIO_PORT: String(PORT) };
+    const output = await $`sh ${PAYLOAD}run.sh`.env(env).text();
+    const checks = record(`local ${release()}`, output, dir, (performance.now() - t0) / 1000, false);
     expect(checks.filter((c) => !c.ok)).toEqual([]);
   }, 120_000);
 
@@ -75,7 +82,7 @@ describe.skipIf(skip)("kernel matrix", () => {
       const bpfArch = k.arch === "amd64" ? "x86" : "arm64";
       if (!initrds.has(k.arch)) initrds.set(k.arch, buildInitramfs(k.arch, agentPath(bpfArch), workDir));
       const run = await boot(k.arch, image, await initrds.get(k.arch)!, workDir);
-      const checks = record(`${k.id} ${pkg.replace(/^linux-image-/, "")}`, run.output, GUEST_DIR, run.seconds);
+      const checks = record(`${k.id} ${pkg.replace(/^linux-image-/, "")}`, run.output, GUEST_DIR, run.seconds, true);
       if (run.rc !== 0) console.log(`${k.id} console tail:\n${run.console.slice(-2000)}\noutput:\n${run.output}`);
       expect(run.rc).toBe(0);
       expect(checks.filter((c) => !c.ok)).toEqual([]);

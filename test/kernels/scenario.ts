@@ -87,6 +87,36 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
   return checks;
 }
 
+/** The checks of socket records: TCP (wget, httpd), UDP (nslookup), UNIX (logger, guests only). */
+export function socketChecks(out: ScenarioOutput, port: number, guest: boolean): Check[] {
+  const checks: Check[] = [];
+  const sock = (pidName: string) =>
+    out.records.find((r) => r.InfoMonitor === "socket" && r.ProcPID === out.pids.get(pidName));
+  const check = (name: string, ok: boolean, r: unknown) =>
+    checks.push({ feature: "socket", name, ok, detail: JSON.stringify(r ?? null).slice(0, 400) });
+  const c = sock("wget");
+  check(
+    "TCP client (wget)",
+    c?.SockProtocol === "TCP" && c.SockRole === "CLIENT" && c.SockState === "TCP_CLOSE" &&
+      c.SockRemotePort === port && (c.SockTxBytes as number) > 0 && (c.SockRxBytes as number) > 17,
+    c,
+  );
+  const s = sock("httpd");
+  check(
+    "TCP server (httpd)",
+    s?.SockRole === "SERVER" && s.SockLocalPort === port && s.SockRxBytes === c?.SockTxBytes &&
+      s.SockTxBytes === c?.SockRxBytes,
+    s,
+  );
+  const u = sock("nslookup");
+  check("UDP (nslookup)", u?.SockProtocol === "UDP" && u.SockRemotePort === 53 && (u.SockTxPackets as number) >= 1, u);
+  if (guest) {
+    const l = sock("logger");
+    check("UNIX datagram (logger)", l?.SockFamily === "AF_UNIX" && l.SockAddress === "/dev/log" && (l.SockTxBytes as number) > 0, l);
+  }
+  return checks;
+}
+
 /** The checks of the file feature; dir is SCENARIO_DIR of the run. */
 export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
   const checks: Check[] = [];

@@ -3,7 +3,7 @@
 # wrote between markers. Used inside the guests and, unchanged, on the host.
 # Environment: KFLOWD (agent), SCENARIO_DIR (where the scenario works).
 KFLOWD=${KFLOWD:-/payload/kflowd}
-export SCENARIO_DIR=${SCENARIO_DIR:-/tmp/kt}
+export SCENARIO_DIR=${SCENARIO_DIR:-/tmp/kt} SCENARIO_PORT=${SCENARIO_PORT:-18080}
 here=$(dirname "$0")
 work=$(mktemp -d)
 "$KFLOWD" -o json-min >"$work/records" 2>"$work/stderr" &
@@ -14,6 +14,9 @@ until grep -q "started in terminal mode" "$work/stderr"; do
   if [ $i -gt 1200 ] || ! kill -0 $agent 2>/dev/null; then
     echo "=== AGENT FAILED TO START"
     cat "$work/stderr"
+    # once more with libbpf's log, for the reason
+    kill $agent 2>/dev/null
+    "$KFLOWD" -V -o json-min 2>&1 </dev/null | grep -i -B2 -A12 "fail\|error\|invalid\|BEGIN PROG LOAD LOG" | tail -60
     exit 1
   fi
   sleep 0.1

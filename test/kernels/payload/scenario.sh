@@ -25,6 +25,27 @@ sh -c 'echo "=== PID lns $$"; exec ln -s "$1/moved.txt" "$1/soft.txt"' sh "$d"
 sh -c 'echo "=== PID chmod $$"; exec chmod 600 "$1/moved.txt"' sh "$d"
 sh -c 'echo "=== PID rm $$"; exec rm "$1/hard.txt"' sh "$d"
 
+# sockets: TCP from busybox wget to busybox httpd, UDP from a DNS query nobody answers,
+# and (in the guests, which have no /dev/log of their own) UNIX datagrams to syslogd
+port=${SCENARIO_PORT:-18080}
+mkdir -p "$d/www"
+echo hello-from-httpd >"$d/www/index.html"
+httpd -f -p "127.0.0.1:$port" -h "$d/www" &
+httpd=$!
+echo "=== PID httpd $httpd"
+sleep 0.5
+sh -c 'echo "=== PID wget $$"; exec wget -q -O /dev/null "http://127.0.0.1:$1/index.html"' sh "$port"
+sh -c 'echo "=== PID nslookup $$"; exec nslookup kflowd.test 127.0.0.1 >/dev/null 2>&1' || true
+kill $httpd
+if [ -n "$KFLOWD_GUEST" ]; then
+  syslogd -n -O "$d/messages" &
+  syslogd=$!
+  sleep 0.5
+  sh -c 'echo "=== PID logger $$"; exec logger -t kflowd hello-syslog'
+  sleep 0.2
+  kill $syslogd
+fi
+
 # stat does not follow symlinks without -L
 for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt" "$d/moved.txt" "$d/soft.txt"; do
   echo "=== STAT $f $(stat -c '%i %s' "$f")"
