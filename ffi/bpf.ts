@@ -52,8 +52,10 @@ export class BpfObject {
       .split("\n")
       .filter((l) => l.startsWith("libbpf: "))
       .map((l) => l.replace(/^libbpf: /, "").trim());
-    const specific = lines.findLast((l) => /fail|error|invalid|unknown|not supported/i.test(l) && !/^failed to load object/.test(l));
-    return specific ?? lines.at(-1);
+    const best =
+      lines.find((l) => /BPF program load failed|failed to resolve CO-RE|Kconfig/.test(l)) ??
+      lines.findLast((l) => /fail|error|invalid|unknown|not supported/i.test(l) && !/failed to load( object|: -\d+$)/.test(l));
+    return best ?? lines.at(-1);
   }
 
   /** The text libbpf has logged so far (its tail). */
