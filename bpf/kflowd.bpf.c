@@ -78,7 +78,7 @@ static __always_inline void fd_event(long fd, __u32 ev, long bytes)
 	}
 	/* TCP and UDP are counted per packet by cgroup_skb */
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX && (ev == FS_ACCESS || ev == FS_MODIFY))
-		sock_unix_io(sk, bytes, ev == FS_ACCESS);
+		sock_unix_io(f, sk, bytes, ev == FS_ACCESS);
 }
 
 /* Opens, reads, writes and in-kernel copies are counted once they succeeded. */

@@ -22,7 +22,7 @@ struct {
 	__type(value, struct rec_file);
 } files SEC(".maps");
 
-/* sockets with traffic, key: cookie (TCP, UDP) or struct sock address (UNIX) */
+/* sockets with traffic, key: cookie (TCP, UDP) or socket inode | 1 << 63 (UNIX) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

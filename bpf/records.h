@@ -183,8 +183,9 @@ struct rec_sock_dir {
 };
 
 /*
- * A socket, key: the socket cookie (TCP, UDP) or the kernel's struct sock address
- * (UNIX, which has no packet hooks). The value of map "socks" and the ring record.
+ * A socket, key: the socket cookie (TCP, UDP) or, for UNIX sockets (no packet hooks),
+ * the socket file's inode number with bit 63 set. The value of map "socks" and the ring
+ * record.
  */
 struct rec_sock {
 	struct rec_hdr hdr;

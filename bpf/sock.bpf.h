@@ -288,15 +288,25 @@ static __always_inline __u64 sk_cookie(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 }
 
-/* A UNIX socket moved bytes through a syscall of the current task. */
-static __always_inline void sock_unix_io(struct sock *sk, long bytes, bool rx)
+/*
+ * Key of a UNIX socket: the inode number of its socket file, unique while it lives (the
+ * struct sock address is reused at once after a free), with the top bit set so that it
+ * never equals a cookie.
+ */
+static __always_inline __u64 unix_key(struct file *f)
+{
+	return BPF_CORE_READ(f, f_inode, i_ino) | (1ULL << 63);
+}
+
+/* A UNIX socket (file f) moved bytes through a syscall of the current task. */
+static __always_inline void sock_unix_io(struct file *f, struct sock *sk, long bytes, bool rx)
 {
 	struct unix_sock *us = (void *)sk;
 	struct unix_address *addr;
 	struct rec_sock *s;
 	__u64 now = bpf_ktime_get_ns();
 
-	s = sock_get((__u64)sk, now);
+	s = sock_get(unix_key(f), now);
 	if (!s)
 		return;
 	if (!s->family) {
@@ -335,7 +345,7 @@ static __always_inline void unix_release(struct file *f)
 {
 	struct sock *sk = file_sock(f);
 	struct rec_sock *s;
-	__u64 key = (__u64)sk;
+	__u64 key = unix_key(f);
 
 	if (!sk || file_ref_count(f) != 1 || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
 		return;

@@ -26,6 +26,11 @@ export interface AggregateKind {
   /** whether the record holds anything to report */
   active(view: DataView): boolean;
   /**
+   * Whether an idle record without activity is to be dropped: a UNIX socket whose
+   * process exited without closing it leaves one behind (no kernel hook ends it).
+   */
+  abandoned(view: DataView): boolean;
+  /**
    * After a timeout export: clears the counters so the entry lives on (sockets keep
    * their owner and addresses), or returns false to delete it (files).
    */
@@ -40,14 +45,18 @@ export const FILE_KIND: AggregateKind = {
   size: (v) =>
     RecFile.tail + taskNames(v, RecFile.task) + v.getUint16(RecFile.pathLen, true) + v.getUint16(RecFile.originLen, true),
   active: () => true,
+  abandoned: () => false,
   restart: () => false,
 };
+
+const AF_UNIX = 1;
 
 export const SOCK_KIND: AggregateKind = {
   valueSize: RecSock.SIZE,
   size: (v) => RecSock.tail + taskNames(v, RecSock.task),
   active: (v) =>
     v.getBigUint64(RecSock.tx + RecSockDir.packets, true) + v.getBigUint64(RecSock.rx + RecSockDir.packets, true) > 0n,
+  abandoned: (v) => v.getUint8(RecSock.family) === AF_UNIX,
   restart: (v, nowNs) => {
     for (const dir of [RecSock.tx, RecSock.rx]) {
       for (let off = dir; off < dir + RecSockDir.SIZE; off += 4) v.setUint32(off, 0, true);
@@ -76,9 +85,13 @@ export class MapFlusher {
   flushStale(nowNs: bigint, idleNs: bigint, activeNs: bigint, visit: RecordVisitor): number {
     let n = 0;
     for (const key of this.map.keys()) {
-      if (!this.map.lookup(key, this.value) || !this.kind.active(this.view)) continue;
+      if (!this.map.lookup(key, this.value)) continue;
       const last = this.view.getBigUint64(RecFile.hdr + RecHdr.tsNs, true);
       const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
+      if (!this.kind.active(this.view)) {
+        if (nowNs - last >= idleNs && this.kind.abandoned(this.view)) this.map.delete(key);
+        continue;
+      }
       if (nowNs - last < idleNs && nowNs - first < activeNs) continue;
       n += this.emit(visit);
       if (this.kind.restart(this.view, nowNs)) this.map.update(key, this.value);
