@@ -27,6 +27,8 @@ const session = startKernel(lib, shim, await Bun.file(BPF_OBJECT).bytes(), {
   fileEntries: 1024,
   eventsMax: 0,
   sockEntries: 256,
+  apps: { ports: [], unixSyslog: false },
+  appBytes: 1400,
 });
 const ringFd = session.object.mapFd("ring");
 const dir = mkdtempSync(`${tmpdir()}/kflowd-bench-`);

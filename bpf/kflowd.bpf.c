@@ -14,6 +14,7 @@
 #include "fs.bpf.h"
 #include "pathop.bpf.h"
 #include "sock.bpf.h"
+#include "app.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -63,8 +64,11 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* Bytes moved through fd: a file event, or traffic of a UNIX socket. */
-static __always_inline void fd_event(long fd, __u32 ev, long bytes)
+/*
+ * Bytes moved through fd: a file event, or traffic of a UNIX socket. For a socket, its
+ * application message (if any) is captured too.
+ */
+static __always_inline void fd_event(struct pt_regs *regs, long nr, long fd, __u32 ev, long bytes)
 {
 	struct file *f = fd_file(fd);
 	struct sock *sk;
@@ -76,9 +80,13 @@ static __always_inline void fd_event(long fd, __u32 ev, long bytes)
 		file_event(f, ev);
 		return;
 	}
+	if (ev != FS_ACCESS && ev != FS_MODIFY)
+		return;
 	/* TCP and UDP are counted per packet by cgroup_skb */
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX && (ev == FS_ACCESS || ev == FS_MODIFY))
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
 		sock_unix_io(f, sk, bytes, ev == FS_ACCESS);
+	if (cfg.napp_ports || cfg.app_unix_syslog)
+		app_capture(regs, nr, f, sk, bytes);
 }
 
 /* Opens, reads, writes and in-kernel copies are counted once they succeeded. */
@@ -125,7 +133,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_openat2:
 	case NR_creat:
 		if (!is_agent())
-			fd_event(ret, FS_OPEN, 0);
+			fd_event(regs, nr, ret, FS_OPEN, 0);
 		return 0;
 	case NR_accept:
 	case NR_accept4:
@@ -140,7 +148,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_recvmmsg:
 		/* (the mmsg calls return messages, not bytes: those count as calls only) */
 		if (ret > 0 && !is_agent())
-			fd_event(SYSCALL_ARG1(regs),
+			fd_event(regs, nr, SYSCALL_ARG1(regs),
 				 nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS,
 				 nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret);
 		return 0;
@@ -150,7 +158,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_preadv:
 	case NR_preadv2:
 		if (ret > 0 && !is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_ACCESS, ret);
+			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_ACCESS, ret);
 		return 0;
 	case NR_write:
 	case NR_pwrite64:
@@ -158,19 +166,19 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_pwritev:
 	case NR_pwritev2:
 		if (ret > 0 && !is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_MODIFY, ret);
+			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_MODIFY, ret);
 		return 0;
 	case NR_sendfile:
 		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
 		if (ret > 0 && !is_agent()) {
-			fd_event(SYSCALL_ARG2(regs), FS_ACCESS, ret);
-			fd_event(SYSCALL_ARG1(regs), FS_MODIFY, ret);
+			fd_event(regs, nr, SYSCALL_ARG2(regs), FS_ACCESS, ret);
+			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_MODIFY, ret);
 		}
 		return 0;
 	case NR_ftruncate:
 	case NR_fallocate:
 		if (!is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_MODIFY, 0);
+			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_MODIFY, 0);
 		return 0;
 	case NR_utimensat:
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
@@ -184,14 +192,14 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_fsetxattr:
 	case NR_fremovexattr:
 		if (!is_agent())
-			fd_event(SYSCALL_ARG1(regs), FS_ATTRIB, 0);
+			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_ATTRIB, 0);
 		return 0;
 	case NR_splice:
 	case NR_copy_file_range:
 		/* (fd_in, off_in, fd_out, ...) */
 		if (ret > 0 && !is_agent()) {
-			fd_event(SYSCALL_ARG1(regs), FS_ACCESS, ret);
-			fd_event(SYSCALL_ARG3(regs), FS_MODIFY, ret);
+			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_ACCESS, ret);
+			fd_event(regs, nr, SYSCALL_ARG3(regs), FS_MODIFY, ret);
 		}
 		return 0;
 	default:

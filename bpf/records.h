@@ -33,6 +33,7 @@ enum rec_type {
 	REC_TYPE_FILE = 1,
 	REC_TYPE_SOCK = 2,
 	REC_TYPE_EXIT = 3,
+	REC_TYPE_APP = 4,
 };
 
 /* Filesystem events, in kflowd's catalogue (and JSON) order. */
@@ -83,7 +84,9 @@ enum stat_id {
 	STAT_SOCK_MAP_FULL = 6,
 	/* socket records handed to the ring buffer */
 	STAT_SOCK_RECORDS = 7,
-	STAT_COUNT = 8,
+	/* an application message did not fit into the ring buffer */
+	STAT_APP_LOST = 8,
+	STAT_COUNT = 9,
 };
 
 /* First member of every ring-buffer record. */
@@ -242,12 +245,51 @@ enum inode_tier {
 	INODE_TIER_KPROBE = 2,
 };
 
+/* Application protocols whose messages are captured (-p). */
+enum app_kind {
+	APP_NONE = 0,
+	APP_DNS = 1,
+	APP_HTTP = 2,
+	APP_SYSLOG = 3,
+};
+
+enum app_limits {
+	/* most bytes captured of one message (the -p capture size is at most this) */
+	REC_APP_CAP = 4096,
+	/* (protocol, port) pairs of -p */
+	APP_PORTS_MAX = 24,
+	/* iovecs of one sendmsg/recvmsg/writev/readv gathered */
+	APP_IOV_MAX = 8,
+};
+
+/* The first bytes of one message sent or received on an application's socket. */
+struct rec_app {
+	struct rec_hdr hdr;
+	__u64 sock_key;    /* the key of the socket's record in map "socks" */
+	__u32 pid;
+	__u32 len;         /* bytes of the whole message (what the syscall moved) */
+	__u16 cap_len;     /* bytes in data */
+	__u8 rx;           /* 1: received, 0: sent */
+	__u8 app;          /* enum app_kind */
+	__u32 pad;
+	char data[REC_APP_CAP];
+};
+
+struct app_port {
+	__u16 port;
+	__u8 proto;        /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 app;          /* enum app_kind */
+};
+
 /* Agent -> kernel: the whole .rodata of the program, set before load. */
 struct kf_config {
 	__u32 agent_pid;   /* tgid of the agent itself: never reported */
 	__u32 events_max;  /* -e: export a file record after this many events; 0 = off */
 	__u32 hz;          /* the kernel's CONFIG_HZ, 0 if unknown (jiffies -> ms) */
-	__u32 pad;
+	__u32 app_cap;     /* bytes captured per message, at most REC_APP_CAP */
+	__u32 app_unix_syslog; /* capture syslog datagrams to /dev/log and journald's dev-log */
+	__u32 napp_ports;
+	struct app_port app_ports[APP_PORTS_MAX];
 };
 
 #endif /* KFLOWD_RECORDS_H */

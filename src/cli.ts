@@ -3,6 +3,9 @@ import { cac } from "cac";
 
 /** An option as the user typed it, before validation. */
 export interface RawOptions {
+  readonly apps?: unknown;
+  readonly appBytes?: unknown;
+  readonly appMessages?: unknown;
   readonly events?: unknown;
   readonly timeouts?: unknown;
   readonly output?: unknown;
@@ -33,6 +36,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     flags: "-t, --timeouts <idle,active>",
     text: "print a file or socket record that is still open after IDLE seconds without activity or ACTIVE seconds after it began, then count on from zero; ',600' sets only ACTIVE (default: 15,1800)",
+  },
+  {
+    flags: "-p, --apps <name=proto/port,...>",
+    text: "where DNS, HTTP and SYSLOG messages are captured: dns=udp/53,tcp/53 (default), http=tcp/80 (default), syslog=udp/514,tcp/514,unix (default; unix: datagrams to /dev/log and journald's dev-log); NAME=off turns one off; repeat -p for each application",
+  },
+  { flags: "--app-bytes <count>", text: "bytes captured of each application message, 1 to 4095 (default: 1400)" },
+  {
+    flags: "--app-messages <count>",
+    text: "application messages a socket record holds; when they are reached the record is printed (default: 4)",
   },
   {
     flags: "-o, --output <format>",
@@ -77,7 +89,8 @@ export function parseArgs(argv: readonly string[]): RawOptions {
     if (parsed.args.length > 0) throw new UsageError(`unexpected argument '${parsed.args[0]}'`);
     cli.runMatchedCommand();
     for (const [name, value] of Object.entries(parsed.options)) {
-      if (name !== "--" && Array.isArray(value)) {
+      // -p may repeat, one application each
+      if (name !== "--" && name !== "p" && name !== "apps" && Array.isArray(value)) {
         throw new UsageError(`option ${name.length > 1 ? "--" : "-"}${name} given more than once`);
       }
     }

@@ -1,5 +1,6 @@
 /** The validated configuration of one agent run, built from the parsed command line. */
 import * as v from "valibot";
+import { parseAppPorts } from "./app-ports.ts";
 import { type RawOptions, UsageError } from "./cli.ts";
 
 export const OUTPUT_FORMATS = ["json", "json-min"] as const;
@@ -42,7 +43,34 @@ export const DEFAULT_ACTIVE_SEC = 1800;
 /** a week: longer timeouts only mean records are never printed */
 const MAX_TIMEOUT_SEC = 7 * 24 * 3600;
 
+/** A whole number option in [min, max], or its default when not given. */
+function countOption(flag: string, what: string, min: number, max: number, fallback: number) {
+  return v.pipe(
+    v.union([v.string(), v.number(), v.undefined()], `option ${flag} needs a ${what}`),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      if (dataset.value === undefined) return fallback;
+      const text = String(dataset.value);
+      const n = DIGITS.test(text) ? Number(text) : Number.NaN;
+      if (n >= min && n <= max) return n;
+      addIssue({ message: `option ${flag}: '${text}' is not a ${what} from ${min} to ${max}` });
+      return NEVER;
+    }),
+  );
+}
+
 const ConfigSchema = v.object({
+  apps: v.pipe(
+    v.union([v.string(), v.array(v.string()), v.undefined()], "option -p needs NAME=PROTO/PORT,..."),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const specs = dataset.value === undefined ? [] : Array.isArray(dataset.value) ? dataset.value : [dataset.value];
+      const parsed = parseAppPorts(specs);
+      if (typeof parsed !== "string") return parsed;
+      addIssue({ message: `option -p: ${parsed}` });
+      return NEVER;
+    }),
+  ),
+  appBytes: countOption("--app-bytes", "count of bytes", 1, 4095, 1400),
+  appMessages: countOption("--app-messages", "count of messages", 1, 1024, 4),
   eventsMax: v.pipe(
     v.union([v.string(), v.number(), v.undefined()], "option -e needs a count"),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
@@ -88,6 +116,9 @@ export type Config = v.InferOutput<typeof ConfigSchema>;
 /** Validates the parsed options; throws UsageError with the first problem. */
 export function buildConfig(raw: RawOptions): Config {
   const result = v.safeParse(ConfigSchema, {
+    apps: raw.apps,
+    appBytes: raw.appBytes,
+    appMessages: raw.appMessages,
     eventsMax: raw.events,
     timeouts: raw.timeouts,
     output: raw.output,

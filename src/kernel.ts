@@ -8,7 +8,8 @@ import { kernelTracepoints } from "../ffi/btf.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
 import { kernelConfigText, kernelHz } from "./kernel-config.ts";
-import { InodeTier, KfConfig } from "./records/layout.gen.ts";
+import type { AppPorts } from "./app-ports.ts";
+import { AppLimits, AppPort, InodeTier, KfConfig } from "./records/layout.gen.ts";
 
 export interface KernelOptions {
   /** the agent's own tgid, never reported */
@@ -21,6 +22,10 @@ export interface KernelOptions {
   readonly sockEntries: number;
   /** -e: export a file record after this many events, 0 = off */
   readonly eventsMax: number;
+  /** -p: where application messages are captured */
+  readonly apps: AppPorts;
+  /** bytes captured per application message */
+  readonly appBytes: number;
 }
 
 /** Which hooks serve a feature on this kernel. */
@@ -109,6 +114,16 @@ function configBytes(opts: KernelOptions): Uint8Array {
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
   view.setUint32(KfConfig.eventsMax, opts.eventsMax, true);
   view.setUint32(KfConfig.hz, kernelHz(kernelConfigText()), true);
+  view.setUint32(KfConfig.appCap, opts.appBytes, true);
+  view.setUint32(KfConfig.appUnixSyslog, opts.apps.unixSyslog ? 1 : 0, true);
+  const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
+  view.setUint32(KfConfig.nappPorts, ports.length, true);
+  ports.forEach((p, i) => {
+    const at = KfConfig.appPorts + i * AppPort.SIZE;
+    view.setUint16(at + AppPort.port, p.port, true);
+    view.setUint8(at + AppPort.proto, p.proto === "tcp" ? 6 : 17);
+    view.setUint8(at + AppPort.app, p.app);
+  });
   return bytes;
 }
 

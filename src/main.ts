@@ -23,6 +23,8 @@ import { RingReader } from "./ingest/ring.ts";
 import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { preflight } from "./preflight.ts";
+import { AppMessages } from "./aggregate/app-messages.ts";
+import { decodeApp } from "./records/app.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
 import { decodeFile } from "./records/file.ts";
 import { decodeSock } from "./records/sock.ts";
@@ -68,6 +70,8 @@ async function run(config: Config): Promise<number> {
     fileEntries: FILE_ENTRIES,
     sockEntries: SOCK_ENTRIES,
     eventsMax: config.eventsMax,
+    apps: config.apps,
+    appBytes: config.appBytes,
   });
   const { object } = kernel;
   const reader = new RingReader(object.openRing("ring", Math.max(RecFile.SIZE, RecSock.SIZE)), BATCH_BYTES);
@@ -92,6 +96,9 @@ async function run(config: Config): Promise<number> {
     uptimeNs: 0n,
   };
   const exits = new Map<number, ExitNotice>();
+  const messages = new AppMessages(config.appMessages);
+  /** sockets whose message slots filled up: printed after this batch */
+  const full = new Set<bigint>();
   const counts = { records: 0, malformed: 0 };
   const pretty_ = config.output === "json";
 
@@ -118,8 +125,14 @@ async function run(config: Config): Promise<number> {
       }
       case RecType.REC_TYPE_SOCK: {
         const rec = decodeSock(view, bytes, off, size);
-        if (rec) emit(sockJson(rec, next()));
+        if (rec) emit(sockJson(rec, next(), messages.take(rec.key)));
         else counts.malformed++;
+        return;
+      }
+      case RecType.REC_TYPE_APP: {
+        const msg = decodeApp(view, bytes, off, size);
+        if (!msg) counts.malformed++;
+        else if (messages.add(msg)) full.add(msg.sockKey);
         return;
       }
       case RecType.REC_TYPE_EXIT: {
@@ -135,6 +148,10 @@ async function run(config: Config): Promise<number> {
 
   function drain(): void {
     reader.drain(visit);
+    if (full.size > 0) {
+      for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);
+      full.clear();
+    }
     if (exits.size > 0) {
       flusher.flushExited(exits, visit);
       exits.clear();
@@ -181,7 +198,8 @@ async function run(config: Config): Promise<number> {
       process.stderr.write(
         `kflowd: stopped after ${counts.records} records; lost: ring full ${stats.STAT_RING_FULL}, ` +
           `file map full ${stats.STAT_FILE_MAP_FULL}, exit notices ${stats.STAT_EXIT_LOST}, ` +
-          `uncopied ${reader.lost}, malformed ${counts.malformed}; paths cut ${stats.STAT_PATH_TRUNCATED}\n`,
+          `app messages ${stats.STAT_APP_LOST} + ${messages.dropped} unclaimed, uncopied ${reader.lost}, ` +
+          `malformed ${counts.malformed}; paths cut ${stats.STAT_PATH_TRUNCATED}\n`,
       );
       resolve(0);
     };

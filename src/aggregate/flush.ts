@@ -100,6 +100,17 @@ export class MapFlusher {
     return n;
   }
 
+  /** Exports the record of one key now (its message slots are full), if it is there. */
+  flushKey(key: bigint, nowNs: bigint, visit: RecordVisitor): number {
+    const k = new Uint8Array(8);
+    new DataView(k.buffer).setBigUint64(0, key, true);
+    if (!this.map.lookup(k, this.value) || !this.kind.active(this.view)) return 0;
+    const n = this.emit(visit);
+    if (this.kind.restart(this.view, nowNs)) this.map.update(k, this.value);
+    else this.map.delete(k);
+    return n;
+  }
+
   /** Exports every record that holds something, and empties the map (at shutdown). */
   flushAll(visit: RecordVisitor): number {
     let n = 0;

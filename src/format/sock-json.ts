@@ -1,5 +1,7 @@
 /** A socket record as kflowd's one-line JSON (kflowd-spec §5.3 TCP, §5.4 UDP, §5.5 UNIX). */
+import type { AppMessage } from "../records/app.ts";
 import type { SockDirection, SockRecord } from "../records/sock.ts";
+import { appJson } from "./app-json.ts";
 import { SockRole } from "../records/layout.gen.ts";
 import { ipv4, ipv6 } from "./addr.ts";
 import { infoJson, procJson, str } from "./common.ts";
@@ -118,11 +120,12 @@ function unixJson(r: SockRecord): string {
   );
 }
 
-export function sockJson(r: SockRecord, ctx: FormatContext): string {
+/** The record, with the application messages captured on its socket (if any). */
+export function sockJson(r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): string {
   const body = r.family === AF_UNIX ? unixJson(r) : inetJson(r, ctx);
   return (
     `${infoJson(ctx.host, "socket", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs)}, ` +
     `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs)}, ${body}, ` +
-    `"SockAge": ${seconds9(r.tsNs - r.tsFirstNs)}}`
+    `"SockAge": ${seconds9(r.tsNs - r.tsFirstNs)}${appJson(r, messages)}}`
   );
 }

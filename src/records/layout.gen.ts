@@ -125,6 +125,41 @@ export const RecSockRaddrLen = 16;
 export const RecSockUnixPathLen = 108;
 export const RecSockTailLen = 512;
 
+export const RecApp = {
+  SIZE: 4136,
+  hdr: 0,
+  sockKey: 16,
+  pid: 24,
+  len: 28,
+  capLen: 32,
+  rx: 34,
+  app: 35,
+  pad: 36,
+  data: 40,
+} as const;
+
+export const RecAppDataLen = 4096;
+
+export const AppPort = {
+  SIZE: 4,
+  port: 0,
+  proto: 2,
+  app: 3,
+} as const;
+
+export const AppKind = {
+  APP_NONE: 0,
+  APP_DNS: 1,
+  APP_HTTP: 2,
+  APP_SYSLOG: 3,
+} as const;
+
+export const AppLimits = {
+  REC_APP_CAP: 4096,
+  APP_PORTS_MAX: 24,
+  APP_IOV_MAX: 8,
+} as const;
+
 export const SockLimits = {
   REC_TCP_FLAG_COMBOS: 64,
   REC_UNIX_PATH: 108,
@@ -143,19 +178,24 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 64,
+  SIZE: 72,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 8;
+export const RecStatsCountersLen = 9;
 
 export const KfConfig = {
-  SIZE: 16,
+  SIZE: 120,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
-  pad: 12,
+  appCap: 12,
+  appUnixSyslog: 16,
+  nappPorts: 20,
+  appPorts: 24,
 } as const;
+
+export const KfConfigAppPortsLen = 24;
 
 export const RecLimits = {
   REC_VERSION: 1,
@@ -170,6 +210,7 @@ export const RecType = {
   REC_TYPE_FILE: 1,
   REC_TYPE_SOCK: 2,
   REC_TYPE_EXIT: 3,
+  REC_TYPE_APP: 4,
 } as const;
 
 export const FsEvent = {
@@ -203,7 +244,8 @@ export const StatId = {
   STAT_PATH_OP_LOST: 5,
   STAT_SOCK_MAP_FULL: 6,
   STAT_SOCK_RECORDS: 7,
-  STAT_COUNT: 8,
+  STAT_APP_LOST: 8,
+  STAT_COUNT: 9,
 } as const;
 
 export const InodeTier = {

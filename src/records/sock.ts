@@ -18,6 +18,8 @@ export interface SockDirection {
 
 /** A socket's record: TCP, UDP (per cookie) or UNIX (per kernel socket). */
 export interface SockRecord {
+  /** key in map "socks": cookie, or socket inode | 1 << 63 for UNIX */
+  readonly key: bigint;
   readonly task: TaskIdentity;
   readonly tsFirstNs: bigint;
   readonly tsNs: bigint;
@@ -79,6 +81,7 @@ export function decodeSock(view: DataView, bytes: Uint8Array, off: number, size:
   if (RecSock.tail + RecSockTailLen < size) return undefined;
   const flags = view.getUint8(off + RecSock.flags);
   return {
+    key: u64Big(view, off + RecSock.key),
     task: decodeTask(view, bytes, off + RecSock.task, off + RecSock.tail),
     tsFirstNs: u64Big(view, off + RecSock.tsFirstNs),
     tsNs: u64Big(view, off + RecSock.hdr + RecHdr.tsNs),

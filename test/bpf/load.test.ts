@@ -56,6 +56,8 @@ describe.skipIf(skip)("kernel object", () => {
       fileEntries: 256,
       eventsMax: 0,
     sockEntries: 256,
+    apps: { ports: [], unixSyslog: false },
+    appBytes: 1400,
     });
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 256 * 1024);
   });

@@ -10,10 +10,34 @@ function config(argv: string[]) {
 describe("options", () => {
   test("defaults", () => {
     expect(config([])).toEqual({
+      apps: {
+        ports: [
+          { app: 1, proto: "udp", port: 53 },
+          { app: 1, proto: "tcp", port: 53 },
+          { app: 2, proto: "tcp", port: 80 },
+          { app: 3, proto: "udp", port: 514 },
+          { app: 3, proto: "tcp", port: 514 },
+        ],
+        unixSyslog: true,
+      },
+      appBytes: 1400,
+      appMessages: 4,
       eventsMax: 0,
       timeouts: { idleSec: 15, activeSec: 1800 },
       output: "json",
       verbose: false,
+    });
+  });
+
+  test("-p: one application per option, off, case-insensitive names", () => {
+    const c = config(["-p", "HTTP=tcp/8080,tcp/80", "-p", "dns=off", "-p", "syslog=udp/514"]);
+    expect(c.apps).toEqual({
+      ports: [
+        { app: 2, proto: "tcp", port: 8080 },
+        { app: 2, proto: "tcp", port: 80 },
+        { app: 3, proto: "udp", port: 514 },
+      ],
+      unixSyslog: false,
     });
   });
 
@@ -49,6 +73,13 @@ describe("options", () => {
     [["-o", "json", "-o", "json-min"], "option -o given more than once"],
     [["-T", "x".repeat(256)], "at most 255 characters"],
     [["-e", "0"], "option -e: '0' is not a count of events"],
+    [["-p", "ftp=tcp/21"], "option -p: 'ftp=tcp/21' is not NAME=PROTO/PORT"],
+    [["-p", "http=udp/80"], "option -p: http: 'udp/80' is not tcp/PORT with a port from 1 to 65535"],
+    [["-p", "dns=udp/0"], "a port from 1 to 65535"],
+    [["-p", "dns=udp/70000"], "a port from 1 to 65535"],
+    [["-p", "dns=udp/53,udp/53"], "option -p: dns: 'udp/53' is given twice"],
+    [["-p", "dns=off", "-p", "dns=udp/53"], "option -p: dns is given more than once"],
+    [["--app-bytes", "5000"], "option --app-bytes: '5000' is not a count of bytes from 1 to 4095"],
     [["-e", "many"], "option -e: 'many' is not a count of events"],
     [["-t", "0"], "option -t: '0' is not a number of seconds"],
     [["-t", ","], "option -t: expects IDLE[,ACTIVE] in seconds"],

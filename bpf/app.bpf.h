@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Application messages (DNS, HTTP, SYSLOG): at the exit of a send or receive syscall on
+ * a socket of a configured (protocol, port) - or a UNIX datagram socket of the system
+ * log - the first cfg.app_cap bytes of the message are copied from the caller's buffers
+ * (gathering iovecs) into a ring record of their own. The agent attaches them to the
+ * socket's record. Decoding is the agent's job; the kernel only copies bytes.
+ */
+#ifndef KFLOWD_APP_BPF_H
+#define KFLOWD_APP_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "records.h"
+#include "maps.bpf.h"
+#include "sock.bpf.h"
+#include "syscalls.bpf.h"
+
+struct app_scratch {
+	/* the gather offset lives in map memory, re-read every iteration (see path.bpf.h) */
+	__u32 off;
+	__u32 pad;
+	struct rec_app rec;
+	/* room for one more iovec at any masked offset */
+	char slack[REC_APP_CAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct app_scratch);
+} app_scratch SEC(".maps");
+
+/* The configured application of an inet socket with ports lport/rport, or APP_NONE. */
+static __always_inline __u32 app_of_ports(__u32 proto, __u16 lport, __u16 rport)
+{
+	for (int i = 0; i < APP_PORTS_MAX; i++) {
+		if (i >= cfg.napp_ports)
+			break;
+		if (cfg.app_ports[i].proto == proto &&
+		    (cfg.app_ports[i].port == lport || cfg.app_ports[i].port == rport))
+			return cfg.app_ports[i].app;
+	}
+	return APP_NONE;
+}
+
+#define SYSLOG_PATH_MAX 32
+
+/*
+ * Whether a sun_path (32 bytes, NUL-padded) names the system log: "/dev/log" or
+ * "/run/systemd/journal/dev-log", compared as little-endian words (string constants
+ * would land in .rodata, which holds only struct kf_config).
+ */
+static __always_inline bool syslog_path(const __u64 *w)
+{
+	if (w[0] == 0x676f6c2f7665642fULL && w[1] == 0)
+		return true;
+	return w[0] == 0x7379732f6e75722fULL && w[1] == 0x756f6a2f646d6574ULL &&
+	       w[2] == 0x7665642f6c616e72ULL && w[3] == 0x676f6c2dULL;
+}
+
+/* The port in a user sockaddr_in/in6 (same offset in both), 0 if none. */
+static __always_inline __u16 sockaddr_port(const void *uaddr)
+{
+	__u16 port = 0;
+
+	if (uaddr)
+		bpf_probe_read_user(&port, sizeof(port), (const char *)uaddr + 2);
+	return bpf_ntohs(port);
+}
+
+/* bytes captured per message: masks below keep every copy inside the record */
+static __always_inline __u32 app_cap(void)
+{
+	return cfg.app_cap < REC_APP_CAP ? cfg.app_cap : REC_APP_CAP - 1;
+}
+
+/* Copies up to app_cap() bytes from n iovecs (user memory) into s->rec.data. */
+static __noinline void app_gather(struct app_scratch *s, const struct iovec *iov, __u32 n)
+{
+	__u32 cap = app_cap();
+
+	s->off = 0;
+	for (int i = 0; i < APP_IOV_MAX; i++) {
+		struct iovec v = {};
+		__u32 off = s->off, len;
+
+		if (i >= n || off >= cap)
+			break;
+		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+			break;
+		len = v.iov_len < cap - off ? v.iov_len : cap - off;
+		/* both masks keep the values (off + len <= cap < REC_APP_CAP): the verifier needs them */
+		bpf_probe_read_user(s->rec.data + (off & (REC_APP_CAP - 1)), len & (REC_APP_CAP - 1), v.iov_base);
+		s->off = off + len;
+	}
+}
+
+/* Copies up to app_cap() bytes of one user buffer into s->rec.data. */
+static __always_inline void app_copy(struct app_scratch *s, const void *buf, long ret)
+{
+	__u32 cap = app_cap();
+	__u32 len = ret < cap ? ret : cap;
+
+	bpf_probe_read_user(s->rec.data, len & (REC_APP_CAP - 1), buf);
+	s->off = len;
+}
+
+/*
+ * The exit of a send or receive syscall that moved ret bytes on socket file f (sk):
+ * capture the message if it belongs to a configured application.
+ */
+static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f, struct sock *sk, long ret)
+{
+	__u32 zero = 0;
+	struct app_scratch *s = bpf_map_lookup_elem(&app_scratch, &zero);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	bool rx = nr == NR_read || nr == NR_readv || nr == NR_recvfrom || nr == NR_recvmsg || nr == NR_recvmmsg;
+	struct user_msghdr msg = {};
+	const void *buf = NULL;
+	const void *uaddr = NULL;
+	const struct iovec *iov = NULL;
+	__u32 niov = 0, app = APP_NONE;
+	__u64 key;
+	__u32 size;
+
+	if (!s)
+		return;
+	/* where the bytes are: one buffer, an iovec array, or a msghdr's */
+	switch (nr) {
+	case NR_read:
+	case NR_write:
+	case NR_sendto:
+	case NR_recvfrom:
+		buf = (void *)SYSCALL_ARG2(regs);
+		if (nr == NR_sendto || nr == NR_recvfrom)
+			uaddr = (void *)SYSCALL_ARG5(regs);
+		break;
+	case NR_readv:
+	case NR_writev:
+		iov = (void *)SYSCALL_ARG2(regs);
+		niov = SYSCALL_ARG3(regs);
+		break;
+	case NR_sendmsg:
+	case NR_recvmsg:
+	case NR_sendmmsg:
+	case NR_recvmmsg: {
+		/* of sendmmsg/recvmmsg, the first message (struct mmsghdr starts with its msghdr) */
+		struct mmsghdr *mm = (void *)SYSCALL_ARG2(regs);
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), &mm->msg_hdr))
+			return;
+		if (nr == NR_sendmmsg || nr == NR_recvmmsg) {
+			__u32 mlen = 0;
+
+			bpf_probe_read_user(&mlen, sizeof(mlen), &mm->msg_len);
+			ret = mlen;
+		}
+		iov = msg.msg_iov;
+		niov = msg.msg_iovlen;
+		uaddr = msg.msg_name;
+		break;
+	}
+	default:
+		return;
+	}
+	if (ret <= 0)
+		return;
+
+	if (family == AF_UNIX) {
+		struct unix_sock *us = (void *)sk;
+		struct unix_address *addr = BPF_CORE_READ(us, addr);
+		__u64 path[SYSLOG_PATH_MAX / 8] = {};
+
+		if (!cfg.app_unix_syslog || BPF_CORE_READ(sk, sk_type) != 2 /* SOCK_DGRAM */)
+			return;
+		/* the sender names the log by connect() (the peer) or by sendto() (uaddr) */
+		if (uaddr) {
+			bpf_probe_read_user(path, sizeof(path), (const char *)uaddr + 2);
+		} else {
+			struct unix_sock *peer = (void *)BPF_CORE_READ(us, peer);
+
+			/* a sender's log is its peer; a receiver (the log daemon) is the log */
+			if (!rx && peer)
+				addr = BPF_CORE_READ(peer, addr);
+			if (addr)
+				bpf_probe_read_kernel(path, sizeof(path), &addr->name[0].sun_path);
+		}
+		if (!syslog_path(path))
+			return;
+		app = APP_SYSLOG;
+		key = unix_key(f);
+	} else {
+		__u32 proto = BPF_CORE_READ(sk, sk_protocol);
+		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+
+		if (!rport)
+			rport = sockaddr_port(uaddr);
+		app = app_of_ports(proto, lport, rport);
+		if (app == APP_NONE)
+			return;
+		key = sk_cookie(sk);
+	}
+
+	if (iov)
+		app_gather(s, iov, niov);
+	else
+		app_copy(s, buf, ret);
+	s->rec.hdr.type = REC_TYPE_APP;
+	s->rec.hdr.version = REC_VERSION;
+	s->rec.hdr.ts_ns = bpf_ktime_get_ns();
+	s->rec.sock_key = key;
+	s->rec.pid = bpf_get_current_pid_tgid() >> 32;
+	s->rec.len = ret;
+	s->rec.cap_len = s->off;
+	s->rec.rx = rx;
+	s->rec.app = app;
+	s->rec.pad = 0;
+	size = offsetof(struct rec_app, data) + (s->off & (REC_APP_CAP - 1));
+	s->rec.hdr.size = size;
+	if (bpf_ringbuf_output(&ring, &s->rec, size, BPF_RB_NO_WAKEUP))
+		stat_inc(STAT_APP_LOST);
+}
+
+#endif /* KFLOWD_APP_BPF_H */

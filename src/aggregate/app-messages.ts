@@ -1,0 +1,44 @@
+/**
+ * Application messages waiting for their socket's record: the kernel hands them over as
+ * they happen, the socket record comes when the socket closes or times out. Bounded: a
+ * socket whose record never comes loses its messages to newer ones, counted.
+ */
+import type { AppMessage } from "../records/app.ts";
+
+/** most sockets with waiting messages */
+const MAX_SOCKETS = 4096;
+
+export class AppMessages {
+  private readonly bySocket = new Map<bigint, AppMessage[]>();
+  /** messages dropped because their socket's record never came */
+  dropped = 0;
+
+  constructor(private readonly perRecord: number) {}
+
+  /** Keeps msg for its socket; true when the socket now holds a record's worth. */
+  add(msg: AppMessage): boolean {
+    let list = this.bySocket.get(msg.sockKey);
+    if (!list) {
+      if (this.bySocket.size >= MAX_SOCKETS) {
+        const [oldest, lost] = this.bySocket.entries().next().value as [bigint, AppMessage[]];
+        this.bySocket.delete(oldest);
+        this.dropped += lost.length;
+      }
+      list = [];
+      this.bySocket.set(msg.sockKey, list);
+    }
+    list.push(msg);
+    return list.length >= this.perRecord;
+  }
+
+  /** The messages for the record of socket key (at most a record's worth), removed. */
+  take(key: bigint): AppMessage[] | undefined {
+    const list = this.bySocket.get(key);
+    if (!list) return undefined;
+    if (list.length <= this.perRecord) {
+      this.bySocket.delete(key);
+      return list;
+    }
+    return list.splice(0, this.perRecord);
+  }
+}
