@@ -56,10 +56,11 @@ static __always_inline __u32 app_of_ports(__u32 proto, __u16 lport, __u16 rport)
  */
 static __always_inline bool syslog_path(const __u64 *w)
 {
-	if (w[0] == 0x676f6c2f7665642fULL && w[1] == 0)
+	/* up to and including the terminating NUL: what follows it may be anything */
+	if (w[0] == 0x676f6c2f7665642fULL && (w[1] & 0xff) == 0)
 		return true;
 	return w[0] == 0x7379732f6e75722fULL && w[1] == 0x756f6a2f646d6574ULL &&
-	       w[2] == 0x7665642f6c616e72ULL && w[3] == 0x676f6c2dULL;
+	       w[2] == 0x7665642f6c616e72ULL && (w[3] & 0xffffffffffULL) == 0x676f6c2dULL;
 }
 
 /* The port in a user sockaddr_in/in6 (same offset in both), 0 if none. */
@@ -198,12 +199,19 @@ static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f
 		__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 
+		key = sk_cookie(sk);
 		if (!rport)
 			rport = sockaddr_port(uaddr);
+		/* an unconnected UDP socket receiving without asking for the address: its peer so far */
+		if (!rport) {
+			struct rec_sock *rec = bpf_map_lookup_elem(&socks, &key);
+
+			if (rec)
+				rport = rec->rport;
+		}
 		app = app_of_ports(proto, lport, rport);
 		if (app == APP_NONE)
 			return;
-		key = sk_cookie(sk);
 	}
 
 	if (iov)

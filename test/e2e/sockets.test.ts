@@ -6,31 +6,13 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { type Json, RunningAgent } from "../helpers/agent.ts";
-import { ROOT } from "../helpers/paths.ts";
+import { peer } from "../helpers/peer.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 
 setDefaultTimeout(30_000);
 const skip = skipWithoutKernel("end-to-end socket tests");
-const PEER = `${ROOT}test/helpers/net_peer.py`;
 const firstPort = 20000 + (process.pid % 20000);
 let nextPort = firstPort;
-
-interface Peer {
-  readonly pid: number;
-  readonly exited: Promise<number>;
-}
-
-/** Starts a peer; a server is awaited until it prints "ready". */
-async function peer(...args: string[]): Promise<Peer> {
-  const p = Bun.spawn(["python3", PEER, ...args], { stdout: "pipe", stderr: "inherit" });
-  if (args[0]!.endsWith("-server")) {
-    const reader = p.stdout.getReader();
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toBe("ready\n");
-    reader.releaseLock();
-  }
-  return { pid: p.pid, exited: p.exited };
-}
 
 describe.skipIf(skip)("socket records", () => {
   let agent: RunningAgent;

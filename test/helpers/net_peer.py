@@ -9,6 +9,12 @@ Usage: net_peer.py MODE ARGS...  (servers print "ready" once listening)
                                      send SEND bytes, read the answer; "linger": then wait 3 s
   unix-server dgram|stream PATH REPLY
   unix-client dgram|stream PATH SEND
+  dns-server HOST PORT               answer one A query over UDP with 10.1.2.3 (TTL 300)
+  dns-client HOST PORT NAME          send one A query for NAME over UDP, read the answer
+  udp-send HOST PORT TEXT            send one datagram
+  udp-recv HOST PORT                 receive one datagram
+  unix-dgram-recv PATH               bind PATH, receive one datagram
+  unix-dgram-send PATH TEXT          send one datagram to PATH (connected)
 """
 import os
 import socket
@@ -35,6 +41,8 @@ def read_all(s):
 
 
 def main(mode, *a):
+    # a peer whose counterpart never comes must not hang the test run
+    socket.setdefaulttimeout(10)
     if mode == "tcp-server":
         host, port, reply = a[0], int(a[1]), int(a[2])
         srv = socket.socket(family(host), socket.SOCK_STREAM)
@@ -112,6 +120,49 @@ def main(mode, *a):
             c.shutdown(socket.SHUT_WR)
             read_all(c)
         c.close()
+    elif mode == "dns-server":
+        host, port = a[0], int(a[1])
+        s = socket.socket(family(host), socket.SOCK_DGRAM)
+        s.bind((host, port))
+        ready()
+        q, peer = s.recvfrom(512)
+        answer = struct.pack(">HHIH", 1, 1, 300, 4) + bytes([10, 1, 2, 3])
+        s.sendto(q[:2] + struct.pack(">HHHHH", 0x8180, 1, 1, 0, 0) + q[12:] + b"\xc0\x0c" + answer, peer)
+        s.close()
+    elif mode == "dns-client":
+        host, port, name = a[0], int(a[1]), a[2]
+        labels = b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\0"
+        q = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0) + labels + struct.pack(">HH", 1, 1)
+        s = socket.socket(family(host), socket.SOCK_DGRAM)
+        s.sendto(q, (host, port))
+        s.recv(512)
+        s.close()
+    elif mode == "udp-send":
+        s = socket.socket(family(a[0]), socket.SOCK_DGRAM)
+        s.sendto(a[2].encode(), (a[0], int(a[1])))
+        s.close()
+    elif mode == "udp-recv":
+        s = socket.socket(family(a[0]), socket.SOCK_DGRAM)
+        s.bind((a[0], int(a[1])))
+        ready()
+        s.recv(65536)
+        s.close()
+    elif mode == "unix-dgram-recv":
+        if os.path.exists(a[0]):
+            os.unlink(a[0])
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind(a[0])
+        try:
+            ready()
+            s.recv(65536)
+        finally:
+            s.close()
+            os.unlink(a[0])
+    elif mode == "unix-dgram-send":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.connect(a[0])
+        s.send(a[1].encode())
+        s.close()
     else:
         sys.exit(__doc__)
 

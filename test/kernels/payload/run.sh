@@ -6,7 +6,7 @@ KFLOWD=${KFLOWD:-/payload/kflowd}
 export SCENARIO_DIR=${SCENARIO_DIR:-/tmp/kt} SCENARIO_PORT=${SCENARIO_PORT:-18080}
 here=$(dirname "$0")
 work=$(mktemp -d)
-"$KFLOWD" -o json-min >"$work/records" 2>"$work/stderr" &
+"$KFLOWD" -o json-min -p "http=tcp/$SCENARIO_PORT" >"$work/records" 2>"$work/stderr" &
 agent=$!
 i=0
 until grep -q "started in terminal mode" "$work/stderr"; do
