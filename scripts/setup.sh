@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# build: BPF toolchain and libbpf; kernel matrix: QEMU, initramfs tools, arm64 cross gcc
+# build: BPF toolchain and libbpf; tests: the peers and clients they run (python3, curl,
+# logger from bsdutils, findmnt from util-linux); kernel matrix: QEMU, initramfs tools,
+# arm64 cross gcc
 APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev
+  python3 curl bsdutils util-linux
   qemu-system-x86 qemu-system-arm cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 
 missing=()
