@@ -43,17 +43,23 @@ static __always_inline struct file *fd_file(long fd)
 	return f;
 }
 
+/* Reads an inode's current state. */
+static __always_inline void inode_read(struct rec_inode *st, struct inode *inode)
+{
+	st->mode = BPF_CORE_READ(inode, i_mode);
+	st->nlink = BPF_CORE_READ(inode, i_nlink);
+	st->uid = BPF_CORE_READ(inode, i_uid.val);
+	st->gid = BPF_CORE_READ(inode, i_gid.val);
+	st->size = BPF_CORE_READ(inode, i_size);
+	st->atime_ns = inode_atime_ns(inode);
+	st->mtime_ns = inode_mtime_ns(inode);
+	st->ctime_ns = inode_ctime_ns(inode);
+}
+
 /* Refreshes the inode's current state in the record. */
 static __always_inline void file_refresh(struct rec_file *r, struct inode *inode)
 {
-	r->mode = BPF_CORE_READ(inode, i_mode);
-	r->nlink = BPF_CORE_READ(inode, i_nlink);
-	r->uid = BPF_CORE_READ(inode, i_uid.val);
-	r->gid = BPF_CORE_READ(inode, i_gid.val);
-	r->size = BPF_CORE_READ(inode, i_size);
-	r->atime_ns = inode_atime_ns(inode);
-	r->mtime_ns = inode_mtime_ns(inode);
-	r->ctime_ns = inode_ctime_ns(inode);
+	inode_read(&r->inode, inode);
 }
 
 /* Bytes of the record up to the end of its tail. */
@@ -124,8 +130,8 @@ static __always_inline void file_set_path(struct rec_file *r, struct path_scratc
 /* Inserts the record built in scratch as the aggregation of key; returns the map's copy. */
 static __always_inline struct rec_file *file_insert(struct file_key *key, struct rec_file *r)
 {
-	r->size_first = r->size;
-	r->mtime_first_ns = r->mtime_ns;
+	r->size_first = r->inode.size;
+	r->mtime_first_ns = r->inode.mtime_ns;
 	if (bpf_map_update_elem(&files, key, r, BPF_NOEXIST) &&
 	    bpf_map_update_elem(&files, key, r, BPF_NOEXIST)) {
 		/* the second try covers a racing insert of the same key on another CPU */

@@ -8,6 +8,7 @@
 
 struct rec_hdr layout_rec_hdr;
 struct rec_task layout_rec_task;
+struct rec_inode layout_rec_inode;
 struct rec_file layout_rec_file;
 struct file_key layout_file_key;
 struct rec_exit layout_rec_exit;

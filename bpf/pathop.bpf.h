@@ -35,16 +35,9 @@ enum path_op_kind {
 struct inode_snap {
 	struct inode *inode;
 	__u64 ino;
-	__u64 size;
-	__u64 atime_ns;
-	__u64 mtime_ns;
-	__u64 ctime_ns;
 	__u32 dev;
-	__u32 mode;
-	__u32 nlink;
-	__u32 uid;
-	__u32 gid;
 	__u32 pad;
+	struct rec_inode st;
 };
 
 struct path_op {
@@ -186,27 +179,8 @@ static __always_inline void path_op_inode(struct inode *inode)
 	s->inode = inode;
 	s->ino = ino;
 	s->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	s->mode = mode;
-	s->nlink = BPF_CORE_READ(inode, i_nlink);
-	s->uid = BPF_CORE_READ(inode, i_uid.val);
-	s->gid = BPF_CORE_READ(inode, i_gid.val);
-	s->size = BPF_CORE_READ(inode, i_size);
-	s->atime_ns = inode_atime_ns(inode);
-	s->mtime_ns = inode_mtime_ns(inode);
-	s->ctime_ns = inode_ctime_ns(inode);
+	inode_read(&s->st, inode);
 	op->nsnaps = n + 1;
-}
-
-static __always_inline void snap_apply(struct rec_file *r, struct inode_snap *s)
-{
-	r->mode = s->mode;
-	r->nlink = s->nlink;
-	r->uid = s->uid;
-	r->gid = s->gid;
-	r->size = s->size;
-	r->atime_ns = s->atime_ns;
-	r->mtime_ns = s->mtime_ns;
-	r->ctime_ns = s->ctime_ns;
 }
 
 /* Puts the last bytes of the user path (the old name of a rename) after r's path. */
@@ -246,7 +220,7 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		return;
 	key.pid = bpf_get_current_pid_tgid() >> 32;
 	if (s) {
-		__u32 type = s->mode & S_IFMT;
+		__u32 type = s->st.mode & S_IFMT;
 
 		/* kflowd reports regular files and symlinks only */
 		if (type != S_IFREG && type != S_IFLNK)
@@ -263,15 +237,15 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		path_resolve(ps, dfd, upath);
 		file_set_path(r, ps);
 		if (s) {
-			snap_apply(r, s);
+			r->inode = s->st;
 		} else {
 			r->flags |= FILE_FLAG_NO_INODE;
 			/* what the operation itself says about the file */
 			if (kind == PATH_OP_SYMLINK)
-				r->mode = S_IFLNK;
+				r->inode.mode = S_IFLNK;
 			if (kind == PATH_OP_LINK) {
-				r->mode = S_IFREG;
-				r->nlink = 2;
+				r->inode.mode = S_IFREG;
+				r->inode.nlink = 2;
 			}
 		}
 		if (s && !ends) {

@@ -110,6 +110,18 @@ struct rec_task {
 	char comm[REC_COMM_LEN];
 };
 
+/* An inode's state, as a file record reports it (read at each event). */
+struct rec_inode {
+	__u32 mode;        /* i_mode */
+	__u32 nlink;
+	__u32 uid;         /* owner */
+	__u32 gid;
+	__u64 size;
+	__u64 atime_ns;    /* inode times, ns since the epoch */
+	__u64 mtime_ns;
+	__u64 ctime_ns;
+};
+
 /*
  * A file aggregation, key (tgid, dev, ino). The value of map "files" and, cut to
  * hdr.size, the ring-buffer record.
@@ -120,17 +132,10 @@ struct rec_file {
 	__u64 ts_first_ns;
 	__u64 ino;
 	__u32 dev;         /* kernel dev_t: major << 20 | minor */
-	__u32 mode;        /* i_mode */
-	__u32 nlink;
-	__u32 uid;         /* inode owner */
-	__u32 gid;
 	__u32 events;      /* sum of event_counts */
 	__u32 event_counts[REC_FS_EVENT_SLOTS];
-	__u64 size;
-	__u64 size_first;
-	__u64 atime_ns;    /* inode times, ns since the epoch */
-	__u64 mtime_ns;
-	__u64 ctime_ns;
+	struct rec_inode inode; /* as of the last event */
+	__u64 size_first;  /* inode.size and inode.mtime_ns at the first event */
 	__u64 mtime_first_ns;
 	__u16 path_len;    /* bytes of the absolute path after the two exe names */
 	__u16 origin_len;  /* bytes after the path that end with the old name (renames) */

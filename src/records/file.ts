@@ -1,5 +1,5 @@
 import { text, u64, u64Big } from "./bytes.ts";
-import { FileFlags, FsEvent, RecFile, RecHdr } from "./layout.gen.ts";
+import { FileFlags, FsEvent, RecFile, RecHdr, RecInode } from "./layout.gen.ts";
 import { decodeTask, taskTailLength, type TaskIdentity } from "./task.ts";
 
 /** One file aggregation: what a process did to one file between its first event and export. */
@@ -68,23 +68,24 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
     counts[i] = view.getUint32(off + RecFile.eventCounts + 4 * i, true);
   }
   const flags = view.getUint16(off + RecFile.flags, true);
+  const inode = off + RecFile.inode;
   return {
     task: decodeTask(view, bytes, off + RecFile.task, tail),
     tsFirstNs: u64Big(view, off + RecFile.tsFirstNs),
     tsNs: u64Big(view, off + RecFile.hdr + RecHdr.tsNs),
     ino: u64Big(view, off + RecFile.ino),
     dev: view.getUint32(off + RecFile.dev, true),
-    mode: view.getUint32(off + RecFile.mode, true),
-    nlink: view.getUint32(off + RecFile.nlink, true),
-    uid: view.getUint32(off + RecFile.uid, true),
-    gid: view.getUint32(off + RecFile.gid, true),
+    mode: view.getUint32(inode + RecInode.mode, true),
+    nlink: view.getUint32(inode + RecInode.nlink, true),
+    uid: view.getUint32(inode + RecInode.uid, true),
+    gid: view.getUint32(inode + RecInode.gid, true),
     events: view.getUint32(off + RecFile.events, true),
     eventCounts: counts,
-    size: u64(view, off + RecFile.size),
+    size: u64(view, inode + RecInode.size),
     sizeFirst: u64(view, off + RecFile.sizeFirst),
-    atimeNs: u64Big(view, off + RecFile.atimeNs),
-    mtimeNs: u64Big(view, off + RecFile.mtimeNs),
-    ctimeNs: u64Big(view, off + RecFile.ctimeNs),
+    atimeNs: u64Big(view, inode + RecInode.atimeNs),
+    mtimeNs: u64Big(view, inode + RecInode.mtimeNs),
+    ctimeNs: u64Big(view, inode + RecInode.ctimeNs),
     mtimeFirstNs: u64Big(view, off + RecFile.mtimeFirstNs),
     path: normalizePath(text(bytes, tail + names, pathLen)),
     pathTruncated: (flags & FileFlags.FILE_FLAG_PATH_TRUNCATED) !== 0,

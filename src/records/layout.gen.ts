@@ -24,6 +24,18 @@ export const RecTask = {
 
 export const RecTaskCommLen = 16;
 
+export const RecInode = {
+  SIZE: 48,
+  mode: 0,
+  nlink: 4,
+  uid: 8,
+  gid: 12,
+  size: 16,
+  atimeNs: 24,
+  mtimeNs: 32,
+  ctimeNs: 40,
+} as const;
+
 export const RecFile = {
   SIZE: 5088,
   hdr: 0,
@@ -31,17 +43,10 @@ export const RecFile = {
   tsFirstNs: 64,
   ino: 72,
   dev: 80,
-  mode: 84,
-  nlink: 88,
-  uid: 92,
-  gid: 96,
-  events: 100,
-  eventCounts: 104,
-  size: 168,
-  sizeFirst: 176,
-  atimeNs: 184,
-  mtimeNs: 192,
-  ctimeNs: 200,
+  events: 84,
+  eventCounts: 88,
+  inode: 152,
+  sizeFirst: 200,
   mtimeFirstNs: 208,
   pathLen: 216,
   originLen: 218,
