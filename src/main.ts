@@ -29,7 +29,7 @@ import { decodeExit, type ExitNotice } from "./records/exit.ts";
 import { decodeFile } from "./records/file.ts";
 import { decodeSock } from "./records/sock.ts";
 import { recordType } from "./records/header.ts";
-import { FileKey, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
+import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
 import { stdoutSink } from "./sink/stdout.ts";
 import { VERSION } from "./version.ts";
 
@@ -74,9 +74,11 @@ async function run(config: Config): Promise<number> {
     appBytes: config.appBytes,
   });
   const { object } = kernel;
-  const reader = new RingReader(object.openRing("ring", Math.max(RecFile.SIZE, RecSock.SIZE)), BATCH_BYTES);
+  const largestRecord = Math.max(RecFile.SIZE, RecSock.SIZE, RecApp.SIZE);
+  const reader = new RingReader(object.openRing("ring", largestRecord), BATCH_BYTES);
   const flusher = new FileFlusher(new MapAccess(lib, object.mapFd("files"), FileKey.SIZE, FILE_ENTRIES));
-  const sockFlusher = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), 8, SOCK_ENTRIES), SOCK_KIND);
+  const sockKeySize = 8; // a u64: cookie or socket inode
+  const sockFlusher = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), sockKeySize, SOCK_ENTRIES), SOCK_KIND);
   const statsFd = object.mapFd("stats");
 
   const names = new UserGroupNames();
@@ -100,10 +102,10 @@ async function run(config: Config): Promise<number> {
   /** sockets whose message slots filled up: printed after this batch */
   const full = new Set<bigint>();
   const counts = { records: 0, malformed: 0 };
-  const pretty_ = config.output === "json";
+  const indented = config.output === "json";
 
   function emit(line: string): void {
-    sink.write(pretty_ ? `${pretty(line)}\n\x1e\n` : `${line}\n`);
+    sink.write(indented ? `${pretty(line)}\n\x1e\n` : `${line}\n`);
     counts.records++;
   }
 
