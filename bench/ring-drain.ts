@@ -29,6 +29,7 @@ const session = startKernel(lib, shim, await Bun.file(BPF_OBJECT).bytes(), {
   sockEntries: 256,
   apps: { ports: [], unixSyslog: false },
   appBytes: 1400,
+  monitor: { file: true, socket: true },
 });
 const ringFd = session.object.mapFd("ring");
 const dir = mkdtempSync(`${tmpdir()}/kflowd-bench-`);

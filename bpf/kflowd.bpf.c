@@ -26,6 +26,17 @@ static __always_inline bool is_agent(void)
 	return (bpf_get_current_pid_tgid() >> 32) == cfg.agent_pid;
 }
 
+/* -m: files and sockets can be monitored alone (the verifier prunes what is off) */
+static __always_inline bool monitor_files(void)
+{
+	return cfg.monitor & MONITOR_FILE;
+}
+
+static __always_inline bool monitor_sockets(void)
+{
+	return cfg.monitor & MONITOR_SOCKET;
+}
+
 /*
  * Before the syscall: releases (afterwards the file is gone) and the arguments of path
  * operations (finished at exit).
@@ -48,7 +59,7 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 			return 0;
 		break;
 	default:
-		if (!is_agent())
+		if (monitor_files() && !is_agent())
 			path_op_begin(regs, id);
 		return 0;
 	}
@@ -57,10 +68,12 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	f = fd_file(fd);
 	if (!f)
 		return 0;
-	if (file_sock(f))
-		unix_release(f);
-	else
+	if (file_sock(f)) {
+		if (monitor_sockets())
+			unix_release(f);
+	} else if (monitor_files()) {
 		file_release(f);
+	}
 	return 0;
 }
 
@@ -77,10 +90,11 @@ static __always_inline void fd_event(struct pt_regs *regs, long nr, long fd, __u
 		return;
 	sk = file_sock(f);
 	if (!sk) {
-		file_event(f, ev);
+		if (monitor_files())
+			file_event(f, ev);
 		return;
 	}
-	if (ev != FS_ACCESS && ev != FS_MODIFY)
+	if (!monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
 		return;
 	/* TCP and UDP are counted per packet by cgroup_skb */
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
@@ -137,7 +151,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		return 0;
 	case NR_accept:
 	case NR_accept4:
-		if (!is_agent())
+		if (monitor_sockets() && !is_agent())
 			sock_accepted(ret);
 		return 0;
 	case NR_sendto:
@@ -313,7 +327,7 @@ int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_
 {
 	struct file *f;
 
-	if (is_agent())
+	if (!monitor_files() || is_agent())
 		return 0;
 	f = BPF_CORE_READ(bprm, file);
 	if (f)
@@ -483,7 +497,7 @@ int BPF_PROG(sched_process_exit__flush, struct task_struct *task)
 	struct rec_exit *r;
 
 	/* do_exit() decrements signal->live before this tracepoint */
-	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+	if (!monitor_files() || BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
 	if (BPF_CORE_READ(task, tgid) == cfg.agent_pid)
 		return 0;

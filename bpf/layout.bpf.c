@@ -17,6 +17,7 @@ struct rec_sock layout_rec_sock;
 struct rec_app layout_rec_app;
 struct app_port layout_app_port;
 enum app_kind layout_app_kind;
+enum monitor_flags layout_monitor_flags;
 enum app_limits layout_app_limits;
 enum sock_limits layout_sock_limits;
 enum sock_role layout_sock_role;

@@ -286,6 +286,12 @@ struct app_port {
 	__u8 app;          /* enum app_kind */
 };
 
+/* What is monitored (-m). */
+enum monitor_flags {
+	MONITOR_FILE = 1,
+	MONITOR_SOCKET = 2,
+};
+
 /* Agent -> kernel: the whole .rodata of the program, set before load. */
 struct kf_config {
 	__u32 agent_pid;   /* tgid of the agent itself: never reported */
@@ -294,6 +300,8 @@ struct kf_config {
 	__u32 app_cap;     /* bytes captured per message, at most REC_APP_CAP */
 	__u32 app_unix_syslog; /* capture syslog datagrams to /dev/log and journald's dev-log */
 	__u32 napp_ports;
+	__u32 monitor;     /* enum monitor_flags (-m) */
+	__u32 pad;
 	struct app_port app_ports[APP_PORTS_MAX];
 };
 

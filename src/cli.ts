@@ -3,6 +3,7 @@ import { cac } from "cac";
 
 /** An option as the user typed it, before validation. */
 export interface RawOptions {
+  readonly monitor?: unknown;
   readonly apps?: unknown;
   readonly appBytes?: unknown;
   readonly appMessages?: unknown;
@@ -29,6 +30,10 @@ interface OptionSpec {
 
 /** The options the agent implements; help text is generated from this list. */
 export const OPTIONS: readonly OptionSpec[] = [
+  {
+    flags: "-m, --monitor <file,socket>",
+    text: "what to monitor: file, socket or both, as a comma list of these words or their prefixes (default: file,socket)",
+  },
   {
     flags: "-e, --events <count>",
     text: "print a file record once it holds this many events instead of waiting for the file to be released (1 = every event on its own; default: off)",

@@ -58,7 +58,34 @@ function countOption(flag: string, what: string, min: number, max: number, fallb
   );
 }
 
+/** What -m selects. */
+export interface Monitor {
+  readonly file: boolean;
+  readonly socket: boolean;
+}
+
+/** kflowd's -m: a comma list of prefixes of "file" and "socket" ("f", "sock", ...). */
+export function parseMonitor(text: string): Monitor | string {
+  const out = { file: false, socket: false };
+  for (const token of text.split(",")) {
+    if (token !== "" && "file".startsWith(token)) out.file = true;
+    else if (token !== "" && "socket".startsWith(token)) out.socket = true;
+    else return `'${token}' is neither file nor socket`;
+  }
+  return out;
+}
+
 const ConfigSchema = v.object({
+  monitor: v.pipe(
+    v.union([v.string(), v.undefined()], "option -m needs file, socket or both"),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      if (dataset.value === undefined) return { file: true, socket: true };
+      const m = parseMonitor(dataset.value);
+      if (typeof m !== "string") return m;
+      addIssue({ message: `option -m: ${m}` });
+      return NEVER;
+    }),
+  ),
   apps: v.pipe(
     v.union([v.string(), v.array(v.string()), v.undefined()], "option -p needs NAME=PROTO/PORT,..."),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
@@ -116,6 +143,7 @@ export type Config = v.InferOutput<typeof ConfigSchema>;
 /** Validates the parsed options; throws UsageError with the first problem. */
 export function buildConfig(raw: RawOptions): Config {
   const result = v.safeParse(ConfigSchema, {
+    monitor: raw.monitor,
     apps: raw.apps,
     appBytes: raw.appBytes,
     appMessages: raw.appMessages,

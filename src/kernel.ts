@@ -9,7 +9,8 @@ import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
 import { kernelConfigText, kernelHz } from "./kernel-config.ts";
 import type { AppPorts } from "./app-ports.ts";
-import { AppLimits, AppPort, InodeTier, KfConfig } from "./records/layout.gen.ts";
+import type { Monitor } from "./config.ts";
+import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags } from "./records/layout.gen.ts";
 
 export interface KernelOptions {
   /** the agent's own tgid, never reported */
@@ -26,6 +27,8 @@ export interface KernelOptions {
   readonly apps: AppPorts;
   /** bytes captured per application message */
   readonly appBytes: number;
+  /** -m: what is monitored */
+  readonly monitor: Monitor;
 }
 
 /** Which hooks serve a feature on this kernel. */
@@ -115,6 +118,11 @@ function configBytes(opts: KernelOptions): Uint8Array {
   view.setUint32(KfConfig.eventsMax, opts.eventsMax, true);
   view.setUint32(KfConfig.hz, kernelHz(kernelConfigText()), true);
   view.setUint32(KfConfig.appCap, opts.appBytes, true);
+  view.setUint32(
+    KfConfig.monitor,
+    (opts.monitor.file ? MonitorFlags.MONITOR_FILE : 0) | (opts.monitor.socket ? MonitorFlags.MONITOR_SOCKET : 0),
+    true,
+  );
   view.setUint32(KfConfig.appUnixSyslog, opts.apps.unixSyslog ? 1 : 0, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
@@ -165,16 +173,17 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
     // tracepoints a kernel lacks fail at load, kprobes only at attach: decide before load
+    const { file, socket } = opts.monitor;
     const ctime = kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length;
-    for (const p of CTIME_PROGRAMS) object.setAutoload(p, ctime);
-    for (const p of KPROBE_PROGRAMS) object.setAutoload(p, !ctime);
+    for (const p of CTIME_PROGRAMS) object.setAutoload(p, file && ctime);
+    for (const p of KPROBE_PROGRAMS) object.setAutoload(p, file && !ctime);
+    for (const p of [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS]) object.setAutoload(p, socket);
     object.load();
+    // the syscall programs serve both: files, and UNIX sockets and application messages
     object.attach(FILE_PROGRAMS);
-    const features: FeatureTier[] = [
-      { feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS },
-      attachInodeTier(object, ctime),
-      attachSockets(object),
-    ];
+    const features: FeatureTier[] = [];
+    if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime));
+    if (socket) features.push(attachSockets(object));
     return { object, features };
   } catch (e) {
     object.close();

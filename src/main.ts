@@ -72,6 +72,7 @@ async function run(config: Config): Promise<number> {
     eventsMax: config.eventsMax,
     apps: config.apps,
     appBytes: config.appBytes,
+    monitor: config.monitor,
   });
   const { object } = kernel;
   const largestRecord = Math.max(RecFile.SIZE, RecSock.SIZE, RecApp.SIZE);

@@ -159,6 +159,11 @@ export const AppKind = {
   APP_SYSLOG: 3,
 } as const;
 
+export const MonitorFlags = {
+  MONITOR_FILE: 1,
+  MONITOR_SOCKET: 2,
+} as const;
+
 export const AppLimits = {
   REC_APP_CAP: 4096,
   APP_PORTS_MAX: 24,
@@ -190,14 +195,16 @@ export const RecStats = {
 export const RecStatsCountersLen = 9;
 
 export const KfConfig = {
-  SIZE: 120,
+  SIZE: 128,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
   appCap: 12,
   appUnixSyslog: 16,
   nappPorts: 20,
-  appPorts: 24,
+  monitor: 24,
+  pad: 28,
+  appPorts: 32,
 } as const;
 
 export const KfConfigAppPortsLen = 24;

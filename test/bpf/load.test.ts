@@ -58,6 +58,7 @@ describe.skipIf(skip)("kernel object", () => {
     sockEntries: 256,
     apps: { ports: [], unixSyslog: false },
     appBytes: 1400,
+    monitor: { file: true, socket: true },
     });
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 256 * 1024);
   });

@@ -10,6 +10,7 @@ function config(argv: string[]) {
 describe("options", () => {
   test("defaults", () => {
     expect(config([])).toEqual({
+      monitor: { file: true, socket: true },
       apps: {
         ports: [
           { app: 1, proto: "udp", port: 53 },
@@ -39,6 +40,12 @@ describe("options", () => {
       ],
       unixSyslog: false,
     });
+  });
+
+  test("-m: words or their prefixes", () => {
+    expect(config(["-m", "f"]).monitor).toEqual({ file: true, socket: false });
+    expect(config(["-m", "sock"]).monitor).toEqual({ file: false, socket: true });
+    expect(config(["-m", "file,socket"]).monitor).toEqual({ file: true, socket: true });
   });
 
   test("-e and -t", () => {
@@ -73,6 +80,8 @@ describe("options", () => {
     [["-o", "json", "-o", "json-min"], "option -o given more than once"],
     [["-T", "x".repeat(256)], "at most 255 characters"],
     [["-e", "0"], "option -e: '0' is not a count of events"],
+    [["-m", "net"], "option -m: 'net' is neither file nor socket"],
+    [["-m", "file,"], "option -m: '' is neither file nor socket"],
     [["-p", "ftp=tcp/21"], "option -p: 'ftp=tcp/21' is not NAME=PROTO/PORT"],
     [["-p", "http=udp/80"], "option -p: http: 'udp/80' is not tcp/PORT with a port from 1 to 65535"],
     [["-p", "dns=udp/0"], "a port from 1 to 65535"],
