@@ -70,7 +70,9 @@ export function helpText(version: string): string {
     "rename, delete, link, attribute changes, exec) and through TCP, UDP and UNIX sockets,",
     "aggregates it per process and file and per socket, and prints one JSON record per",
     "aggregation to stdout. Runs as root on Linux 5.10 or newer with BTF. Stop it with",
-    "Ctrl-C or SIGTERM: records still open are printed before it exits.",
+    "Ctrl-C or SIGTERM: records still open are printed before it exits. SIGHUP re-reads",
+    "the user, group, mount and interface names. Short options combine as with getopt:",
+    "-Vojson-min is -V -o json-min.",
     "",
     "Usage: kflowd [options]",
     "",
@@ -84,13 +86,40 @@ export function helpText(version: string): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Short options that take a value, from OPTIONS ("-o, --output <format>" -> "o"). */
+const VALUE_SHORTS = new Set(OPTIONS.filter((o) => o.flags.includes("<")).flatMap((o) => /^-(\w),/.exec(o.flags)?.[1] ?? []));
+
+/**
+ * kflowd's getopt forms: "-ojson" (a value attached) and "-Vo json" (flags combined,
+ * the last one taking the next word). Each short option becomes its own word.
+ */
+export function splitShortOptions(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!/^-[^-]/.test(arg) || arg.length === 2) {
+      out.push(arg);
+      continue;
+    }
+    for (let j = 1; j < arg.length; j++) {
+      const c = arg[j]!;
+      out.push(`-${c}`);
+      if (VALUE_SHORTS.has(c)) {
+        if (j + 1 < arg.length) out.push(arg.slice(j + 1));
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** Parses argv (without node and script); throws UsageError on anything malformed. */
 export function parseArgs(argv: readonly string[]): RawOptions {
   const cli = cac("kflowd");
   for (const o of OPTIONS) cli.option(o.flags, o.text);
   cli.command("").action(() => {});
   try {
-    const parsed = cli.parse(["kflowd", "kflowd", ...argv], { run: false });
+    const parsed = cli.parse(["kflowd", "kflowd", ...splitShortOptions(argv)], { run: false });
     if (parsed.args.length > 0) throw new UsageError(`unexpected argument '${parsed.args[0]}'`);
     cli.runMatchedCommand();
     for (const [name, value] of Object.entries(parsed.options)) {

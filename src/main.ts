@@ -208,6 +208,12 @@ async function run(config: Config): Promise<number> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // reload what names records: users, groups, mounts, interfaces
+    process.on("SIGHUP", () => {
+      names.refresh();
+      devices.refresh();
+      interfaces.refresh();
+    });
   });
 }
 

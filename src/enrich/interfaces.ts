@@ -33,6 +33,11 @@ export class InterfaceNames {
     this.names = names;
   }
 
+  /** Re-reads the interfaces (SIGHUP). */
+  refresh(): void {
+    this.reload();
+  }
+
   /** "" for index 0 (no packet in that direction). */
   interface(index: number): string {
     if (index === 0) return "";

@@ -63,6 +63,13 @@ describe("options", () => {
     expect(outputFormat("")).toBeUndefined();
   });
 
+  test("attached values and combined flags, as getopt takes them", () => {
+    expect(config(["-ojson-min"]).output).toBe("json-min");
+    expect(config(["-Vojson-min", "-e2"])).toMatchObject({ output: "json-min", verbose: true, eventsMax: 2 });
+    expect(config(["-t,600"]).timeouts).toEqual({ idleSec: 15, activeSec: 600 });
+    expect(config(["-pdns=off"]).apps.ports.every((p) => p.app !== 1)).toBe(true);
+  });
+
   test("combined short flags", () => {
     expect(config(["-Vo", "json-min"])).toMatchObject({ output: "json-min", verbose: true });
   });
