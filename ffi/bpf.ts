@@ -77,19 +77,6 @@ export class BpfObject {
     return m as Pointer;
   }
 
-  /** Names of all programs in the object. */
-  programs(): string[] {
-    const names: string[] = [];
-    for (
-      let p = this.lib.bpf_object__next_program(this.handle(), null);
-      p;
-      p = this.lib.bpf_object__next_program(this.handle(), p)
-    ) {
-      names.push(String(this.lib.bpf_program__name(p)));
-    }
-    return names;
-  }
-
   private program(name: string): Pointer {
     const p = this.lib.bpf_object__find_program_by_name(this.handle(), ptr(cstr(name)));
     if (!p) throw new BpfError(`finding program ${name}`, 2);
@@ -99,10 +86,6 @@ export class BpfObject {
   setAutoload(program: string, on: boolean): void {
     const err = this.lib.bpf_program__set_autoload(this.program(program), on);
     if (err < 0) throw new BpfError(`setting autoload of ${program}`, -err);
-  }
-
-  autoload(program: string): boolean {
-    return this.lib.bpf_program__autoload(this.program(program));
   }
 
   setMaxEntries(map: string, entries: number): void {
@@ -159,10 +142,6 @@ export class BpfObject {
     const fd = this.lib.bpf_map__fd(this.map(name));
     if (fd < 0) throw new BpfError(`map ${name} has no fd`, -fd);
     return fd;
-  }
-
-  valueSize(name: string): number {
-    return this.lib.bpf_map__value_size(this.map(name));
   }
 
   /** Opens the ring buffer map for draining; maxRecord bounds one record's size. */

@@ -16,14 +16,9 @@ const SYMBOLS = {
   bpf_object__close: { args: [ptr], returns: FFIType.void }, // LIBBPF_0.0.1
   bpf_object__find_map_by_name: { args: [ptr, ptr], returns: ptr }, // LIBBPF_0.0.1
   bpf_object__find_program_by_name: { args: [ptr, ptr], returns: ptr }, // LIBBPF_0.0.7
-  bpf_object__next_program: { args: [ptr, ptr], returns: ptr }, // LIBBPF_0.6.0
-  bpf_program__name: { args: [ptr], returns: cstring }, // LIBBPF_0.0.7
   bpf_program__set_autoload: { args: [ptr, bool], returns: i32 }, // LIBBPF_0.1.0
-  bpf_program__autoload: { args: [ptr], returns: bool }, // LIBBPF_0.1.0
   bpf_map__fd: { args: [ptr], returns: i32 }, // LIBBPF_0.0.1
   bpf_map__set_max_entries: { args: [ptr, u32], returns: i32 }, // LIBBPF_0.1.0
-  bpf_map__max_entries: { args: [ptr], returns: u32 }, // LIBBPF_0.1.0
-  bpf_map__value_size: { args: [ptr], returns: u32 }, // LIBBPF_0.1.0
   bpf_map__set_initial_value: { args: [ptr, ptr, u64], returns: i32 }, // LIBBPF_0.0.8
   bpf_map__initial_value: { args: [ptr, ptr], returns: ptr }, // LIBBPF_0.5.0
   bpf_link__destroy: { args: [ptr], returns: i32 }, // LIBBPF_0.0.4
