@@ -356,10 +356,15 @@ int sock_create__owner(struct bpf_sock *ctx)
 {
 	struct rec_sock *s;
 
-	if (is_agent() || (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP))
+	if (ctx->protocol != IPPROTO_TCP && ctx->protocol != IPPROTO_UDP)
 		return 1;
 	s = sock_get(bpf_get_socket_cookie(ctx), bpf_ktime_get_ns());
-	if (s)
+	if (!s)
+		return 1;
+	/* the agent's sockets (UDP output) are marked here, by socket, and skipped from then on */
+	if (is_agent())
+		s->flags |= SOCK_FLAG_AGENT;
+	else
 		sock_owner(s, false);
 	return 1;
 }

@@ -172,6 +172,8 @@ enum rec_sock_flags {
 	SOCK_FLAG_OWNER_FINAL = 2,
 	/* the kernel's HZ is unknown (no kernel config to read), so rto_ms is not set */
 	SOCK_FLAG_RTO_UNKNOWN = 4,
+	/* the agent's own socket (its UDP output): never counted or reported */
+	SOCK_FLAG_AGENT = 8,
 };
 
 /* One direction of a socket's traffic. */

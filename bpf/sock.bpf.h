@@ -81,7 +81,7 @@ static __always_inline void sock_export(struct rec_sock *s, __u64 key)
 {
 	__u32 size = sock_size(s);
 
-	if (s->tx.packets || s->rx.packets) {
+	if ((s->tx.packets || s->rx.packets) && !(s->flags & SOCK_FLAG_AGENT)) {
 		s->hdr.size = size;
 		if (bpf_ringbuf_output(&ring, s, size, BPF_RB_NO_WAKEUP))
 			stat_inc(STAT_RING_FULL);
@@ -234,7 +234,7 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 		return;
 	if (!s)
 		s = sock_get(cookie, now);
-	if (!s)
+	if (!s || (s->flags & SOCK_FLAG_AGENT))
 		return;
 	if (!s->family)
 		sock_fill_inet(s, sk);

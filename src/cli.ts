@@ -3,6 +3,8 @@ import { cac } from "cac";
 
 /** An option as the user typed it, before validation. */
 export interface RawOptions {
+  readonly collectors?: unknown;
+  readonly quiet?: unknown;
   readonly monitor?: unknown;
   readonly apps?: unknown;
   readonly appBytes?: unknown;
@@ -55,6 +57,11 @@ export const OPTIONS: readonly OptionSpec[] = [
     flags: "-o, --output <format>",
     text: "output format: 'json' (indented, each record followed by a line holding an ASCII RS) or 'json-min' (one record per line); prefixes such as 'j' work (default: json)",
   },
+  {
+    flags: "-u, --collectors <ip:port,...>",
+    text: "also send every record, one UDP datagram each, to these collectors (IPv4 1.2.3.4:2056, IPv6 ::1:2056 or [::1]:2056; any number)",
+  },
+  { flags: "-q, --quiet", text: "print no records on stdout (needs -u)" },
   { flags: "-T, --token <token>", text: "add InfoHostToken with this text to every record" },
   { flags: "-V, --verbose", text: "print libbpf's debug messages, including the verifier log, to stderr" },
   { flags: "-h, --help", text: "show this help and exit" },

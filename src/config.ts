@@ -1,5 +1,6 @@
 /** The validated configuration of one agent run, built from the parsed command line. */
 import * as v from "valibot";
+import { isIP } from "node:net";
 import { parseAppPorts } from "./app-ports.ts";
 import { type RawOptions, UsageError } from "./cli.ts";
 
@@ -75,7 +76,33 @@ export function parseMonitor(text: string): Monitor | string {
   return out;
 }
 
+/** -u: IP:PORT,... with IPv6 as ::1:2056 (kflowd: split at the last colon) or [::1]:2056. */
+export function parseCollectors(text: string): { host: string; port: number; family: 4 | 6 }[] | string {
+  const out: { host: string; port: number; family: 4 | 6 }[] = [];
+  for (const item of text.split(",")) {
+    const colon = item.lastIndexOf(":");
+    let host = item.slice(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
+    const port = positive(item.slice(colon + 1), 65535);
+    const family = isIP(host);
+    if (colon < 0 || !family || port === undefined) return `'${item}' is not IP:PORT (an IPv4 or IPv6 address and a port from 1 to 65535)`;
+    out.push({ host, port, family: family as 4 | 6 });
+  }
+  return out;
+}
+
 const ConfigSchema = v.object({
+  collectors: v.pipe(
+    v.union([v.string(), v.undefined()], "option -u needs IP:PORT,..."),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      if (dataset.value === undefined) return [];
+      const c = parseCollectors(dataset.value);
+      if (typeof c !== "string") return c;
+      addIssue({ message: `option -u: ${c}` });
+      return NEVER;
+    }),
+  ),
+  quiet: v.optional(v.boolean("option -q takes no value"), false),
   monitor: v.pipe(
     v.union([v.string(), v.undefined()], "option -m needs file, socket or both"),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
@@ -143,6 +170,8 @@ export type Config = v.InferOutput<typeof ConfigSchema>;
 /** Validates the parsed options; throws UsageError with the first problem. */
 export function buildConfig(raw: RawOptions): Config {
   const result = v.safeParse(ConfigSchema, {
+    collectors: raw.collectors,
+    quiet: raw.quiet,
     monitor: raw.monitor,
     apps: raw.apps,
     appBytes: raw.appBytes,
@@ -154,5 +183,8 @@ export function buildConfig(raw: RawOptions): Config {
     verbose: raw.verbose,
   });
   if (!result.success) throw new UsageError(result.issues[0].message);
+  if (result.output.quiet && result.output.collectors.length === 0) {
+    throw new UsageError("option -q needs -u: without collectors nothing would be printed anywhere");
+  }
   return result.output;
 }

@@ -31,6 +31,7 @@ import { decodeSock } from "./records/sock.ts";
 import { recordType } from "./records/header.ts";
 import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
 import { stdoutSink } from "./sink/stdout.ts";
+import { udpSink } from "./sink/udp.ts";
 import { VERSION } from "./version.ts";
 
 /** how often the ring buffer is drained; records wait at most this long */
@@ -87,6 +88,7 @@ async function run(config: Config): Promise<number> {
   const interfaces = new InterfaceNames();
   const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
   const sink = stdoutSink();
+  const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
   const monoStart = process.hrtime.bigint();
   const wallStart = BigInt(Date.now()) * 1_000_000n;
   const ctx: { -readonly [K in keyof FormatContext]: FormatContext[K] } = {
@@ -106,7 +108,9 @@ async function run(config: Config): Promise<number> {
   const indented = config.output === "json";
 
   function emit(line: string): void {
-    sink.write(indented ? `${pretty(line)}\n\x1e\n` : `${line}\n`);
+    const text = indented ? pretty(line) : line;
+    if (!config.quiet) sink.write(indented ? `${text}\n\x1e\n` : `${text}\n`);
+    collectors?.send(text);
     counts.records++;
   }
 
@@ -164,7 +168,8 @@ async function run(config: Config): Promise<number> {
 
   process.stderr.write(
     `kflowd ${VERSION} with PID ${process.pid} started in terminal mode ` +
-      `(Linux ${host.kernel}, libbpf ${libbpfVersion}, output ${config.output})\n` +
+      `(Linux ${host.kernel}, libbpf ${libbpfVersion}, output ${config.output}` +
+      `${config.quiet ? " to collectors only" : ""}${config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join("")})\n` +
       kernel.features
         .map((f) => `  ${f.feature}: ${f.tier} (${f.degraded ?? f.programs.join(", ")})\n`)
         .join(""),
@@ -195,6 +200,7 @@ async function run(config: Config): Promise<number> {
       flusher.flushAll(visit);
       sockFlusher.flushAll(visit);
       await sink.close();
+      collectors?.close();
       const stats = readKernelStats(lib, statsFd);
       reader.close();
       object.close();
@@ -202,7 +208,8 @@ async function run(config: Config): Promise<number> {
         `kflowd: stopped after ${counts.records} records; lost: ring full ${stats.STAT_RING_FULL}, ` +
           `file map full ${stats.STAT_FILE_MAP_FULL}, exit notices ${stats.STAT_EXIT_LOST}, ` +
           `app messages ${stats.STAT_APP_LOST} + ${messages.dropped} unclaimed, uncopied ${reader.lost}, ` +
-          `malformed ${counts.malformed}; paths cut ${stats.STAT_PATH_TRUNCATED}\n`,
+          `malformed ${counts.malformed}${collectors ? `, UDP sends failed ${collectors.failed}` : ""}; ` +
+          `paths cut ${stats.STAT_PATH_TRUNCATED}\n`,
       );
       resolve(0);
     };

@@ -185,6 +185,7 @@ export const RecSockFlags = {
   SOCK_FLAG_BOUND: 1,
   SOCK_FLAG_OWNER_FINAL: 2,
   SOCK_FLAG_RTO_UNKNOWN: 4,
+  SOCK_FLAG_AGENT: 8,
 } as const;
 
 export const RecStats = {

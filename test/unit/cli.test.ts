@@ -10,6 +10,8 @@ function config(argv: string[]) {
 describe("options", () => {
   test("defaults", () => {
     expect(config([])).toEqual({
+      collectors: [],
+      quiet: false,
       monitor: { file: true, socket: true },
       apps: {
         ports: [
@@ -39,6 +41,17 @@ describe("options", () => {
         { app: 3, proto: "udp", port: 514 },
       ],
       unixSyslog: false,
+    });
+  });
+
+  test("-u and -q: IPv4, IPv6 by last colon or in brackets, any number", () => {
+    expect(config(["-u", "1.2.3.4:2056,::1:2057,[fe80::1]:9", "-q"])).toMatchObject({
+      quiet: true,
+      collectors: [
+        { host: "1.2.3.4", port: 2056, family: 4 },
+        { host: "::1", port: 2057, family: 6 },
+        { host: "fe80::1", port: 9, family: 6 },
+      ],
     });
   });
 
@@ -88,6 +101,10 @@ describe("options", () => {
     [["-T", "x".repeat(256)], "at most 255 characters"],
     [["-e", "0"], "option -e: '0' is not a count of events"],
     [["-m", "net"], "option -m: 'net' is neither file nor socket"],
+    [["-u", "localhost:2056"], "option -u: 'localhost:2056' is not IP:PORT"],
+    [["-u", "1.2.3.4:0"], "option -u: '1.2.3.4:0' is not IP:PORT"],
+    [["-u", "1.2.3.4"], "is not IP:PORT"],
+    [["-q"], "option -q needs -u"],
     [["-m", "file,"], "option -m: '' is neither file nor socket"],
     [["-p", "ftp=tcp/21"], "option -p: 'ftp=tcp/21' is not NAME=PROTO/PORT"],
     [["-p", "http=udp/80"], "option -p: http: 'udp/80' is not tcp/PORT with a port from 1 to 65535"],
