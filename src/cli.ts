@@ -3,6 +3,7 @@ import { cac } from "cac";
 
 /** An option as the user typed it, before validation. */
 export interface RawOptions {
+  readonly legend?: unknown;
   readonly collectors?: unknown;
   readonly quiet?: unknown;
   readonly monitor?: unknown;
@@ -64,6 +65,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flags: "-q, --quiet", text: "print no records on stdout (needs -u)" },
   { flags: "-T, --token <token>", text: "add InfoHostToken with this text to every record" },
   { flags: "-V, --verbose", text: "print libbpf's debug messages, including the verifier log, to stderr" },
+  { flags: "-l, --legend", text: "list every key of the records with its meaning and exit" },
   { flags: "-h, --help", text: "show this help and exit" },
   { flags: "--version", text: "show version information and exit" },
 ];

@@ -32,6 +32,7 @@ import { recordType } from "./records/header.ts";
 import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
 import { stdoutSink } from "./sink/stdout.ts";
 import { udpSink } from "./sink/udp.ts";
+import { legendText } from "./legend.ts";
 import { VERSION } from "./version.ts";
 
 /** how often the ring buffer is drained; records wait at most this long */
@@ -230,6 +231,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const raw = parseArgs(argv);
     if (raw.help) {
       process.stdout.write(helpText(VERSION));
+      return 0;
+    }
+    if (raw.legend) {
+      process.stdout.write(legendText());
       return 0;
     }
     if (raw.version) {

@@ -148,6 +148,12 @@ describe("the agent's command line (no root needed)", () => {
     expect(r.out).toBe(helpText((await import("../../src/version.ts")).VERSION));
   });
 
+  test("-l prints the legend, exit 0", async () => {
+    const r = await run("-l");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe((await import("../../src/legend.ts")).legendText());
+  });
+
   test("--version names the libbpf in use", async () => {
     const r = await run("--version");
     expect(r.code).toBe(0);
