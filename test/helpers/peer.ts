@@ -13,9 +13,16 @@ export interface Peer {
 export async function peer(...args: string[]): Promise<Peer> {
   const p = Bun.spawn(["python3", PEER, ...args], { stdout: "pipe", stderr: "inherit" });
   if (/-server$|-recv$/.test(args[0]!)) {
+    // the line may come in more than one chunk
     const reader = p.stdout.getReader();
-    const { value } = await reader.read();
-    expect(new TextDecoder().decode(value)).toBe("ready\n");
+    const decoder = new TextDecoder();
+    let line = "";
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      line += decoder.decode(value, { stream: true });
+    }
+    expect(line).toBe("ready\n");
     reader.releaseLock();
   }
   return { pid: p.pid, exited: p.exited };
