@@ -70,8 +70,25 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flags: "--version", text: "show version information and exit" },
 ];
 
+/** Words of text in lines of at most width characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 export function helpText(version: string): string {
   const width = Math.max(...OPTIONS.map((o) => o.flags.length)) + 2;
+  const textWidth = Math.max(40, 96 - 2 - width);
   const lines = [
     `kflowd ${version}: eBPF monitor of every process's file and network activity`,
     "",
@@ -86,11 +103,15 @@ export function helpText(version: string): string {
     "Usage: kflowd [options]",
     "",
     "Options:",
-    ...OPTIONS.map((o) => `  ${o.flags.padEnd(width)}${o.text}`),
+    ...OPTIONS.flatMap((o) =>
+      wrap(o.text, textWidth).map((l, i) => `  ${(i === 0 ? o.flags : "").padEnd(width)}${l}`),
+    ),
     "",
     "Examples:",
     "  sudo kflowd                 pretty JSON records to the terminal",
     "  sudo kflowd -o json-min     one record per line, for pipelines",
+    "  sudo kflowd -m socket -q -u 127.0.0.1:2056,[::1]:2056",
+    "                              socket records to two UDP collectors only",
   ];
   return `${lines.join("\n")}\n`;
 }
