@@ -105,14 +105,13 @@ async function run(config: Config): Promise<number> {
   const messages = new AppMessages(config.appMessages);
   /** sockets whose message slots filled up: printed after this batch */
   const full = new Set<bigint>();
-  const counts = { records: 0, malformed: 0 };
+  const counts = { malformed: 0 };
   const indented = config.output === "json";
 
   function emit(line: string): void {
     const text = indented ? pretty(line) : line;
     if (!config.quiet) sink.write(indented ? `${text}\n\x1e\n` : `${text}\n`);
     collectors?.send(text);
-    counts.records++;
   }
 
   /** Stamps the per-record Info values; returns the context to format with. */
@@ -206,7 +205,7 @@ async function run(config: Config): Promise<number> {
       reader.close();
       object.close();
       process.stderr.write(
-        `kflowd: stopped after ${counts.records} records; lost: ring full ${stats.STAT_RING_FULL}, ` +
+        `kflowd: stopped after ${ctx.seq} records; lost: ring full ${stats.STAT_RING_FULL}, ` +
           `file map full ${stats.STAT_FILE_MAP_FULL}, exit notices ${stats.STAT_EXIT_LOST}, ` +
           `app messages ${stats.STAT_APP_LOST} + ${messages.dropped} unclaimed, uncopied ${reader.lost}, ` +
           `malformed ${counts.malformed}${collectors ? `, UDP sends failed ${collectors.failed}` : ""}; ` +

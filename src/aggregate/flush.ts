@@ -7,6 +7,7 @@
 import type { MapAccess } from "../../ffi/map.ts";
 import type { RecordVisitor } from "../ingest/ring.ts";
 import type { ExitNotice } from "../records/exit.ts";
+import { AF_UNIX } from "../records/net.ts";
 import {
   FileFlags,
   FileKey,
@@ -48,8 +49,6 @@ export const FILE_KIND: AggregateKind = {
   abandoned: () => false,
   restart: () => false,
 };
-
-const AF_UNIX = 1;
 
 export const SOCK_KIND: AggregateKind = {
   valueSize: RecSock.SIZE,

@@ -5,6 +5,7 @@ import { bytesText, type MsgValue, msgJson } from "../app/json.ts";
 import { decodeSyslog } from "../app/syslog.ts";
 import type { AppMessage } from "../records/app.ts";
 import { AppKind, SockRole } from "../records/layout.gen.ts";
+import { IPPROTO_TCP } from "../records/net.ts";
 import type { SockRecord } from "../records/sock.ts";
 import { seconds9 } from "./values.ts";
 
@@ -13,7 +14,6 @@ const NAMES: Record<number, [string, string]> = {
   [AppKind.APP_HTTP]: ["HTTP", "Http"],
   [AppKind.APP_SYSLOG]: ["SYSLOG", "Syslog"],
 };
-const IPPROTO_TCP = 6;
 
 function decoded(m: AppMessage, r: SockRecord, first: boolean): string {
   let fields: Record<string, MsgValue> | undefined;

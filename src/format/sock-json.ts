@@ -1,5 +1,6 @@
 /** A socket record as kflowd's one-line JSON (kflowd-spec §5.3 TCP, §5.4 UDP, §5.5 UNIX). */
 import type { AppMessage } from "../records/app.ts";
+import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../records/net.ts";
 import type { SockDirection, SockRecord } from "../records/sock.ts";
 import { appJson } from "./app-json.ts";
 import { SockRole } from "../records/layout.gen.ts";
@@ -8,9 +9,6 @@ import { infoJson, procJson, str } from "./common.ts";
 import type { FormatContext } from "./file-json.ts";
 import { seconds9, timestamp } from "./values.ts";
 
-const AF_UNIX = 1;
-const AF_INET = 2;
-const IPPROTO_TCP = 6;
 
 /** Kernel TCP states (include/net/tcp_states.h), by number. */
 const TCP_STATES = [
