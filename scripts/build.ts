@@ -5,7 +5,7 @@
  * cross-building. Usage: bun scripts/build.ts [x86|arm64]
  */
 import { $ } from "bun";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, renameSync } from "node:fs";
 import { archDir, BUILD_DIR, type BpfArch, buildBpf, hostBpfArch } from "../bpf/build.ts";
 import { sysroot } from "./sysroot.ts";
 
@@ -44,7 +44,10 @@ export async function buildAgent(arch: BpfArch = hostBpfArch()): Promise<string>
   mkdirSync(`${ROOT}dist`, { recursive: true });
   const out = agentPath(arch);
   const target = arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64";
-  await $`${process.execPath} build --compile --target=${target} --minify-syntax --outfile ${out} ${ROOT}src/main.ts`.quiet();
+  // built beside and renamed over: agents still running from the old file keep their inode
+  const tmp = `${out}.${process.pid}.tmp`;
+  await $`${process.execPath} build --compile --target=${target} --minify-syntax --outfile ${tmp} ${ROOT}src/main.ts`.quiet();
+  renameSync(tmp, out);
   return out;
 }
 
