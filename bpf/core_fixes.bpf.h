@@ -58,10 +58,15 @@ struct inode___times_private {
 };
 
 #define NSEC_PER_SEC 1000000000ULL
+/*
+ * Multigrain timestamps (6.13, "fs: add infrastructure for multigrain timestamps") keep
+ * the flag I_CTIME_QUERIED in bit 31 of i_ctime_nsec; valid nanoseconds stay below 2^30.
+ */
+#define I_CTIME_QUERIED (1U << 31)
 
 static __always_inline __u64 ts_ns(__s64 sec, __s64 nsec)
 {
-	return (__u64)sec * NSEC_PER_SEC + (__u64)nsec;
+	return (__u64)sec * NSEC_PER_SEC + ((__u32)nsec & ~I_CTIME_QUERIED);
 }
 
 #define INODE_TIME(name)                                                                   \
