@@ -332,6 +332,25 @@ int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_
 	f = BPF_CORE_READ(bprm, file);
 	if (f)
 		file_event(f, FS_OPEN_EXEC);
+	exec_script_by_name(bprm);
+	return 0;
+}
+
+/*
+ * Precision tier: every file an exec tries passes this check while it is bprm->file; a
+ * script ("#!") is replaced by its interpreter before sched_process_exec, so it is
+ * reported here, with its inode.
+ */
+SEC("kprobe/security_bprm_check")
+int BPF_KPROBE(security_bprm_check__open_exec, struct linux_binprm *bprm)
+{
+	char magic[2];
+
+	if (!monitor_files() || is_agent())
+		return 0;
+	if (bpf_core_read(magic, sizeof(magic), &bprm->buf) || magic[0] != '#' || magic[1] != '!')
+		return 0;
+	file_event(BPF_CORE_READ(bprm, file), FS_OPEN_EXEC);
 	return 0;
 }
 

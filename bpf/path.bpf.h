@@ -90,15 +90,17 @@ static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
 /*
  * The path a syscall names with (dfd, upath), into ps->buf[ps->pos .. ps->end): upath
  * itself when absolute, else the walked directory (dfd or the cwd), "/" and upath.
- * "." and ".." are left for user space; symlinks inside upath are not resolved.
+ * "." and ".." are left for user space; symlinks inside upath are not resolved. kernel:
+ * upath is a kernel string (an exec's file name), not the syscall's user memory.
  */
-static __noinline void path_resolve(struct path_scratch *ps, long dfd, const char *upath)
+static __noinline void path_resolve(struct path_scratch *ps, long dfd, const char *upath, bool kernel)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	char *user = ps->buf + PATH_END + 1;
 	struct dentry *dentry;
 	struct vfsmount *mnt;
-	long n = bpf_probe_read_user_str(user, PATH_END, upath);
+	long n = kernel ? bpf_probe_read_kernel_str(user, PATH_END, upath)
+			: bpf_probe_read_user_str(user, PATH_END, upath);
 	__u32 ulen = n > 0 ? (__u32)(n - 1) & REC_PATH_MAX : 0;
 
 	ps->truncated = n == PATH_END;

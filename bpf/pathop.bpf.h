@@ -24,7 +24,12 @@ enum path_op_kind {
 	PATH_OP_SYMLINK = 4,
 	PATH_OP_ATTRIB = 5,
 	PATH_OP_TRUNCATE = 6,
+	/* a script run without an inode source: its name from the exec, no inode */
+	PATH_OP_EXEC = 7,
 };
+
+/* path_op.flags beyond the syscall's own: the paths are kernel strings */
+#define PATH_OP_KERNEL_PATHS (1U << 31)
 
 #define AT_REMOVEDIR 0x200
 #define RENAME_EXCHANGE (1 << 1)
@@ -234,7 +239,7 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		r = file_begin(&key, now);
 		if (!r)
 			return;
-		path_resolve(ps, dfd, upath);
+		path_resolve(ps, dfd, upath, op->flags & PATH_OP_KERNEL_PATHS);
 		file_set_path(r, ps);
 		if (s) {
 			r->inode = s->st;
@@ -247,6 +252,8 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 				r->inode.mode = S_IFREG;
 				r->inode.nlink = 2;
 			}
+			if (kind == PATH_OP_EXEC)
+				r->inode.mode = S_IFREG;
 		}
 		if (s && !ends) {
 			r = file_insert(&key, r);
@@ -256,7 +263,7 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		}
 	} else if (kind == PATH_OP_RENAME) {
 		/* the process has the file open: its record follows the new name */
-		path_resolve(ps, dfd, upath);
+		path_resolve(ps, dfd, upath, false);
 		file_set_path(r, ps);
 	}
 	if (kind == PATH_OP_RENAME)
@@ -280,6 +287,9 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 	case PATH_OP_TRUNCATE:
 		file_count(r, FS_MODIFY);
 		break;
+	case PATH_OP_EXEC:
+		file_count(r, FS_OPEN_EXEC);
+		break;
 	}
 	/* the inode is still alive after everything but an unlink: read its state now */
 	if (s && kind != PATH_OP_UNLINK)
@@ -290,6 +300,25 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		if (in_map)
 			bpf_map_delete_elem(&files, &key);
 	}
+}
+
+/*
+ * An exec went through a script (binfmt_script swapped in its interpreter, so the
+ * kernel's file name and the interpreter's differ). With kprobes, security_bprm_check
+ * reports the script with its inode; without, by the name the exec used.
+ */
+static __noinline void exec_script_by_name(struct linux_binprm *bprm)
+{
+	__u32 zero = 0;
+	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
+	struct path_op op = {};
+	const char *name = BPF_CORE_READ(bprm, filename);
+
+	if (!tier || *tier == INODE_TIER_KPROBE || name == BPF_CORE_READ(bprm, interp))
+		return;
+	op.kind = PATH_OP_EXEC;
+	op.flags = PATH_OP_KERNEL_PATHS;
+	path_op_file(&op, NULL, AT_FDCWD, name, NULL);
 }
 
 /* sys_exit of a path operation: report it if it succeeded, and forget it. */

@@ -68,6 +68,7 @@ const KPROBE_PROGRAMS = [
   "security_inode_setattr__path_op",
   "security_inode_setxattr__path_op",
   "security_inode_removexattr__path_op",
+  "security_bprm_check__open_exec",
 ];
 
 /** Sockets: packets per socket on the cgroup v2 root, owners from process-context hooks. */

@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   openSync,
   readSync,
+  realpathSync,
   statSync,
   writeFileSync,
   writeSync,
@@ -162,6 +163,42 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     expect(await p.exited).toBe(0);
     const r = await agent.waitFor(() => agent.fileRecords(exe).find((x) => x.ProcPID === p.pid), "the exec record");
     expect(r).toMatchObject({ Proc: "my-true", FileEvents: { OPEN_EXEC: 1, CLOSE_NOWRITE: 1 }, FileEventCount: 2 });
+  });
+
+  test("running a script: OPEN_EXEC on the script and on its interpreter", async () => {
+    const script = `${dir}/my-script.sh`;
+    writeFileSync(script, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    await agent.waitForFile(script);
+    const p = Bun.spawn([script]);
+    expect(await p.exited).toBe(0);
+    const interpreter = realpathSync("/bin/sh");
+    const exec = await agent.waitFor(
+      () => agent.fileRecords(script).find((x) => x.ProcPID === p.pid && (x.FileEvents as Record<string, number>).OPEN_EXEC),
+      "the script's exec record",
+    );
+    expect(exec.FileEvents).toMatchObject({ OPEN_EXEC: 1 });
+    // with an inode source for execs (kprobes) the inode keys come too; else name and events only
+    if (exec.FileInode !== undefined) expect(exec.FileInode).toBe(statSync(script).ino);
+    const interp = await agent.waitFor(
+      () => agent.fileRecords(interpreter).find((x) => x.ProcPID === p.pid),
+      "the interpreter's exec record",
+    );
+    expect(interp).toMatchObject({ FileEvents: { OPEN_EXEC: 1 }, FileInode: statSync(interpreter).ino });
+  });
+
+  test("touch -d: ATTRIB with the times it set", async () => {
+    const path = `${dir}/dated.txt`;
+    writeFileSync(path, "x");
+    await agent.waitForFile(path);
+    const p = Bun.spawn(["touch", "-d", "2001-02-03 04:05:06.5 UTC", path]);
+    expect(await p.exited).toBe(0);
+    const r = await agent.waitFor(() => agent.fileRecords(path).find((x) => x.ProcPID === p.pid), "the touch record");
+    expect(r.FileEvents).toMatchObject({ ATTRIB: 1 });
+    expect(r).toMatchObject({
+      FileModificationTime: "Sat, Feb 03 2001 04:05:06.500000000 UTC",
+      FileAccessTime: "Sat, Feb 03 2001 04:05:06.500000000 UTC",
+    });
+    expect(r.FileModificationTimeChange as number).toBeLessThan(-800_000_000);
   });
 
   test("a relative path is reported absolute", async () => {
