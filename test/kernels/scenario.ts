@@ -84,6 +84,18 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
   expectOp("ln -s", `${dir}/soft.txt`, "lns", { FileEvents: { CREATE: 1 }, FileMode: "symlink", FileInode: soft?.ino });
   expectOp("chmod", `${dir}/moved.txt`, "chmod", { FileEvents: { ATTRIB: 1 }, FilePermissions: "0600/-rw-------" });
   expectOp("rm", `${dir}/hard.txt`, "rm", { FileEvents: { DELETE: 1 }, FileInode: moved?.ino });
+  // a script's exec: with kprobes it carries the inode, without only its name
+  const script = `${dir}/script.sh`;
+  const exec = out.records.find(
+    (r) => `${r.FilePath}${r.File}` === script && r.ProcPID === out.pids.get("script") && (r.FileEvents as Record<string, number>)?.OPEN_EXEC === 1,
+  );
+  const withInode = out.agentStderr.includes("file-inode: kprobes");
+  checks.push({
+    feature: "file-inode",
+    name: "script exec",
+    ok: exec !== undefined && exec.FileInode === (withInode ? out.stats.get(script)?.ino : undefined),
+    detail: exec ? JSON.stringify({ FileEvents: exec.FileEvents, FileInode: exec.FileInode, withInode }) : `no OPEN_EXEC record for ${script}`,
+  });
   return checks;
 }
 

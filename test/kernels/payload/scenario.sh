@@ -24,6 +24,10 @@ sh -c 'echo "=== PID ln $$"; exec ln "$1/moved.txt" "$1/hard.txt"' sh "$d"
 sh -c 'echo "=== PID lns $$"; exec ln -s "$1/moved.txt" "$1/soft.txt"' sh "$d"
 sh -c 'echo "=== PID chmod $$"; exec chmod 600 "$1/moved.txt"' sh "$d"
 sh -c 'echo "=== PID rm $$"; exec rm "$1/hard.txt"' sh "$d"
+# a script: the exec passes through it to its interpreter
+printf '#!/bin/sh\nexit 0\n' >"$d/script.sh"
+chmod 755 "$d/script.sh"
+sh -c 'echo "=== PID script $$"; exec "$1/script.sh"' sh "$d"
 
 # sockets: TCP from busybox wget to busybox httpd, UDP from a DNS query nobody answers,
 # and (in the guests, which have no /dev/log of their own) UNIX datagrams to syslogd
@@ -47,6 +51,6 @@ if [ -n "$KFLOWD_GUEST" ]; then
 fi
 
 # stat does not follow symlinks without -L
-for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt" "$d/moved.txt" "$d/soft.txt"; do
+for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt" "$d/moved.txt" "$d/soft.txt" "$d/script.sh"; do
   echo "=== STAT $f $(stat -c '%i %s' "$f")"
 done
