@@ -79,10 +79,15 @@ static __always_inline __u32 app_cap(void)
 	return cfg.app_cap < REC_APP_CAP ? cfg.app_cap : REC_APP_CAP - 1;
 }
 
-/* Copies up to app_cap() bytes from n iovecs (user memory) into s->rec.data. */
-static __noinline void app_gather(struct app_scratch *s, const struct iovec *iov, __u32 n)
+/*
+ * Copies up to app_cap() bytes from n iovecs (user memory) into s->rec.data, and never
+ * more than the moved bytes: a receive buffer is often far larger than the message, and
+ * reading past what the kernel wrote can reach a page not yet mapped, which fails the
+ * whole copy (zeros) or, where mapped, captures stale bytes as part of the message.
+ */
+static __noinline void app_gather(struct app_scratch *s, const struct iovec *iov, __u32 n, __u32 moved)
 {
-	__u32 cap = app_cap();
+	__u32 cap = app_cap() < moved ? app_cap() : moved;
 
 	s->off = 0;
 	for (int i = 0; i < APP_IOV_MAX; i++) {
@@ -215,7 +220,7 @@ static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f
 	}
 
 	if (iov)
-		app_gather(s, iov, niov);
+		app_gather(s, iov, niov, ret < REC_APP_CAP ? ret : REC_APP_CAP);
 	else
 		app_copy(s, buf, ret);
 	s->rec.hdr.type = REC_TYPE_APP;

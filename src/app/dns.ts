@@ -70,9 +70,14 @@ function typeName(t: number): string {
   return TYPES[t] ?? String(t);
 }
 
-function rdataText(b: Uint8Array, type: number, off: number, len: number): string {
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+/** The data of a record as text; a name or number that runs past the data is malformed. */
+function rdataText(message: Uint8Array, type: number, off: number, len: number): string {
   const end = off + len;
-  if (end > b.length) throw new Malformed();
+  if (end > message.length) throw new Malformed();
+  // the message cut at the end of the data: compressed names still reach back into it
+  const b = message.subarray(0, end);
   switch (type) {
     case 1:
       if (len !== 4) throw new Malformed();
@@ -91,7 +96,7 @@ function rdataText(b: Uint8Array, type: number, off: number, len: number): strin
       for (let p = off; p < end; ) {
         const n = b[p]!;
         if (p + 1 + n > end) throw new Malformed();
-        parts.push(new TextDecoder().decode(b.subarray(p + 1, p + 1 + n)));
+        parts.push(utf8.decode(b.subarray(p + 1, p + 1 + n)));
         p += 1 + n;
       }
       return parts.join("");
@@ -112,10 +117,23 @@ function rdataText(b: Uint8Array, type: number, off: number, len: number): strin
   }
 }
 
-/** The JSON members of a DNS message, in kflowd's order; undefined if malformed. */
-export function decodeDns(input: Uint8Array, tcp: boolean): Record<string, MsgValue> | undefined {
+/** Marks the end of a list of records when some could not be listed (kflowd's "~"). */
+const MORE = "~";
+
+/**
+ * The JSON members of a DNS message, in kflowd's order; undefined if malformed. Over TCP
+ * the message starts with its 2-byte length, and bytes after that length are ignored.
+ * A truncated message (the capture ended before it did, which a TCP length shows by
+ * itself) lists the records that were captured whole, then "~"; its header must be there.
+ */
+export function decodeDns(input: Uint8Array, tcp: boolean, truncated = false): Record<string, MsgValue> | undefined {
   try {
-    const b = tcp ? input.subarray(2) : input;
+    let b = input;
+    if (tcp) {
+      const len = u16(input, 0);
+      if (len > input.length - 2) truncated = true;
+      b = input.subarray(2, 2 + len);
+    }
     const id = u16(b, 0);
     const flags = u16(b, 2);
     const qd = u16(b, 4);
@@ -129,33 +147,108 @@ export function decodeDns(input: Uint8Array, tcp: boolean): Record<string, MsgVa
     ];
     out.Flags = names.filter(([bit]) => flags & bit).map(([, n]) => n);
     if (qr) out.AnswerCount = an;
-    let off = 12;
-    const questions: MsgValue[] = [];
-    for (let i = 0; i < qd && i < MAX_RECORDS; i++) {
-      const [name, next] = readName(b, off);
-      questions.push([typeName(u16(b, next)), name]);
-      off = next + 4;
+    const listed: MsgValue[] = [];
+    out.ResourceRecords = listed;
+    // queries list their questions, responses their answers (kflowd shows no other section)
+    let answers = 0;
+    try {
+      let off = 12;
+      for (let i = 0; i < qd; i++) {
+        const [name, next] = readName(b, off);
+        const type = u16(b, next);
+        u16(b, next + 2);
+        if (!qr && i < MAX_RECORDS) listed.push([typeName(type), name]);
+        off = next + 4;
+      }
+      for (; qr && answers < an && answers < MAX_RECORDS; answers++) {
+        const [name, next] = readName(b, off);
+        const type = u16(b, next);
+        const cls = u16(b, next + 2);
+        const ttl = u32(b, next + 4);
+        const len = u16(b, next + 8);
+        listed.push([typeName(type), name, ttl, CLASSES[cls] ?? String(cls), rdataText(b, type, next + 10, len)]);
+        off = next + 10 + len;
+      }
+    } catch (e) {
+      // a truncated message lists what was captured whole
+      if (!(e instanceof Malformed) || !truncated) throw e;
     }
-    if (!qr) {
-      out.ResourceRecords = questions;
-      return out;
-    }
-    // skip the questions of a response we did not list (more than MAX_RECORDS)
-    for (let i = MAX_RECORDS; i < qd; i++) off = readName(b, off)[1] + 4;
-    const answers: MsgValue[] = [];
-    for (let i = 0; i < an && i < MAX_RECORDS; i++) {
-      const [name, next] = readName(b, off);
-      const type = u16(b, next);
-      const cls = u16(b, next + 2);
-      const ttl = u32(b, next + 4);
-      const len = u16(b, next + 8);
-      answers.push([typeName(type), name, ttl, CLASSES[cls] ?? String(cls), rdataText(b, type, next + 10, len)]);
-      off = next + 10 + len;
-    }
-    out.ResourceRecords = answers;
+    if (listed.length < (qr ? an : qd)) listed.push(MORE);
     return out;
   } catch (e) {
     if (e instanceof Malformed) return undefined;
     throw e;
   }
+}
+
+/** One piece of a TCP byte stream as captured: its first bytes, and its whole length. */
+export interface StreamChunk {
+  readonly data: Uint8Array;
+  /** bytes of the piece; more than data.length when the capture ended early */
+  readonly len: number;
+}
+
+/** A DNS message cut from a TCP stream, length prefix included. */
+export interface TcpDnsMessage {
+  /** index of the chunk the message starts in */
+  readonly chunk: number;
+  readonly bytes: Uint8Array;
+  /** some of its bytes were not captured */
+  readonly truncated: boolean;
+}
+
+/**
+ * The DNS messages of one direction of a TCP stream, from the chunks the sender wrote or
+ * the receiver read in order: a length prefix may come alone (dnsmasq reads it byte by
+ * byte), and one chunk may hold several messages. Where uncaptured bytes hide the next
+ * length, the framing restarts at the next chunk.
+ */
+export function dnsTcpMessages(chunks: readonly StreamChunk[]): TcpDnsMessage[] {
+  const out: TcpDnsMessage[] = [];
+  let parts: Uint8Array[] = [];
+  let have = 0;
+  let need = -1;
+  let start = 0;
+  let gap = false;
+  const emit = (truncated: boolean): void => {
+    const bytes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    out.push({ chunk: start, bytes, truncated: truncated || gap });
+    parts = [];
+    have = 0;
+    need = -1;
+    gap = false;
+  };
+  for (let i = 0; i < chunks.length; i++) {
+    const { data, len } = chunks[i]!;
+    for (let p = 0; p < data.length; ) {
+      if (have === 0) start = i;
+      const take = Math.min((need < 0 ? 2 : need) - have, data.length - p);
+      if (!gap) parts.push(data.subarray(p, p + take));
+      have += take;
+      p += take;
+      if (need < 0 && have === 2) {
+        const prefix = parts.length === 1 ? parts[0]! : new Uint8Array([parts[0]![0]!, parts[1]![0]!]);
+        need = 2 + ((prefix[0]! << 8) | prefix[1]!);
+      }
+      if (have === need) emit(false);
+    }
+    const missing = len - data.length;
+    if (missing <= 0) continue;
+    if (need >= 0 && have + missing <= need) {
+      // the uncaptured bytes are inside the current message
+      have += missing;
+      gap = true;
+      if (have === need) emit(true);
+    } else {
+      if (have === 0) start = i;
+      emit(true);
+    }
+  }
+  if (have > 0) emit(true);
+  return out;
 }

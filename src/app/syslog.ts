@@ -18,6 +18,13 @@ function nil(s: string | undefined): string | undefined {
   return s === undefined || s === "-" ? undefined : s;
 }
 
+/** text without trailing NULs, CRs and LFs (a loop: a regex "[...]+$" is quadratic on runs) */
+function trimEnd(text: string): string {
+  let end = text.length;
+  while (end > 0 && (text[end - 1] === "\0" || text[end - 1] === "\r" || text[end - 1] === "\n")) end--;
+  return text.slice(0, end);
+}
+
 /** The JSON members of a syslog message; undefined without a valid <PRI>. */
 export function decodeSyslog(text: string): Record<string, MsgValue> | undefined {
   const m = /^<(\d{1,3})>/.exec(text);
@@ -29,7 +36,8 @@ export function decodeSyslog(text: string): Record<string, MsgValue> | undefined
     Severity: `${SEVERITIES[pri & 7]} (${pri & 7})`,
     Priority: pri,
   };
-  let rest = text.slice(m[0].length).replace(/\0+$/, "");
+  // a trailing newline (TCP's non-transparent framing, many UDP senders) ends, not belongs
+  let rest = trimEnd(text.slice(m[0].length));
   const v5424 = /^([1-9]\d{0,2}) (\S+) (\S+) (\S+) (\S+) (\S+) /.exec(rest);
   if (v5424) {
     out.Version = Number(v5424[1]);
@@ -82,5 +90,35 @@ export function decodeSyslog(text: string): Record<string, MsgValue> | undefined
     out.Appname = "";
   }
   out.Message = rest.slice(0, MAX_MESSAGE);
+  return out;
+}
+
+/** most messages cut from one capture of a TCP stream */
+const MAX_STREAM_MESSAGES = 32;
+const LF = 0x0a;
+
+/**
+ * The syslog messages in one capture of a TCP stream (RFC 6587): octet-counted frames
+ * ("LEN <PRI>...") or frames ended by a newline; a last frame may be cut short.
+ */
+export function splitSyslog(bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let p = 0;
+  while (p < bytes.length && out.length < MAX_STREAM_MESSAGES - 1) {
+    // octet counting: a decimal length, a space, then that many bytes (a message's "<")
+    let q = p;
+    let len = 0;
+    while (q < bytes.length && q - p < 6 && bytes[q]! >= 0x30 && bytes[q]! <= 0x39) len = len * 10 + bytes[q++]! - 0x30;
+    if (q > p && q + 1 < bytes.length && bytes[q] === 0x20 && bytes[q + 1] === 0x3c) {
+      out.push(bytes.subarray(q + 1, Math.min(bytes.length, q + 1 + len)));
+      p = q + 1 + len;
+      continue;
+    }
+    const nl = bytes.indexOf(LF, p);
+    if (nl < 0) break;
+    if (nl > p) out.push(bytes.subarray(p, nl));
+    p = nl + 1;
+  }
+  if (p < bytes.length) out.push(bytes.subarray(p));
   return out;
 }
