@@ -16,6 +16,10 @@ const TYPES: Record<number, string> = {
 const CLASSES: Record<number, string> = { 1: "IN", 3: "CH", 4: "HS", 255: "ANY" };
 /** most resource records listed per message */
 const MAX_RECORDS = 32;
+/** most characters of names and data listed per message (compression lets 4 KiB say far more) */
+const MAX_TEXT = 8192;
+/** most messages cut from one direction's TCP captures */
+const MAX_TCP_MESSAGES = 64;
 const MAX_NAME = 255;
 
 class Malformed extends Error {}
@@ -150,23 +154,32 @@ export function decodeDns(input: Uint8Array, tcp: boolean, truncated = false): R
     const listed: MsgValue[] = [];
     out.ResourceRecords = listed;
     // queries list their questions, responses their answers (kflowd shows no other section)
-    let answers = 0;
+    let text = 0;
+    /** lists an entry while the text budget lasts */
+    const list = (entry: MsgValue, chars: number): boolean => {
+      text += chars;
+      if (text > MAX_TEXT) return false;
+      listed.push(entry);
+      return true;
+    };
     try {
       let off = 12;
+      let room = true;
       for (let i = 0; i < qd; i++) {
         const [name, next] = readName(b, off);
         const type = u16(b, next);
         u16(b, next + 2);
-        if (!qr && i < MAX_RECORDS) listed.push([typeName(type), name]);
+        if (!qr && room && i < MAX_RECORDS) room = list([typeName(type), name], name.length);
         off = next + 4;
       }
-      for (; qr && answers < an && answers < MAX_RECORDS; answers++) {
+      for (let i = 0; qr && i < an && i < MAX_RECORDS; i++) {
         const [name, next] = readName(b, off);
         const type = u16(b, next);
         const cls = u16(b, next + 2);
         const ttl = u32(b, next + 4);
         const len = u16(b, next + 8);
-        listed.push([typeName(type), name, ttl, CLASSES[cls] ?? String(cls), rdataText(b, type, next + 10, len)]);
+        const data = rdataText(b, type, next + 10, len);
+        if (!list([typeName(type), name, ttl, CLASSES[cls] ?? String(cls), data], name.length + data.length)) break;
         off = next + 10 + len;
       }
     } catch (e) {
@@ -223,7 +236,7 @@ export function dnsTcpMessages(chunks: readonly StreamChunk[]): TcpDnsMessage[] 
     need = -1;
     gap = false;
   };
-  for (let i = 0; i < chunks.length; i++) {
+  for (let i = 0; i < chunks.length && out.length < MAX_TCP_MESSAGES; i++) {
     const { data, len } = chunks[i]!;
     for (let p = 0; p < data.length; ) {
       if (have === 0) start = i;
@@ -249,6 +262,6 @@ export function dnsTcpMessages(chunks: readonly StreamChunk[]): TcpDnsMessage[] 
       emit(true);
     }
   }
-  if (have > 0) emit(true);
-  return out;
+  if (have > 0 && out.length < MAX_TCP_MESSAGES) emit(true);
+  return out.slice(0, MAX_TCP_MESSAGES);
 }
