@@ -7,8 +7,9 @@ import { ipv6 } from "../format/addr.ts";
 import type { MsgValue } from "./json.ts";
 
 const OPCODES = ["QUERY", "IQUERY", "STATUS", "-", "NOTIFY", "UPDATE", "DSO"];
+/** kflowd's names for 0-3 (FORMERROR, not FORMERR: pipelines match it), then IANA's */
 const RCODES = [
-  "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI",
+  "NOERROR", "FORMERROR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI",
 ];
 const TYPES: Record<number, string> = {
   1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 64: "SVCB", 65: "HTTPS",

@@ -126,11 +126,12 @@ describe.skipIf(skip)("application messages from real tools", () => {
     dnsmasq = Bun.spawn(DNSMASQ, { stdin: "ignore", stdout: "pipe", stderr: "inherit" });
     dnsmasqPid = dnsmasq.pid;
     // ready once it answers
-    for (let i = 0; i < 50; i++) {
-      const probe = await run(["dig", `@${DNS_ADDR}`, "+short", "+tries=1", "+time=1", "www.kflowd.test"]);
-      if (probe.stdout.trim() === "10.9.8.7") break;
-      await Bun.sleep(100);
+    let answer = "";
+    for (let i = 0; i < 50 && answer !== "10.9.8.7"; i++) {
+      if (i > 0) await Bun.sleep(100);
+      answer = (await run(["dig", `@${DNS_ADDR}`, "+short", "+tries=1", "+time=1", "www.kflowd.test"])).stdout.trim();
     }
+    expect(answer, `dnsmasq on ${DNS_ADDR}:53 does not answer`).toBe("10.9.8.7");
   });
 
   afterAll(async () => {

@@ -56,6 +56,15 @@ describe("DNS", () => {
     expect(decodeDns(nx, false)?.ResponseCode).toBe("REFUSED");
   });
 
+  test("every response code: kflowd's names for 0-3, IANA's after, the number past them", () => {
+    const names = ["NOERROR", "FORMERROR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI", "12", "13", "14", "15"];
+    const r = RESPONSE.slice();
+    for (let rcode = 0; rcode < 16; rcode++) {
+      r[3] = 0x80 | rcode;
+      expect(decodeDns(r, false)?.ResponseCode).toBe(names[rcode]!);
+    }
+  });
+
   test("a compression loop, a pointer forward and a truncated record are malformed", () => {
     const loop = new Uint8Array([...QUERY.slice(0, 12), 0xc0, 12, ...u16(1), ...u16(1)]);
     expect(decodeDns(loop, false)).toBeUndefined();
