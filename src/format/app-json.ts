@@ -22,10 +22,10 @@ interface Decoded {
   readonly fields: Record<string, MsgValue>;
 }
 
-/** {"_Timestamp": ..., members...}: DNS and HTTP messages carry the time since the first packet. */
-function withTimestamp(d: Decoded, r: SockRecord): string {
+/** {"_Timestamp": ..., members...}: DNS and HTTP messages carry the time since base. */
+function withTimestamp(d: Decoded, baseNs: bigint): string {
   const body = msgJson(d.fields);
-  return `{"_Timestamp": ${seconds9(d.tsNs - r.tsFirstNs)}${body === "{}" ? "" : `, ${body.slice(1, -1)}`}}`;
+  return `{"_Timestamp": ${seconds9(d.tsNs - baseNs)}${body === "{}" ? "" : `, ${body.slice(1, -1)}`}}`;
 }
 
 /**
@@ -71,13 +71,13 @@ function syslogMessages(mine: readonly AppMessage[], tcp: boolean): string[] {
   return out;
 }
 
-function decodedJson(app: number, dir: readonly AppMessage[], r: SockRecord): string[] {
+function decodedJson(app: number, dir: readonly AppMessage[], r: SockRecord, baseNs: bigint): string[] {
   const tcp = r.proto === IPPROTO_TCP;
   switch (app) {
     case AppKind.APP_DNS:
-      return dnsMessages(dir, tcp).map((d) => withTimestamp(d, r));
+      return dnsMessages(dir, tcp).map((d) => withTimestamp(d, baseNs));
     case AppKind.APP_HTTP:
-      return httpMessages(dir).map((d) => withTimestamp(d, r));
+      return httpMessages(dir).map((d) => withTimestamp(d, baseNs));
     default:
       return syslogMessages(dir, tcp);
   }
@@ -88,6 +88,10 @@ export function appJson(r: SockRecord, messages: readonly AppMessage[] | undefin
   if (!messages || messages.length === 0) return "";
   let s = `, "App": "${NAMES[messages[0]!.app]?.[0] ?? "-"}"`;
   const server = r.role === SockRole.SOCK_ROLE_SERVER;
+  // seconds since the record's first packet; messages held over from before a record
+  // restarted its counters predate that packet: then since the first message, never < 0
+  let baseNs = r.tsFirstNs;
+  for (const m of messages) if (m.tsNs < baseNs) baseNs = m.tsNs;
   for (const app of [AppKind.APP_DNS, AppKind.APP_HTTP, AppKind.APP_SYSLOG]) {
     const mine = messages.filter((m) => m.app === app);
     if (mine.length === 0) continue;
@@ -96,7 +100,7 @@ export function appJson(r: SockRecord, messages: readonly AppMessage[] | undefin
     for (const rx of rxFirst ? [true, false] : [false, true]) {
       const dir = mine.filter((m) => m.rx === rx);
       if (dir.length === 0) continue;
-      const list = decodedJson(app, dir, r);
+      const list = decodedJson(app, dir, r, baseNs);
       if (list.length > 0) s += `, "App${rx ? "Rx" : "Tx"}${NAMES[app]![1]}": [${list.join(", ")}]`;
     }
   }

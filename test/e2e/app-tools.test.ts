@@ -395,6 +395,10 @@ c.close()
         [[httpRequest("/k1", "python"), httpRequest("/k2", "python")], [httpResponse("/k1"), httpResponse("/k2")]],
         [[httpRequest("/k3", "python")], [httpResponse("/k3")]],
       ]);
+      // each record counts from its own start
+      for (const r of [...c, ...s]) {
+        for (const m of [...(r.AppTxHttp as Json[]), ...(r.AppRxHttp as Json[])]) expect(m._Timestamp as number).toBeGreaterThanOrEqual(0);
+      }
     } finally {
       httpd.kill();
     }

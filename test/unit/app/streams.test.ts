@@ -253,3 +253,15 @@ describe("App JSON of a record", () => {
     expect(dgram.AppTxSyslog).toEqual([{ Facility: "User", Severity: "Notice (5)", Priority: 13, Version: 0, Appname: "a", Message: "one\ntwo" }]);
   });
 });
+
+describe("App JSON timestamps", () => {
+  test("messages older than the record's first packet (held over a restart) count from the first message", () => {
+    const r = { proto: IPPROTO_TCP, role: SockRole.SOCK_ROLE_CLIENT, tsFirstNs: 2_000_000_000n } as unknown as SockRecord;
+    const m = (tsNs: bigint, rx: boolean, s: string): AppMessage => ({ sockKey: 1n, pid: 1, tsNs, len: s.length, rx, app: AppKind.APP_HTTP, data: enc.encode(s) });
+    const json = JSON.parse(
+      `{${appJson(r, [m(1_500_000_000n, false, "GET /x HTTP/1.1\r\n\r\n"), m(2_250_000_000n, true, "HTTP/1.1 204 No Content\r\n\r\n")]).slice(2)}}`,
+    );
+    expect(json.AppTxHttp[0]._Timestamp).toBe(0);
+    expect(json.AppRxHttp[0]._Timestamp).toBe(0.75);
+  });
+});
