@@ -61,3 +61,14 @@ export function parseAppPorts(specs: readonly string[]): AppPorts | string {
   }
   return { ports, unixSyslog };
 }
+
+/** The ports back in -p's syntax, one application after another: "dns=udp/53,tcp/53 http=off ...". */
+export function appPortsText(apps: AppPorts): string {
+  return Object.entries(APPS)
+    .map(([name, spec]) => {
+      const ports = apps.ports.filter((p) => p.app === spec.kind).map((p) => `${p.proto}/${p.port}`);
+      if (spec.unix && apps.unixSyslog) ports.push("unix");
+      return `${name}=${ports.length ? ports.join(",") : "off"}`;
+    })
+    .join(" ");
+}

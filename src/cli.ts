@@ -15,6 +15,11 @@ export interface RawOptions {
   readonly output?: unknown;
   readonly token?: unknown;
   readonly verbose?: unknown;
+  readonly versions?: unknown;
+  readonly checksums?: unknown;
+  readonly daemon?: unknown;
+  readonly debug?: unknown;
+  readonly plugins?: unknown;
   readonly help?: unknown;
   readonly version?: unknown;
 }
@@ -56,15 +61,38 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flags: "-o, --output <format>",
-    text: "output format: 'json' (indented, each record followed by a line holding an ASCII RS) or 'json-min' (one record per line); prefixes such as 'j' work (default: json)",
+    text: "output format: 'json' (indented, each record followed by a line holding an ASCII RS), 'json-min' (one record per line) or 'table' (one line per record in columns fitted to the terminal; collectors of -u still get one-line JSON); prefixes such as 'j' or 't' work (default: json)",
+  },
+  {
+    flags: "-v, --versions",
+    text: "add ProcVersion and, for executable files, FileVersion: the version of the package that installed them, from the dpkg or rpm database, re-read when it changes",
+  },
+  {
+    flags: "-c, --checksums",
+    text: "add FileMD5 and FileSHA256 to records of executable files (any x bit), hashed once per file version from the opened file; regular files up to 64 MiB only, never FIFOs or devices",
   },
   {
     flags: "-u, --collectors <ip:port,...>",
     text: "also send every record, one UDP datagram each, to these collectors (IPv4 1.2.3.4:2056, IPv6 ::1:2056 or [::1]:2056; any number)",
   },
   { flags: "-q, --quiet", text: "print no records on stdout (needs -u)" },
+  {
+    flags: "-d, --daemon",
+    text: "run in the background, detached from the terminal, sending records to the collectors of -u only (needs -u); returns once the agent is attached, with its PID, or with the reason it failed. Under systemd use the kflowd service instead",
+  },
   { flags: "-T, --token <token>", text: "add InfoHostToken with this text to every record" },
-  { flags: "-V, --verbose", text: "print libbpf's debug messages, including the verifier log, to stderr" },
+  {
+    flags: "-V, --verbose",
+    text: "print libbpf's debug messages, including the verifier log, to stderr, and every 10 seconds a statistics line: records per second and records lost, by reason",
+  },
+  {
+    flags: "-D, --debug <process>",
+    text: "print to stderr, for processes whose executable is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out",
+  },
+  {
+    flags: "-P, --plugins <path>",
+    text: "accepted for compatibility with kflowd 0.9, whose plugins are built in here (user and group names, versions, checksums, DNS, HTTP and SYSLOG decoding); the path is not used",
+  },
   { flags: "-l, --legend", text: "list every key of the records with its meaning and exit" },
   { flags: "-h, --help", text: "show this help and exit" },
   { flags: "--version", text: "show version information and exit" },
@@ -112,6 +140,9 @@ export function helpText(version: string): string {
     "  sudo kflowd -o json-min     one record per line, for pipelines",
     "  sudo kflowd -m socket -q -u 127.0.0.1:2056,[::1]:2056",
     "                              socket records to two UDP collectors only",
+    "  sudo kflowd -v -c -d -u 10.0.0.5:2056",
+    "                              in the background, with package versions and checksums",
+    "  sudo kflowd -o table        a column view for a person watching",
   ];
   return `${lines.join("\n")}\n`;
 }

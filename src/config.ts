@@ -4,7 +4,7 @@ import { isIP } from "node:net";
 import { parseAppPorts } from "./app-ports.ts";
 import { type RawOptions, UsageError } from "./cli.ts";
 
-export const OUTPUT_FORMATS = ["json", "json-min"] as const;
+export const OUTPUT_FORMATS = ["json", "json-min", "table"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** kflowd's rule: a prefix of 'json' means pretty JSON, longer ones must prefix 'json-min'. */
@@ -12,7 +12,13 @@ export function outputFormat(value: string): OutputFormat | undefined {
   if (value.length === 0) return undefined;
   if ("json".startsWith(value)) return "json";
   if (value.length > 5 && "json-min".startsWith(value)) return "json-min";
+  if ("table".startsWith(value)) return "table";
   return undefined;
+}
+
+/** -D: '*' or an executable's name (a basename: no slash, at most NAME_MAX bytes). */
+function debugProcess(text: string): string | undefined {
+  return text !== "" && !text.includes("/") && Buffer.byteLength(text) <= 255 ? text : undefined;
 }
 
 const DIGITS = /^[0-9]+$/;
@@ -151,7 +157,7 @@ const ConfigSchema = v.object({
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       const format = outputFormat(dataset.value);
       if (format) return format;
-      addIssue({ message: `invalid output format '${dataset.value}' (expected json or json-min)` });
+      addIssue({ message: `invalid output format '${dataset.value}' (expected json, json-min or table)` });
       return NEVER;
     }),
   ),
@@ -163,6 +169,23 @@ const ConfigSchema = v.object({
     ),
   ),
   verbose: v.optional(v.boolean("option -V takes no value"), false),
+  versions: v.optional(v.boolean("option -v takes no value"), false),
+  checksums: v.optional(v.boolean("option -c takes no value"), false),
+  daemon: v.optional(v.boolean("option -d takes no value"), false),
+  debugProcess: v.optional(
+    v.pipe(
+      v.string("option -D needs a process name or '*'"),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const name = debugProcess(dataset.value);
+        if (name !== undefined) return name;
+        addIssue({ message: `option -D: '${dataset.value}' is not '*' or an executable's name (no '/', at most 255 bytes)` });
+        return NEVER;
+      }),
+    ),
+  ),
+  pluginPath: v.optional(
+    v.pipe(v.string("option -P needs a path"), v.maxLength(4095, "option -P takes a path of at most 4095 characters")),
+  ),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;
@@ -181,10 +204,18 @@ export function buildConfig(raw: RawOptions): Config {
     output: raw.output,
     hostToken: raw.token,
     verbose: raw.verbose,
+    versions: raw.versions,
+    checksums: raw.checksums,
+    daemon: raw.daemon,
+    debugProcess: raw.debug,
+    pluginPath: raw.plugins,
   });
   if (!result.success) throw new UsageError(result.issues[0].message);
   if (result.output.quiet && result.output.collectors.length === 0) {
     throw new UsageError("option -q needs -u: without collectors nothing would be printed anywhere");
+  }
+  if (result.output.daemon && result.output.collectors.length === 0) {
+    throw new UsageError("option -d needs -u: a daemon prints no records, so they must go to collectors");
   }
   return result.output;
 }

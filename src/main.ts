@@ -9,6 +9,12 @@ import { MapAccess } from "../ffi/map.ts";
 import { loadShim } from "../ffi/shim.ts";
 import { FileFlusher, MapFlusher, SOCK_KIND } from "./aggregate/flush.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
+import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
+import { Checksums } from "./enrich/checksums.ts";
+import { PackageVersions } from "./enrich/packages.ts";
+import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
+import { TableFormat } from "./format/table.ts";
+import { PeriodicStats, startBanner, stopSummary, type Losses } from "./report.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
 import { DeviceNames } from "./enrich/devices.ts";
@@ -16,17 +22,17 @@ import { hostFacts } from "./enrich/host.ts";
 import { InterfaceNames } from "./enrich/interfaces.ts";
 import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
-import { type FormatContext, fileJson } from "./format/file-json.ts";
+import { type FileDigests, type FormatContext, fileJson, isExecutable } from "./format/file-json.ts";
 import { pretty } from "./format/pretty.ts";
 import { sockJson } from "./format/sock-json.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
-import { preflight } from "./preflight.ts";
+import { jitState, preflight } from "./preflight.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
 import { decodeApp } from "./records/app.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
-import { decodeFile } from "./records/file.ts";
+import { decodeFile, type FileRecord } from "./records/file.ts";
 import { decodeSock } from "./records/sock.ts";
 import { recordType } from "./records/header.ts";
 import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
@@ -46,6 +52,13 @@ const RING_BYTES = 8 << 20;
 const FILE_ENTRIES = 4096;
 const SOCK_ENTRIES = 8192;
 const BATCH_BYTES = 1 << 20;
+/** -V: how often the statistics line is printed */
+const STATS_MS = 10_000;
+/** -c: most file records waiting for their checksums; more are printed without */
+const MAX_AWAITING_DIGESTS = 256;
+/** at stop, how long records still waiting for checksums are given */
+const DIGEST_GRACE_MS = 1000;
+const NO_DIGESTS: FileDigests = { md5: "", sha256: "" };
 
 function fail(message: string): number {
   process.stderr.write(`kflowd: ${message}\n`);
@@ -61,7 +74,8 @@ async function versionText(): Promise<string> {
 }
 
 async function run(config: Config): Promise<number> {
-  preflight(process.geteuid?.() ?? -1);
+  const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
+  preflight(process.geteuid?.() ?? -1, host.kernel);
   const { lib, version: libbpfVersion } = loadLibbpf();
   const shim = await loadShim(shimPath);
   shim.kf_log_init(config.verbose ? 1 : 0);
@@ -84,12 +98,18 @@ async function run(config: Config): Promise<number> {
   const sockFlusher = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), sockKeySize, SOCK_ENTRIES), SOCK_KIND);
   const statsFd = object.mapFd("stats");
 
+  const daemon = isDaemonChild();
   const names = new UserGroupNames();
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
-  const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
+  const versions = config.versions ? await PackageVersions.load() : undefined;
+  const checksums = config.checksums ? new Checksums() : undefined;
   const sink = stdoutSink();
   const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
+  const toStdout = !config.quiet && !daemon;
+  const table = config.output === "table" ? new TableFormat(process.stdout.columns || 120) : undefined;
+  const indented = config.output === "json";
+  const debug = config.debugProcess;
   const monoStart = process.hrtime.bigint();
   const wallStart = BigInt(Date.now()) * 1_000_000n;
   const ctx: { -readonly [K in keyof FormatContext]: FormatContext[K] } = {
@@ -97,6 +117,7 @@ async function run(config: Config): Promise<number> {
     names,
     devices,
     interfaces,
+    versions,
     seq: 0,
     nowNs: 0n,
     uptimeNs: 0n,
@@ -105,12 +126,15 @@ async function run(config: Config): Promise<number> {
   const messages = new AppMessages(config.appMessages);
   /** sockets whose message slots filled up: printed after this batch */
   const full = new Set<bigint>();
-  const counts = { malformed: 0 };
-  const indented = config.output === "json";
+  /** -c: file records printed once their checksums are known */
+  const awaiting = new Set<FileRecord>();
+  const counts = { malformed: 0, digestsMissing: 0 };
+  let closed = false;
 
+  /** JSON of one record to stdout (unless the table is shown) and to the collectors */
   function emit(line: string): void {
     const text = indented ? pretty(line) : line;
-    if (!config.quiet) sink.write(indented ? `${text}\n\x1e\n` : `${text}\n`);
+    if (toStdout && !table) sink.write(indented ? `${text}\n\x1e\n` : `${text}\n`);
     collectors?.send(text);
   }
 
@@ -122,24 +146,65 @@ async function run(config: Config): Promise<number> {
     return ctx;
   }
 
+  function printFile(rec: FileRecord, digests: FileDigests | undefined): void {
+    const c = next();
+    if (table && toStdout) sink.write(`${table.file(rec, c)}\n`);
+    if (!table || collectors) emit(fileJson(rec, c, digests));
+  }
+
+  /** -c: an executable's record waits (bounded) until its file is hashed off this path. */
+  function awaitDigests(rec: FileRecord, checker: Checksums): void {
+    if (awaiting.size >= MAX_AWAITING_DIGESTS) {
+      counts.digestsMissing++;
+      printFile(rec, NO_DIGESTS);
+      return;
+    }
+    awaiting.add(rec);
+    void checker.compute(rec.path, rec.dev, rec.ino, rec.size, rec.mtimeNs).then((digests) => {
+      if (closed || !awaiting.delete(rec)) return;
+      if (!digests) counts.digestsMissing++;
+      printFile(rec, digests ?? NO_DIGESTS);
+      sink.flush();
+    });
+  }
+
+  function fileOut(rec: FileRecord): void {
+    if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugFile(rec));
+    if (!checksums || !isExecutable(rec)) return printFile(rec, undefined);
+    const digests = checksums.get(rec.dev, rec.ino, rec.size, rec.mtimeNs);
+    if (digests) printFile(rec, digests);
+    else awaitDigests(rec, checksums);
+  }
+
   function visit(view: DataView, bytes: Uint8Array, off: number, size: number): void {
     switch (recordType(view, off, size)) {
       case RecType.REC_TYPE_FILE: {
         const rec = decodeFile(view, bytes, off, size);
-        if (rec) emit(fileJson(rec, next()));
+        if (rec) fileOut(rec);
         else counts.malformed++;
         return;
       }
       case RecType.REC_TYPE_SOCK: {
         const rec = decodeSock(view, bytes, off, size);
-        if (rec) emit(sockJson(rec, next(), messages.take(rec.key)));
-        else counts.malformed++;
+        if (!rec) {
+          counts.malformed++;
+          return;
+        }
+        if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
+        const taken = messages.take(rec.key);
+        const c = next();
+        if (table && toStdout) sink.write(`${table.sock(rec, c, taken ?? [])}\n`);
+        if (!table || collectors) emit(sockJson(rec, c, taken));
         return;
       }
       case RecType.REC_TYPE_APP: {
         const msg = decodeApp(view, bytes, off, size);
-        if (!msg) counts.malformed++;
-        else if (messages.add(msg)) full.add(msg.sockKey);
+        if (!msg) {
+          counts.malformed++;
+          return;
+        }
+        if (debug === "*") process.stderr.write(debugApp(msg));
+        if (messages.add(msg)) full.add(msg.sockKey);
         return;
       }
       case RecType.REC_TYPE_EXIT: {
@@ -166,14 +231,46 @@ async function run(config: Config): Promise<number> {
     sink.flush();
   }
 
+  function losses(): { losses: Losses; pathsCut: number } {
+    const k = readKernelStats(lib, statsFd);
+    return {
+      losses: {
+        ringFull: k.STAT_RING_FULL,
+        fileMapFull: k.STAT_FILE_MAP_FULL,
+        sockMapFull: k.STAT_SOCK_MAP_FULL,
+        pathOpsLost: k.STAT_PATH_OP_LOST,
+        exitNoticesLost: k.STAT_EXIT_LOST,
+        appLost: k.STAT_APP_LOST,
+        appUnclaimed: messages.dropped,
+        uncopied: reader.lost,
+        malformed: counts.malformed,
+        udpFailed: collectors?.failed ?? 0,
+        checksumsMissing: counts.digestsMissing,
+      },
+      pathsCut: k.STAT_PATH_TRUNCATED,
+    };
+  }
+
   process.stderr.write(
-    `kflowd ${VERSION} with PID ${process.pid} started in terminal mode ` +
-      `(Linux ${host.kernel}, libbpf ${libbpfVersion}, output ${config.output}` +
-      `${config.quiet ? " to collectors only" : ""}${config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join("")})\n` +
-      kernel.features
-        .map((f) => `  ${f.feature}: ${f.tier} (${f.degraded ?? f.programs.join(", ")})\n`)
-        .join(""),
+    startBanner(
+      {
+        version: VERSION,
+        pid: process.pid,
+        mode: daemon ? "daemon" : "terminal",
+        kernelRelease: host.kernel,
+        libbpf: libbpfVersion,
+        jit: jitState(),
+        features: kernel.features,
+        fileEntries: FILE_ENTRIES,
+        sockEntries: SOCK_ENTRIES,
+        ringBytes: RING_BYTES,
+        packagedFiles: versions?.size,
+      },
+      config,
+    ),
   );
+  if (table && toStdout) sink.write(`${table.header()}\n`);
+  reportDaemonReady();
 
   const drainTimer = setInterval(drain, DRAIN_MS);
   const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
@@ -181,11 +278,16 @@ async function run(config: Config): Promise<number> {
   const slowTimer = setInterval(() => {
     names.refresh();
     devices.refresh();
+    versions?.refresh();
     const now = monotonicNs();
     flusher.flushStale(now, idleNs, activeNs, visit);
     sockFlusher.flushStale(now, idleNs, activeNs, visit);
     sink.flush();
   }, SLOW_TICK_MS);
+  const periodic = new PeriodicStats(Date.now());
+  const statsTimer = config.verbose
+    ? setInterval(() => process.stderr.write(periodic.line(ctx.seq, losses().losses, Date.now())), STATS_MS)
+    : undefined;
 
   return await new Promise<number>((resolve) => {
     let stopping = false;
@@ -194,32 +296,39 @@ async function run(config: Config): Promise<number> {
       stopping = true;
       clearInterval(drainTimer);
       clearInterval(slowTimer);
+      clearInterval(statsTimer);
       // no new events once detached; then take what is in the ring and in the maps
       object.detach();
       drain();
       flusher.flushAll(visit);
       sockFlusher.flushAll(visit);
+      // records waiting for checksums get a moment, then go out without them
+      if (awaiting.size > 0) {
+        const waited = Date.now();
+        while (awaiting.size > 0 && Date.now() - waited < DIGEST_GRACE_MS) await Bun.sleep(10);
+        for (const rec of awaiting) {
+          counts.digestsMissing++;
+          printFile(rec, NO_DIGESTS);
+        }
+        awaiting.clear();
+      }
+      closed = true;
       await sink.close();
       collectors?.close();
-      const stats = readKernelStats(lib, statsFd);
+      const { losses: lost, pathsCut } = losses();
       reader.close();
       object.close();
-      process.stderr.write(
-        `kflowd: stopped after ${ctx.seq} records; lost: ring full ${stats.STAT_RING_FULL}, ` +
-          `file map full ${stats.STAT_FILE_MAP_FULL}, exit notices ${stats.STAT_EXIT_LOST}, ` +
-          `app messages ${stats.STAT_APP_LOST} + ${messages.dropped} unclaimed, uncopied ${reader.lost}, ` +
-          `malformed ${counts.malformed}${collectors ? `, UDP sends failed ${collectors.failed}` : ""}; ` +
-          `paths cut ${stats.STAT_PATH_TRUNCATED}\n`,
-      );
+      process.stderr.write(stopSummary(ctx.seq, lost, pathsCut));
       resolve(0);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
-    // reload what names records: users, groups, mounts, interfaces
+    // reload what names records: users, groups, mounts, interfaces, packages
     process.on("SIGHUP", () => {
       names.refresh();
       devices.refresh();
       interfaces.refresh();
+      versions?.refresh();
     });
   });
 }
@@ -245,6 +354,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof UsageError) return fail(`${e.message}\nTry 'kflowd --help' for the options.`);
     throw e;
   }
+  // the command leaves the detached agent behind: exit without waiting for its handles
+  if (config.daemon && !isDaemonChild()) process.exit(await startDaemon(argv));
   try {
     return await run(config);
   } catch (e) {

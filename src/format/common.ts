@@ -28,6 +28,14 @@ export interface DeviceLookup {
   device(dev: number): string;
 }
 
+/** -v: versions of the packages that installed files; "" when unknown. */
+export interface VersionLookup {
+  /** the package owning this absolute path */
+  fileVersion(path: string): string;
+  /** the package owning an executable of this name */
+  exeVersion(name: string): string;
+}
+
 /** JSON string literal: quotes, backslashes, control characters and lone surrogates escaped. */
 export const str = JSON.stringify as (s: string) => string;
 
@@ -53,9 +61,10 @@ export function procName(task: TaskIdentity): string {
   return task.exe.startsWith(task.comm) ? task.exe : `${task.exe}/${task.comm}`;
 }
 
-export function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint): string {
+export function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint, versions?: VersionLookup): string {
   return (
     `"ProcParent": ${str(task.parentExe)}, "Proc": ${str(procName(task))}, ` +
+    (versions ? `"ProcVersion": ${str(versions.exeVersion(task.exe))}, ` : "") +
     `"ProcUser": ${str(names.user(task.uid))}, "ProcGroup": ${str(names.group(task.gid))}, ` +
     `"ProcPPID": ${task.ppid}, "ProcPID": ${task.pid}, "ProcTID": ${task.tid}, ` +
     `"ProcUID": ${task.uid}, "ProcGID": ${task.gid}, "ProcAge": ${seconds9(ageNs)}`

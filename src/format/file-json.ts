@@ -9,6 +9,7 @@ import {
   type NameLookup,
   procJson,
   str,
+  type VersionLookup,
 } from "./common.ts";
 import { fileMode, permissions, seconds9, timestamp } from "./values.ts";
 
@@ -24,6 +25,8 @@ export interface FormatContext {
   readonly names: NameLookup;
   readonly devices: DeviceLookup;
   readonly interfaces: InterfaceLookup;
+  /** -v: package versions; without it there are no *Version keys */
+  readonly versions?: VersionLookup;
   readonly seq: number;
   /** processing time, ns since the epoch */
   readonly nowNs: bigint;
@@ -40,15 +43,28 @@ function eventsJson(counts: readonly number[]): string {
   return `{${s}}`;
 }
 
-export function fileJson(r: FileRecord, ctx: FormatContext): string {
+/** kflowd's "executable file": a regular file with any execute bit. */
+export function isExecutable(r: FileRecord): boolean {
+  return r.inodeKnown && (r.mode & 0o170000) === 0o100000 && (r.mode & 0o111) !== 0;
+}
+
+/** MD5 and SHA256 in hex; "" each when they could not be computed. */
+export interface FileDigests {
+  readonly md5: string;
+  readonly sha256: string;
+}
+
+/** digests: -c on and the file executable (undefined: no checksum keys). */
+export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigests): string {
   const slash = r.path.lastIndexOf("/");
   const dir = r.path.slice(0, slash + 1) || "/";
   const name = r.path.slice(slash + 1);
   let s =
     `${infoJson(ctx.host, "filesystem", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs)}, ` +
-    `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs)}, ` +
+    `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions)}, ` +
     `"FilePath": ${str(dir)}, "File": ${str(name)}, ` +
     (r.origin !== undefined ? `"FileOrigin": ${str(r.origin)}, ` : "") +
+    (ctx.versions && isExecutable(r) ? `"FileVersion": ${str(ctx.versions.fileVersion(r.path))}, ` : "") +
     (r.mode !== 0 ? `"FileMode": ${str(fileMode(r.mode, r.nlink))}, ` : "") +
     `"FileEventCount": ${r.events}, "FileEvents": ${eventsJson(r.eventCounts)}, ` +
     `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}`;
@@ -65,6 +81,7 @@ export function fileJson(r: FileRecord, ctx: FormatContext): string {
     `"FileAccessTime": ${str(timestamp(r.atimeNs))}, ` +
     `"FileStatusChangeTime": ${str(timestamp(r.ctimeNs))}, ` +
     `"FileModificationTime": ${str(timestamp(r.mtimeNs))}` +
-    (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "");
+    (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "") +
+    (digests ? `, "FileMD5": ${str(digests.md5)}, "FileSHA256": ${str(digests.sha256)}` : "");
   return `${s}}`;
 }

@@ -6,6 +6,8 @@ export type Json = Record<string, unknown>;
 
 export class RunningAgent {
   readonly records: Json[] = [];
+  /** with -o table: the lines printed */
+  readonly lines: string[] = [];
   stderr = "";
   private stdoutText = "";
   private readonly proc: Subprocess<"ignore", "pipe", "pipe">;
@@ -13,7 +15,7 @@ export class RunningAgent {
 
   private constructor(
     args: string[],
-    private readonly format: "json-min" | "json",
+    private readonly format: "json-min" | "json" | "table",
   ) {
     this.proc = Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
     this.done = Promise.all([this.pump(this.proc.stdout, true), this.pump(this.proc.stderr, false)]).then(() => {});
@@ -21,7 +23,7 @@ export class RunningAgent {
 
   /** Starts the agent and waits until it reports that it is attached. */
   static async start(args: string[] = ["-o", "json-min"]): Promise<RunningAgent> {
-    const format = args.includes("json-min") ? "json-min" : "json";
+    const format = args.includes("json-min") ? "json-min" : args.includes("table") ? "table" : "json";
     const agent = new RunningAgent(args, format);
     await agent.waitFor(() => agent.stderr.includes(" started in terminal mode"), "the start-up line", 10_000);
     return agent;
@@ -43,12 +45,13 @@ export class RunningAgent {
   private takeStdout(text: string): void {
     this.stdoutText += text;
     // json-min: one object per line; json: objects separated by "\n\x1e\n"
-    const sep = this.format === "json-min" ? "\n" : "\n\x1e\n";
+    const sep = this.format === "json" ? "\n\x1e\n" : "\n";
     let at: number;
     while ((at = this.stdoutText.indexOf(sep)) >= 0) {
       const chunk = this.stdoutText.slice(0, at);
       this.stdoutText = this.stdoutText.slice(at + sep.length);
-      if (chunk.trim() !== "") this.records.push(JSON.parse(chunk) as Json);
+      if (this.format === "table") this.lines.push(chunk);
+      else if (chunk.trim() !== "") this.records.push(JSON.parse(chunk) as Json);
     }
   }
 

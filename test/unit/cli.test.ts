@@ -29,6 +29,9 @@ describe("options", () => {
       timeouts: { idleSec: 15, activeSec: 1800 },
       output: "json",
       verbose: false,
+      versions: false,
+      checksums: false,
+      daemon: false,
     });
   });
 
@@ -72,6 +75,8 @@ describe("options", () => {
     expect(config(["-o", "json-min"]).output).toBe("json-min");
     expect(config(["--output", "json-m"]).output).toBe("json-min");
     expect(config(["-o", "j"]).output).toBe("json");
+    expect(config(["-o", "t"]).output).toBe("table");
+    expect(config(["-otable"]).output).toBe("table");
     expect(outputFormat("json-")).toBeUndefined();
     expect(outputFormat("")).toBeUndefined();
   });
@@ -87,12 +92,25 @@ describe("options", () => {
     expect(config(["-Vo", "json-min"])).toMatchObject({ output: "json-min", verbose: true });
   });
 
+  test("-v, -c, -d, -D and -P", () => {
+    expect(config(["-vc"])).toMatchObject({ versions: true, checksums: true });
+    expect(config(["-d", "-u", "127.0.0.1:2056"]).daemon).toBe(true);
+    expect(config(["-D", "*"]).debugProcess).toBe("*");
+    expect(config(["-Dcurl"]).debugProcess).toBe("curl");
+    expect(config(["-P", "../lib"]).pluginPath).toBe("../lib");
+    expect(() => config(["-P", "x".repeat(5000)])).toThrow("option -P takes a path of at most 4095 characters");
+  });
+
   test("token", () => {
     expect(config(["-T", "site-7"]).hostToken).toBe("site-7");
   });
 
   test.each([
-    [["-o", "xml"], "invalid output format 'xml' (expected json or json-min)"],
+    [["-o", "xml"], "invalid output format 'xml' (expected json, json-min or table)"],
+    [["-d"], "option -d needs -u"],
+    [["-D", "/usr/bin/curl"], "option -D: '/usr/bin/curl' is not '*' or an executable's name"],
+    [["-D", ""], "option -D needs a process name or '*'"],
+    [["-v", "-v"], "option -v given more than once"],
     [["-o"], "value is missing"],
     [["-x"], "unknown option '-x'"],
     [["--bogus"], "unknown option '--bogus'"],
@@ -139,7 +157,7 @@ describe("the agent's command line (no root needed)", () => {
     const r = await run("-o", "xml");
     expect(r.code).toBe(1);
     expect(r.out).toBe("");
-    expect(r.err).toBe("kflowd: invalid output format 'xml' (expected json or json-min)\nTry 'kflowd --help' for the options.\n");
+    expect(r.err).toBe("kflowd: invalid output format 'xml' (expected json, json-min or table)\nTry 'kflowd --help' for the options.\n");
   });
 
   test("--help on stdout, exit 0", async () => {

@@ -14,11 +14,11 @@ test("the legend lists every key of a file record, in output order", () => {
   }
 });
 
-test("the legend covers every key the socket and app formatters write", () => {
-  const sources = ["src/format/sock-json.ts", "src/format/app-json.ts", "src/format/common.ts"]
+test("the legend covers every key the formatters write", () => {
+  const sources = ["src/format/sock-json.ts", "src/format/app-json.ts", "src/format/common.ts", "src/format/file-json.ts"]
     .map((f) => readFileSync(`${ROOT}${f}`, "utf8"))
     .join("\n");
-  const written = new Set([...sources.matchAll(/"((?:Sock|App|Info|Proc)[A-Za-z]*)"/g)].map((m) => m[1]!));
+  const written = new Set([...sources.matchAll(/"((?:Sock|App|Info|Proc|File)[A-Za-z0-9]*)"/g)].map((m) => m[1]!));
   const keys = new Set(LEGEND.map(([k]) => k));
   for (const k of written) expect([k, keys.has(k)]).toEqual([k, true]);
   expect(written.size).toBeGreaterThan(40);

@@ -1,7 +1,9 @@
 import { expect, test } from "bun:test";
 import { SetupError } from "../../ffi/errors.ts";
 import { loadLibbpf } from "../../ffi/libbpf.ts";
-import { requireBtf, requireRoot } from "../../src/preflight.ts";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { jitState, requireBtf, requireKernel, requireRoot } from "../../src/preflight.ts";
 
 test("not root: a clear refusal", () => {
   expect(() => requireRoot(1000)).toThrow(new SetupError("must run as root (it loads eBPF programs): try 'sudo kflowd'"));
@@ -22,4 +24,21 @@ test("a library that is not libbpf 1.x is refused", () => {
 
 test("the system libbpf is accepted and reports its version", () => {
   expect(loadLibbpf().version).toMatch(/^\d+\.\d+/);
+});
+
+test("kernels older than 5.10 are refused by version, newer ones pass", () => {
+  expect(() => requireKernel("5.4.0-150-generic")).toThrow("Linux 5.4.0-150-generic is too old: kflowd needs 5.10 or newer");
+  expect(() => requireKernel("4.19.0")).toThrow("too old");
+  expect(requireKernel("5.10.0-28-amd64")).toBe("5.10");
+  expect(requireKernel("6.18.0")).toBe("6.18");
+  expect(() => requireKernel("weird")).toThrow("cannot read the kernel version from 'weird'");
+});
+
+test("JIT state from net.core.bpf_jit_enable", () => {
+  const dir = mkdtempSync(`${tmpdir()}/kflowd-jit-`);
+  for (const [value, state] of [["0", "off"], ["1", "on"], ["2", "on, with debug output"], ["x", "unknown"]] as const) {
+    writeFileSync(`${dir}/jit`, `${value}\n`);
+    expect(jitState(`${dir}/jit`)).toBe(state);
+  }
+  expect(jitState(`${dir}/missing`)).toBe("unknown");
 });

@@ -1,0 +1,110 @@
+/**
+ * What the agent tells its operator on stderr: the start-up banner (requirements, the
+ * hooks chosen per feature, the configuration), the periodic statistics of -V and the
+ * summary at stop. Every way a record can be lost is named in LOSSES, once.
+ */
+import type { Config } from "./config.ts";
+import type { FeatureTier } from "./kernel.ts";
+import { appPortsText } from "./app-ports.ts";
+
+/** Counters of everything the agent did not print as it should, by reason. */
+export interface Losses {
+  readonly ringFull: number;
+  readonly fileMapFull: number;
+  readonly sockMapFull: number;
+  readonly pathOpsLost: number;
+  readonly exitNoticesLost: number;
+  readonly appLost: number;
+  readonly appUnclaimed: number;
+  readonly uncopied: number;
+  readonly malformed: number;
+  readonly udpFailed: number;
+  readonly checksumsMissing: number;
+}
+
+const LOSSES: readonly (readonly [keyof Losses, string])[] = [
+  ["ringFull", "ring full"],
+  ["fileMapFull", "file map full"],
+  ["sockMapFull", "socket map full"],
+  ["pathOpsLost", "path operations"],
+  ["exitNoticesLost", "exit notices"],
+  ["appLost", "app messages"],
+  ["appUnclaimed", "app messages unclaimed"],
+  ["uncopied", "uncopied"],
+  ["malformed", "malformed"],
+  ["udpFailed", "UDP sends failed"],
+  ["checksumsMissing", "checksums not computed"],
+];
+
+function lossText(now: Losses, before?: Losses): string {
+  return LOSSES.map(([key, label]) => `${label} ${now[key] - (before?.[key] ?? 0)}`).join(", ");
+}
+
+/** The line printed at stop. */
+export function stopSummary(records: number, losses: Losses, pathsCut: number): string {
+  return `kflowd: stopped after ${records} records; lost: ${lossText(losses)}; paths cut ${pathsCut}\n`;
+}
+
+/** -V: one statistics line per interval, as rates and increments since the last one. */
+export class PeriodicStats {
+  private lastRecords = 0;
+  private lastLosses: Losses | undefined;
+  private lastMs: number;
+
+  constructor(nowMs: number) {
+    this.lastMs = nowMs;
+  }
+
+  line(records: number, losses: Losses, nowMs: number): string {
+    const seconds = Math.max((nowMs - this.lastMs) / 1000, 0.001);
+    const rate = (records - this.lastRecords) / seconds;
+    const text =
+      `kflowd: stats: ${records - this.lastRecords} records in ${seconds.toFixed(1)} s ` +
+      `(${rate.toFixed(1)}/s, ${records} in all); lost since last: ${lossText(losses, this.lastLosses)}\n`;
+    this.lastRecords = records;
+    this.lastLosses = losses;
+    this.lastMs = nowMs;
+    return text;
+  }
+}
+
+/** What the start-up banner reports besides the configuration. */
+export interface StartFacts {
+  readonly version: string;
+  readonly pid: number;
+  readonly mode: "terminal" | "daemon";
+  readonly kernelRelease: string;
+  readonly libbpf: string;
+  readonly jit: string;
+  readonly features: readonly FeatureTier[];
+  readonly fileEntries: number;
+  readonly sockEntries: number;
+  readonly ringBytes: number;
+  /** -v: executables whose package is known */
+  readonly packagedFiles?: number;
+}
+
+/**
+ * The banner: its first line says the agent started (scripts wait for it); then the
+ * requirements, the hooks chosen per feature (and why one is degraded) and the
+ * configuration.
+ */
+export function startBanner(f: StartFacts, config: Config): string {
+  const out = [
+    `kflowd ${f.version} with PID ${f.pid} started in ${f.mode} mode`,
+    `  requirements: Linux ${f.kernelRelease} (5.10 or newer needed), BTF at /sys/kernel/btf/vmlinux, ` +
+      `libbpf ${f.libbpf}, BPF JIT ${f.jit}${f.jit === "off" ? " (programs run interpreted, slower)" : ""}`,
+    ...f.features.map((t) => `  ${t.feature}: ${t.tier} (${t.degraded ?? t.programs.join(", ")})`),
+    `  limits: ${f.fileEntries} open file records, ${f.sockEntries} sockets, ring buffer ${f.ringBytes >> 20} MiB`,
+    `  file records: printed when released${config.eventsMax ? `, after ${config.eventsMax} events` : ""}, ` +
+      `after ${config.timeouts.idleSec} s idle or ${config.timeouts.activeSec} s active; socket records likewise or when closed`,
+    `  applications: ${appPortsText(config.apps)}; ${config.appBytes} bytes and up to ${config.appMessages} messages per record`,
+    `  versions: ${config.versions ? `on (${f.packagedFiles ?? 0} packaged executables known)` : "off"}, ` +
+      `checksums: ${config.checksums ? "on (MD5, SHA256)" : "off"}` +
+      (config.debugProcess ? `, debug records of '${config.debugProcess}' on stderr` : "") +
+      (config.pluginPath !== undefined ? `, -P ${config.pluginPath} ignored (plugins are built in)` : ""),
+    `  output: ${f.mode === "daemon" || config.quiet ? "none on stdout" : config.output}` +
+      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join(""),
+  ];
+  return `${out.join("\n")}\n`;
+}
