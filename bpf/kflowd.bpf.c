@@ -369,6 +369,53 @@ int cgroup_skb__ingress(struct __sk_buff *skb)
 	return 1;
 }
 
+/*
+ * Run once at start: the TCP and UDP sockets that were open before the agent get their
+ * owner (the first process found holding them) and, for TCP, a role. A local port below
+ * the kernel's default ephemeral range talking to one inside it is taken to be a server.
+ * Needs bpf_sock_from_file (5.11) and socket cookies of BTF sockets (5.12).
+ */
+#define EPHEMERAL_PORT_LOW 32768
+
+SEC("iter/task_file")
+int iter_task_file__existing(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *sock;
+	struct rec_sock *s;
+	struct sock *sk;
+	__u16 family, proto, lport, rport;
+
+	if (!task || !file || !monitor_sockets())
+		return 0;
+	sock = bpf_sock_from_file(file);
+	if (!sock)
+		return 0;
+	sk = sock->sk;
+	if (!sk)
+		return 0;
+	family = sk->__sk_common.skc_family;
+	proto = sk->sk_protocol;
+	if ((family != AF_INET && family != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
+		return 0;
+	/* listeners carry no traffic of their own; their connections are found themselves */
+	if (proto == IPPROTO_TCP && sk->__sk_common.skc_state == TCP_LISTEN)
+		return 0;
+	s = sock_get(bpf_get_socket_cookie(sk), bpf_ktime_get_ns());
+	if (!s || (s->flags & SOCK_FLAG_AGENT) || s->task.pid)
+		return 0;
+	task_identity_of(task, &s->task, s->tail);
+	lport = sk->__sk_common.skc_num;
+	rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (proto == IPPROTO_TCP && !s->role)
+		s->role = lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER
+										: SOCK_ROLE_CLIENT;
+	if (proto == IPPROTO_UDP && lport && !rport)
+		s->flags |= SOCK_FLAG_BOUND;
+	return 0;
+}
+
 /* Process context: who created, connected and bound inet sockets. */
 SEC("cgroup/sock_create")
 int sock_create__owner(struct bpf_sock *ctx)

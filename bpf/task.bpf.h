@@ -20,9 +20,22 @@ static __always_inline __u32 task_exe_name(struct task_struct *task, char *dst)
 	return n > 1 ? (__u32)(n - 1) & REC_NAME_MAX : 0;
 }
 
+/* Writes task's and its parent's exe names to the start of tail; returns the bytes used. */
+static __always_inline __u32 task_names(struct rec_task *t, struct task_struct *task,
+					struct task_struct *parent, char *tail)
+{
+	__u32 exe_len = task_exe_name(task, tail);
+	/* exe_len <= REC_NAME_MAX, so both names fit in the first 2 * (REC_NAME_MAX + 1) bytes */
+	__u32 parent_len = task_exe_name(parent, tail + (exe_len & REC_NAME_MAX));
+
+	t->exe_len = exe_len;
+	t->parent_exe_len = parent_len;
+	return exe_len + parent_len;
+}
+
 /*
- * Fills the identity and writes the exe and parent exe names to the start of tail
- * (REC_FILE_TAIL bytes). Returns the bytes used in tail.
+ * Fills the identity of the current task and writes the exe and parent exe names to the
+ * start of tail (REC_FILE_TAIL bytes). Returns the bytes used in tail.
  */
 static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
 {
@@ -30,7 +43,6 @@ static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
-	__u32 exe_len, parent_len;
 
 	t->pid = pid_tgid >> 32;
 	t->tid = (__u32)pid_tgid;
@@ -39,13 +51,22 @@ static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
 	t->gid = uid_gid >> 32;
 	t->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	return task_names(t, task, parent, tail);
+}
 
-	exe_len = task_exe_name(task, tail);
-	/* exe_len <= REC_NAME_MAX, so both names fit in the first 2 * (REC_NAME_MAX + 1) bytes */
-	parent_len = task_exe_name(parent, tail + (exe_len & REC_NAME_MAX));
-	t->exe_len = exe_len;
-	t->parent_exe_len = parent_len;
-	return exe_len + parent_len;
+/* The same for another task (an iterator's): everything read from its task_struct. */
+static __always_inline __u32 task_identity_of(struct task_struct *task, struct rec_task *t, char *tail)
+{
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+
+	t->pid = BPF_CORE_READ(task, tgid);
+	t->tid = BPF_CORE_READ(task, pid);
+	t->ppid = BPF_CORE_READ(parent, tgid);
+	t->uid = BPF_CORE_READ(task, cred, uid.val);
+	t->gid = BPF_CORE_READ(task, cred, gid.val);
+	t->start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+	return task_names(t, task, parent, tail);
 }
 
 #endif /* KFLOWD_TASK_BPF_H */

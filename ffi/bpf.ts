@@ -132,6 +132,12 @@ export class BpfObject {
     this.links.push(...links);
   }
 
+  /** Runs the iterator program name once, to its end. */
+  runIterator(name: string): void {
+    const err = this.shim.kf_iter_run(this.program(name));
+    if (err < 0) throw new BpfError(`running iterator ${name}`, -err, BpfObject.logReason(this.shim));
+  }
+
   /** Writes value at key of an array or hash map. */
   updateMap(name: string, key: Uint8Array, value: Uint8Array): void {
     const err = this.lib.bpf_map_update_elem(this.mapFd(name), ptr(key), ptr(value), 0);

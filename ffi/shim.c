@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 /* ---- log ---------------------------------------------------------------------------- */
@@ -96,6 +98,34 @@ int kf_attach_cgroup(struct bpf_program *prog, int cgroup_fd, struct bpf_link **
 		return -errno;
 	*out = link;
 	return 0;
+}
+
+/*
+ * Runs an iterator program once to its end: attach, create the iterator, read until
+ * EOF (the program writes nothing; its work is in the maps), detach.
+ */
+int kf_iter_run(struct bpf_program *prog)
+{
+	char buf[256];
+	struct bpf_link *link = bpf_program__attach_iter(prog, NULL);
+	int fd, err = 0;
+	ssize_t n;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		bpf_link__destroy(link);
+		return err;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	bpf_link__destroy(link);
+	return err;
 }
 
 /* ---- ring buffer ------------------------------------------------------------------- */

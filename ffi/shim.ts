@@ -15,6 +15,7 @@ const SYMBOLS = {
   kf_open_mem: { args: [P, u64, P], returns: i32 },
   kf_attach: { args: [P, P], returns: i32 },
   kf_attach_cgroup: { args: [P, i32, P], returns: i32 },
+  kf_iter_run: { args: [P], returns: i32 },
   kf_ring_open: { args: [i32, u32, P], returns: i32 },
   kf_ring_drain: { args: [P, P, u32, P], returns: i32 },
   kf_ring_close: { args: [P], returns: FFIType.void },

@@ -3,11 +3,13 @@
  * set of hooks the running kernel offers (probed here, the one place that knows).
  */
 import { closeSync, openSync, readFileSync } from "node:fs";
+import { release } from "node:os";
 import { BpfObject } from "../ffi/bpf.ts";
 import { kernelTracepoints } from "../ffi/btf.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
 import { kernelConfigText, kernelHz } from "./kernel-config.ts";
+import { releaseAtLeast } from "./preflight.ts";
 import type { AppPorts } from "./app-ports.ts";
 import type { Monitor } from "./config.ts";
 import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags } from "./records/layout.gen.ts";
@@ -84,6 +86,10 @@ const SOCKET_CGROUP_PROGRAMS = [
   "sockops__tcp",
 ];
 const SOCKET_PROGRAMS = ["inet_sock_set_state__export"];
+/** Owners of the sockets open before the agent: bpf_sock_from_file and BTF socket cookies (5.12). */
+const EXISTING_SOCKETS_PROGRAM = "iter_task_file__existing";
+const EXISTING_SOCKETS_SINCE: readonly [number, number] = [5, 12];
+
 
 /** Mount point of the cgroup v2 hierarchy, from a mountinfo text. */
 export function cgroup2Mount(mountinfo: string): string | undefined {
@@ -166,6 +172,20 @@ function attachInodeTier(object: BpfObject, ctime: boolean): FeatureTier {
   return tier;
 }
 
+/** Once the hooks see new sockets: the owners and roles of those that were already open. */
+function pickUpSockets(object: BpfObject, possible: boolean): FeatureTier {
+  if (!possible) {
+    return {
+      feature: "existing sockets",
+      tier: "none",
+      programs: [],
+      degraded: `needs Linux ${EXISTING_SOCKETS_SINCE.join(".")} and cgroup v2: sockets open before the start are reported without their process`,
+    };
+  }
+  object.runIterator(EXISTING_SOCKETS_PROGRAM);
+  return { feature: "existing sockets", tier: "task-file-iterator", programs: [EXISTING_SOCKETS_PROGRAM] };
+}
+
 export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, opts: KernelOptions): KernelSession {
   const object = BpfObject.open(lib, shim, objectBytes);
   try {
@@ -179,12 +199,18 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     for (const p of CTIME_PROGRAMS) object.setAutoload(p, file && ctime);
     for (const p of KPROBE_PROGRAMS) object.setAutoload(p, file && !ctime);
     for (const p of [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS]) object.setAutoload(p, socket);
+    const existing = socket && releaseAtLeast(release(), EXISTING_SOCKETS_SINCE);
+    object.setAutoload(EXISTING_SOCKETS_PROGRAM, existing);
     object.load();
     // the syscall programs serve both: files, and UNIX sockets and application messages
     object.attach(FILE_PROGRAMS);
     const features: FeatureTier[] = [];
     if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime));
-    if (socket) features.push(attachSockets(object));
+    if (socket) {
+      const sockets = attachSockets(object);
+      features.push(sockets);
+      features.push(pickUpSockets(object, existing && sockets.tier !== "none"));
+    }
     return { object, features };
   } catch (e) {
     object.close();
