@@ -183,8 +183,12 @@ static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f
 
 		if (!cfg.app_unix_syslog || BPF_CORE_READ(sk, sk_type) != 2 /* SOCK_DGRAM */)
 			return;
-		/* the sender names the log by connect() (the peer) or by sendto() (uaddr) */
-		if (uaddr) {
+		/*
+		 * the sender names the log by connect() (the peer) or by sendto() (uaddr); a
+		 * receiver's uaddr is the sender's address (recvfrom, recvmsg with msg_name),
+		 * so a receiver is the log by its own address only
+		 */
+		if (uaddr && !rx) {
 			bpf_probe_read_user(path, sizeof(path), (const char *)uaddr + 2);
 		} else {
 			struct unix_sock *peer = (void *)BPF_CORE_READ(us, peer);

@@ -517,10 +517,11 @@ while True:
           made.unshift(dir);
         }
       }
+      // recvfrom with an address buffer, as log daemons do: the sender's address is no log path
       daemon = await server([
         "python3",
         "-c",
-        'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready", flush=True)\ns.settimeout(10)\ns.recv(65536)\n',
+        'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint("ready", flush=True)\ns.settimeout(10)\ns.recvfrom(65536)\n',
         JOURNAL_LOG,
       ]);
     }
