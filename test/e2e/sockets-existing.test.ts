@@ -3,6 +3,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { release } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
+import { waitForText } from "../helpers/peer.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 import { releaseAtLeast } from "../../src/preflight.ts";
 
@@ -38,23 +39,12 @@ while len(got) < 40:
 c.close()
 `;
 
-async function lineFrom(stream: ReadableStream<Uint8Array>, want: string): Promise<void> {
-  const reader = stream.getReader();
-  let text = "";
-  while (!text.includes(want)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`stream ended before '${want}'`);
-    text += new TextDecoder().decode(value);
-  }
-  reader.releaseLock();
-}
-
 describe.skipIf(skip || !releaseAtLeast(release(), [5, 12]))("sockets open before the start", () => {
   test("both ends are attributed to their processes, with roles and the traffic after the start", async () => {
     const server = Bun.spawn(["python3", "-c", SERVER], { stdout: "pipe", stderr: "inherit" });
-    await lineFrom(server.stdout, "ready");
+    await waitForText(server.stdout, "ready");
     const client = Bun.spawn(["python3", "-c", CLIENT], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
-    await lineFrom(client.stdout, "connected");
+    await waitForText(client.stdout, "connected");
 
     const agent = await RunningAgent.start(["-o", "json-min", "-m", "socket"]);
     try {

@@ -9,21 +9,26 @@ export interface Peer {
   readonly exited: Promise<number>;
 }
 
+/** Reads stream until text has appeared (it may come in more than one chunk); returns what was read. */
+export async function waitForText(stream: ReadableStream<Uint8Array>, text: string): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let seen = "";
+  try {
+    while (!seen.includes(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended before '${text.trim()}' (got '${seen}')`);
+      seen += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return seen;
+}
+
 /** Starts a peer; servers and receivers are awaited until they print "ready". */
 export async function peer(...args: string[]): Promise<Peer> {
   const p = Bun.spawn(["python3", PEER, ...args], { stdout: "pipe", stderr: "inherit" });
-  if (/-server$|-recv$/.test(args[0]!)) {
-    // the line may come in more than one chunk
-    const reader = p.stdout.getReader();
-    const decoder = new TextDecoder();
-    let line = "";
-    while (!line.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      line += decoder.decode(value, { stream: true });
-    }
-    expect(line).toBe("ready\n");
-    reader.releaseLock();
-  }
+  if (/-server$|-recv$/.test(args[0]!)) expect(await waitForText(p.stdout, "\n")).toBe("ready\n");
   return { pid: p.pid, exited: p.exited };
 }
