@@ -6,7 +6,7 @@ const DNS_SUB = [
   ["_Timestamp", "seconds from the socket's first packet to the message"],
   ["TransactionId", "the message ID"],
   ["OpCode", "queries: QUERY, IQUERY, STATUS, NOTIFY, UPDATE, DSO or -"],
-  ["ResponseCode", "responses: NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, ..."],
+  ["ResponseCode", "responses: NOERROR, FORMERROR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, ..."],
   ["Flags", "the header flags set, of QR, AA, TC, RD, RA"],
   ["AnswerCount", "responses: the number of answers"],
   ["ResourceRecords", "questions as [type, name]; answers as [type, name, TTL, class, data]"],

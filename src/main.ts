@@ -30,10 +30,10 @@ import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { jitState, preflight } from "./preflight.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
-import { decodeApp } from "./records/app.ts";
+import { type AppMessage, decodeApp } from "./records/app.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
 import { decodeFile, type FileRecord } from "./records/file.ts";
-import { decodeSock } from "./records/sock.ts";
+import { decodeSock, type SockRecord, withoutTraffic } from "./records/sock.ts";
 import { recordType } from "./records/header.ts";
 import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
 import { stdoutSink } from "./sink/stdout.ts";
@@ -152,6 +152,12 @@ async function run(config: Config): Promise<number> {
     if (!table || collectors) emit(fileJson(rec, c, digests));
   }
 
+  function printSock(rec: SockRecord, taken: AppMessage[] | undefined): void {
+    const c = next();
+    if (table && toStdout) sink.write(`${table.sock(rec, c, taken ?? [])}\n`);
+    if (!table || collectors) emit(sockJson(rec, c, taken));
+  }
+
   /** -c: an executable's record waits (bounded) until its file is hashed off this path. */
   function awaitDigests(rec: FileRecord, checker: Checksums): void {
     if (awaiting.size >= MAX_AWAITING_DIGESTS) {
@@ -191,10 +197,13 @@ async function run(config: Config): Promise<number> {
           return;
         }
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
-        const taken = messages.take(rec.key);
-        const c = next();
-        if (table && toStdout) sink.write(`${table.sock(rec, c, taken ?? [])}\n`);
-        if (!table || collectors) emit(sockJson(rec, c, taken));
+        printSock(rec, messages.take(rec.key));
+        // more messages than one record holds: records of their own, without the counters again
+        let more = messages.take(rec.key);
+        if (more) {
+          const bare = withoutTraffic(rec);
+          for (; more; more = messages.take(rec.key)) printSock(bare, more);
+        }
         return;
       }
       case RecType.REC_TYPE_APP: {

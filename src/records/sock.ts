@@ -108,3 +108,20 @@ export function decodeSock(view: DataView, bytes: Uint8Array, off: number, size:
     unixPath: unixPath(bytes, off + RecSock.unixPath),
   };
 }
+
+const NO_TRAFFIC: SockDirection = {
+  packets: 0,
+  dataPackets: 0,
+  bytes: 0,
+  tsFirstNs: 0n,
+  tsLastNs: 0n,
+  ttlSum: 0,
+  ttlPackets: 0,
+  ifindex: 0,
+  flags: [],
+};
+
+/** The socket of r without its traffic: for application messages beyond what r's own record holds. */
+export function withoutTraffic(r: SockRecord): SockRecord {
+  return { ...r, tx: NO_TRAFFIC, rx: NO_TRAFFIC };
+}
