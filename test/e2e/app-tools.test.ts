@@ -404,6 +404,25 @@ c.close()
     }
   });
 
+  test("HTTP keep-alive, three exchanges without a pause: every message once, across the connection's records", async () => {
+    const httpd = await server(["python3", "-c", HTTPD, HTTP_ADDR]);
+    try {
+      const paths = ["/q1", "/q2", "/q3"];
+      const curl = await run(["curl", "-s", "--http1.1", ...paths.map((p) => `http://${HTTP_ADDR}${p}`)]);
+      expect(curl.code).toBe(0);
+      const all = await agent.waitFor(() => {
+        const recs = agent.records.filter((r) => r.ProcPID === curl.pid && r.App === "HTTP");
+        const tx = recs.flatMap((r) => (r.AppTxHttp as Json[] | undefined) ?? []);
+        const rx = recs.flatMap((r) => (r.AppRxHttp as Json[] | undefined) ?? []);
+        return tx.length >= 3 && rx.length >= 3 ? { tx, rx } : undefined;
+      }, "all six messages of curl's connection");
+      expect(all.tx).toEqual(paths.map((p) => httpRequest(p, "curl")));
+      expect(all.rx).toEqual(paths.map((p) => httpResponse(p)));
+    } finally {
+      httpd.kill();
+    }
+  });
+
   test("HTTP pipelining: two requests in one write are two messages on both sides", async () => {
     const httpd = await server(["python3", "-c", HTTPD, HTTP_ADDR]);
     try {
