@@ -88,4 +88,31 @@ INODE_TIME(atime)
 INODE_TIME(mtime)
 INODE_TIME(ctime)
 
+/*
+ * Datagrams a socket dropped: sk_drops, and since 6.18 also per-NUMA-node counters that
+ * busy protocols (UDP) count into instead, reached through sk_drop_counters.
+ */
+struct numa_drop_counters___kf {
+	atomic_t drops0;
+	atomic_t drops1;
+};
+
+struct sock___drops {
+	struct numa_drop_counters___kf *sk_drop_counters;
+};
+
+static __always_inline __u32 sk_drops(const struct sock *sk)
+{
+	struct sock___drops *sd = (void *)sk;
+	__u32 n = BPF_CORE_READ(sk, sk_drops.counter);
+
+	if (bpf_core_field_exists(sd->sk_drop_counters)) {
+		struct numa_drop_counters___kf *c = BPF_CORE_READ(sd, sk_drop_counters);
+
+		if (c)
+			n += BPF_CORE_READ(c, drops0.counter) + BPF_CORE_READ(c, drops1.counter);
+	}
+	return n;
+}
+
 #endif /* KFLOWD_CORE_FIXES_BPF_H */

@@ -96,9 +96,11 @@ static __always_inline void fd_event(struct pt_regs *regs, long nr, long fd, __u
 	}
 	if (!monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
 		return;
-	/* TCP and UDP are counted per packet by cgroup_skb */
+	/* TCP and UDP are counted per packet by cgroup_skb; UDP's losses show when it is read */
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
 		sock_unix_io(f, sk, bytes, ev == FS_ACCESS);
+	else if (ev == FS_ACCESS && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP)
+		sock_udp_counters(sk);
 	if (cfg.napp_ports || cfg.app_unix_syslog)
 		app_capture(regs, nr, f, sk, bytes);
 }

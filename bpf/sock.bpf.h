@@ -278,7 +278,7 @@ static __always_inline void sock_tcp_counters(struct rec_sock *s, const struct s
 		s->rto_ms = (__u64)BPF_CORE_READ(icsk, icsk_rto) * 1000 / cfg.hz;
 	else
 		s->flags |= SOCK_FLAG_RTO_UNKNOWN;
-	s->drops = BPF_CORE_READ(sk, sk_drops.counter);
+	s->drops = sk_drops(sk);
 	s->queued = rcv_nxt - copied;
 }
 
@@ -286,6 +286,23 @@ static __always_inline void sock_tcp_counters(struct rec_sock *s, const struct s
 static __always_inline __u64 sk_cookie(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+/*
+ * A UDP socket was read from (process context): the datagrams it dropped so far (receive
+ * queue full, bad checksum) and those still waiting, in the receive queue and in the
+ * reader's queue that UDP moves them to in batches.
+ */
+static __always_inline void sock_udp_counters(const struct sock *sk)
+{
+	struct udp_sock *up = (void *)sk;
+	__u64 cookie = sk_cookie(sk);
+	struct rec_sock *s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+
+	if (!s)
+		return;
+	s->drops = sk_drops(sk);
+	s->queued = BPF_CORE_READ(sk, sk_receive_queue.qlen) + BPF_CORE_READ(up, reader_queue.qlen);
 }
 
 /*

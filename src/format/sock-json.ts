@@ -83,6 +83,7 @@ function udpRx(r: SockRecord, ctx: FormatContext): string {
   const d = r.rx;
   return (
     `"SockRxInterface": ${iface(ctx, d)}, "SockRxPackets": ${d.packets}, ` +
+    `"SockRxPacketsQueued": ${r.queued}, "SockRxPacketsDrop": ${r.drops}, ` +
     `"SockRxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, "SockRxBytes": ${d.bytes}, ` +
     `"SockRxTTL": ${ttl(d)}`
   );

@@ -140,6 +140,22 @@ describe.skipIf(skip)("socket records", () => {
     });
   }
 
+  test("UDP receive queue overflow: drops and datagrams still queued at the last read add up", async () => {
+    const port = nextPort++;
+    const sent = 200;
+    const receiver = await peer("udp-flood-recv", "127.0.0.1", String(port));
+    const sender = await peer("udp-flood", "127.0.0.1", String(port), String(sent), "1000");
+    expect(await sender.exited).toBe(0);
+    await receiver.say("go");
+    expect(await receiver.exited).toBe(0);
+    const r = await sockOf(receiver.pid);
+    expect(r).toMatchObject({ SockProtocol: "UDP", SockRole: "SERVER", SockRxPackets: sent });
+    const drops = r.SockRxPacketsDrop as number;
+    expect(drops).toBeGreaterThan(0);
+    // one was read; the read left the rest of what fit into the queue
+    expect(drops + (r.SockRxPacketsQueued as number) + 1).toBe(sent);
+  });
+
   for (const kind of ["dgram", "stream"]) {
     test(`UNIX ${kind} sockets: the sender's and the receiver's records`, async () => {
       const path = `${dir}/${kind}.sock`;

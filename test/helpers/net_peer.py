@@ -13,6 +13,9 @@ Usage: net_peer.py MODE ARGS...  (servers print "ready" once listening)
   dns-client HOST PORT NAME          send one A query for NAME over UDP, read the answer
   udp-send HOST PORT TEXT            send one datagram
   udp-recv HOST PORT                 receive one datagram
+  udp-flood-recv HOST PORT           bind with the smallest receive buffer, wait for
+                                     "go" on stdin, receive one datagram
+  udp-flood HOST PORT COUNT SIZE     send COUNT datagrams of SIZE bytes
   unix-dgram-recv PATH               bind PATH, receive one datagram
   unix-dgram-send PATH TEXT          send one datagram to PATH (connected)
 """
@@ -146,6 +149,19 @@ def main(mode, *a):
         s.bind((a[0], int(a[1])))
         ready()
         s.recv(65536)
+        s.close()
+    elif mode == "udp-flood-recv":
+        s = socket.socket(family(a[0]), socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+        s.bind((a[0], int(a[1])))
+        ready()
+        sys.stdin.readline()
+        s.recv(65536)
+        s.close()
+    elif mode == "udp-flood":
+        s = socket.socket(family(a[0]), socket.SOCK_DGRAM)
+        for _ in range(int(a[2])):
+            s.sendto(b"u" * int(a[3]), (a[0], int(a[1])))
         s.close()
     elif mode == "unix-dgram-recv":
         if os.path.exists(a[0]):

@@ -7,6 +7,8 @@ const PEER = `${ROOT}test/helpers/net_peer.py`;
 export interface Peer {
   readonly pid: number;
   readonly exited: Promise<number>;
+  /** writes a line to the peer's stdin (the modes that wait for "go") */
+  say(line: string): Promise<void>;
 }
 
 /** Reads stream until text has appeared (it may come in more than one chunk); returns what was read. */
@@ -28,7 +30,11 @@ export async function waitForText(stream: ReadableStream<Uint8Array>, text: stri
 
 /** Starts a peer; servers and receivers are awaited until they print "ready". */
 export async function peer(...args: string[]): Promise<Peer> {
-  const p = Bun.spawn(["python3", PEER, ...args], { stdout: "pipe", stderr: "inherit" });
+  const p = Bun.spawn(["python3", PEER, ...args], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   if (/-server$|-recv$/.test(args[0]!)) expect(await waitForText(p.stdout, "\n")).toBe("ready\n");
-  return { pid: p.pid, exited: p.exited };
+  const say = async (line: string): Promise<void> => {
+    p.stdin.write(`${line}\n`);
+    await p.stdin.flush();
+  };
+  return { pid: p.pid, exited: p.exited, say };
 }
