@@ -21,6 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
+import { expectStat } from "../helpers/stat.ts";
 
 setDefaultTimeout(20_000);
 const skip = skipWithoutKernel("end-to-end file tests");
@@ -199,6 +200,28 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
       FileAccessTime: "Sat, Feb 03 2001 04:05:06.500000000 UTC",
     });
     expect(r.FileModificationTimeChange as number).toBeLessThan(-800_000_000);
+  });
+
+  test("ordinary tools, one record each, every inode key as stat shows it afterwards", async () => {
+    const path = `${dir}/tools.txt`;
+    const tool = async (argv: string[], events: Record<string, number>, statPath = path): Promise<void> => {
+      const p = Bun.spawn(argv, { stderr: "inherit" });
+      expect(await p.exited).toBe(0);
+      const r = await agent.waitFor(
+        () => agent.records.find((x) => x.ProcPID === p.pid && `${x.FilePath}${x.File}` === statPath),
+        `the record of ${argv[0]}`,
+      );
+      expect(r.FileEvents).toEqual(events);
+      expect(r.FileEventCount).toBe(Object.values(events).reduce((a, b) => a + b, 0));
+      expectStat(r, statPath);
+    };
+    await tool(["touch", path], { CREATE: 1, OPEN: 1, ATTRIB: 1, CLOSE_WRITE: 1 });
+    await tool(["sh", "-c", `echo 0123456789 >> '${path}'`], { OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+    await tool(["truncate", "-s", "4", path], { OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+    await tool(["cat", path], { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 });
+    await tool(["chmod", "0751", path], { ATTRIB: 1 });
+    await tool(["chown", "65534:65534", path], { ATTRIB: 1 });
+    await tool(["cp", "--preserve=mode", path, `${path}.copy`], { CREATE: 1, OPEN: 1, MODIFY: 1, ATTRIB: 1, CLOSE_WRITE: 1 }, `${path}.copy`);
   });
 
   test("a relative path is reported absolute", async () => {
