@@ -1,24 +1,163 @@
-/** Records to standard output, buffered; flushed once per drained batch. */
+/**
+ * Records to standard output, buffered and flushed once per drained batch. A reader that
+ * does not keep up never blocks the agent and never grows its memory without bound:
+ * while a flush waits for the pipe, records are held up to MAX_HELD_CHARS and dropped
+ * beyond it; a reader that went away (EPIPE) or any other write error ends output to
+ * stdout. Records not written either way are counted in `dropped`, never fatal.
+ */
 
 export interface Sink {
+  /** one record (or line) of text, including its separator */
   write(text: string): void;
-  flush(): void | Promise<unknown>;
-  close(): Promise<void>;
+  /** hands what was written to the kernel; returns at once if the reader is behind */
+  flush(): void;
+  /** flushes what is left, waiting for the reader at most `waitMs`, then closes */
+  close(waitMs?: number): Promise<void>;
+  /** records not written: the reader was too slow (held records over the bound) or gone */
+  readonly dropped: number;
+  /** why stdout stopped taking records, if it did (e.g. "EPIPE") */
+  readonly failure: string | undefined;
 }
 
-export function stdoutSink(): Sink {
-  const writer = Bun.stdout.writer();
-  return {
-    write(text: string): void {
-      writer.write(text);
-    },
-    flush(): void | Promise<unknown> {
+/** most text held while the reader is behind; about 8 MiB of JSON (~7000 records) */
+export const MAX_HELD_CHARS = 8 << 20;
+/** how long close() waits for a slow reader before the rest is counted as dropped */
+const CLOSE_WAIT_MS = 1000;
+
+/** The part of Bun's FileSink the sink uses; tests substitute their own. */
+export interface Writer {
+  write(chunk: string): number | Promise<number>;
+  flush(): number | Promise<number>;
+  end(): number | Promise<number>;
+  unref(): void;
+}
+
+/**
+ * The sink on the agent's stdout. `notice` gets the one line said when stdout stops taking
+ * records (by default on stderr).
+ */
+export function stdoutSink(
+  writer: Writer = Bun.stdout.writer(),
+  maxHeldChars = MAX_HELD_CHARS,
+  notice: (line: string) => void = (line) => process.stderr.write(line),
+): Sink {
+  /** records handed to the writer since its last completed flush */
+  let inWriter = 0;
+  /** records waiting while a flush is in progress */
+  let held: string[] = [];
+  let heldChars = 0;
+  /** the flush the reader has not taken yet */
+  let pending: Promise<void> | undefined;
+  let dropped = 0;
+  let failure: string | undefined;
+  /** the reader fell behind by more than the bound at least once (said once) */
+  let behind = false;
+
+  function fail(e: unknown): void {
+    if (failure === undefined) {
+      failure = (e as { code?: string } | null)?.code ?? (e instanceof Error ? e.message : String(e));
+      notice(`kflowd: stdout: ${failure}; records are no longer printed there (counted as dropped)\n`);
+    }
+    dropped += inWriter + held.length;
+    inWriter = 0;
+    held = [];
+    heldChars = 0;
+    pending = undefined;
+    // nothing more will be written: pending bytes must not keep the agent from exiting
+    try {
+      writer.unref();
+    } catch {}
+  }
+
+  /** Waits for a write or flush the pipe could not take at once. */
+  function wait(p: Promise<number>): void {
+    const mine = p.then(
+      () => {
+        if (pending !== mine) return;
+        pending = undefined;
+        inWriter = 0;
+        if (held.length > 0) {
+          const texts = held;
+          held = [];
+          heldChars = 0;
+          for (const t of texts) put(t);
+          flush();
+        }
+      },
+      (e: unknown) => {
+        if (pending === mine) fail(e);
+      },
+    );
+    pending = mine;
+  }
+
+  function put(text: string): void {
+    if (failure !== undefined) {
+      dropped++;
+      return;
+    }
+    if (pending) {
+      if (heldChars + text.length > maxHeldChars) {
+        if (!behind) {
+          behind = true;
+          notice(`kflowd: stdout: the reader is ${maxHeldChars >> 20} MiB behind; records are dropped until it catches up (counted)\n`);
+        }
+        dropped++;
+        return;
+      }
+      held.push(text);
+      heldChars += text.length;
+      return;
+    }
+    try {
+      inWriter++;
+      // the writer flushes by itself past its buffer size; that flush may have to wait
+      const r = writer.write(text);
+      if (typeof r !== "number") wait(r);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  function flush(): void {
+    if (failure !== undefined || pending || inWriter === 0) return;
+    try {
       const r = writer.flush();
-      return typeof r === "number" ? undefined : r;
+      if (typeof r === "number") inWriter = 0;
+      else wait(r);
+    } catch (e) {
+      fail(e);
+    }
+  }
+
+  return {
+    write: put,
+    flush,
+    async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+      const deadline = Date.now() + waitMs;
+      flush();
+      while ((pending || held.length > 0) && failure === undefined && Date.now() < deadline) {
+        await Promise.race([pending ?? Promise.resolve(), Bun.sleep(20)]);
+        flush();
+      }
+      if (failure !== undefined) return;
+      if (pending || held.length > 0 || inWriter > 0) {
+        // the reader is stuck: what it has not taken is dropped, not waited for forever
+        fail(new Error("the reader did not take the last records"));
+        return;
+      }
+      try {
+        const r = writer.end();
+        if (typeof r !== "number") await r;
+      } catch (e) {
+        fail(e);
+      }
     },
-    async close(): Promise<void> {
-      await writer.flush();
-      await writer.end();
+    get dropped() {
+      return dropped;
+    },
+    get failure() {
+      return failure;
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Records to UDP collectors: one datagram per record to each collector, from one socket
  * per address family, opened at start and reused. A failed or refused send is counted,
- * never fatal; nothing is queued beyond what the kernel's socket buffer holds. The
+ * never fatal; nothing is queued beyond what the kernel's socket buffer holds. A
+ * collector that is down makes its host answer with ICMP errors; the kernel reports each
+ * (IP_RECVERR) for a datagram already sent, and they are counted as failed too. The
  * agent's own sockets are marked in the kernel when created and never monitored.
  */
 import type { udp } from "bun";
@@ -15,27 +17,50 @@ export interface Collector {
 export interface UdpSink {
   send(text: string): void;
   close(): void;
-  /** datagrams that could not be handed to the kernel */
+  /**
+   * datagrams that did not reach a collector as far as the agent can know: not handed to
+   * the kernel (no route, buffer full) or refused by ICMP (`refused`, included here)
+   */
   readonly failed: number;
+  /** ICMP errors (port or host unreachable) the kernel reported for datagrams sent */
+  readonly refused: number;
   readonly sent: number;
 }
 
 export async function udpSink(collectors: readonly Collector[]): Promise<UdpSink> {
+  const counts = { failed: 0, refused: 0, sent: 0 };
   const sockets = new Map<4 | 6, udp.Socket<"buffer">>();
   for (const family of new Set(collectors.map((c) => c.family))) {
-    sockets.set(family, await Bun.udpSocket({ hostname: family === 6 ? "::" : "0.0.0.0" }));
+    const socket = await Bun.udpSocket({
+      hostname: family === 6 ? "::" : "0.0.0.0",
+      socket: {
+        // without a handler each ICMP error would be thrown as an uncaught error
+        error(): void {
+          counts.refused++;
+          counts.failed++;
+        },
+      },
+    });
+    sockets.set(family, socket);
   }
   const targets = collectors.map((c) => ({ ...c, socket: sockets.get(c.family)! }));
-  const counts = { failed: 0, sent: 0 };
+
+  /** One attempt: whether the kernel took the datagram, undefined if the send threw. */
+  function sendOnce(t: (typeof targets)[number], text: string): boolean | undefined {
+    try {
+      return t.socket.send(text, t.port, t.host);
+    } catch {
+      return undefined;
+    }
+  }
   return {
     send(text: string): void {
       for (const t of targets) {
-        try {
-          if (t.socket.send(text, t.port, t.host)) counts.sent++;
-          else counts.failed++;
-        } catch {
-          counts.failed++;
-        }
+        // an ICMP error for an earlier datagram (to any collector on this socket) is also
+        // returned by the next send, which then sends nothing: that error is counted by
+        // `error` above, and the send is tried once more
+        if (sendOnce(t, text) ?? sendOnce(t, text) ?? false) counts.sent++;
+        else counts.failed++;
       }
     },
     close(): void {
@@ -43,6 +68,9 @@ export async function udpSink(collectors: readonly Collector[]): Promise<UdpSink
     },
     get failed() {
       return counts.failed;
+    },
+    get refused() {
+      return counts.refused;
     },
     get sent() {
       return counts.sent;
