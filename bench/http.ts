@@ -8,7 +8,7 @@
  * DESIGN §8: ≤ 1.10× on a loopback HTTP load, i.e. requests/s ≥ 1/1.1 = 0.909×.
  */
 import type { Subprocess } from "bun";
-import { type Bench, type Ctx, pairedRounds, pairedRow } from "./lib/bench.ts";
+import { type Bench, type Ctx, lossNote, pairedRounds, pairedRow } from "./lib/bench.ts";
 import { median, type Row } from "./lib/stats.ts";
 import { cProgram, cpuSeconds, debianTool, run } from "./lib/sys.ts";
 
@@ -82,7 +82,6 @@ export const http: Bench = {
         const r = await pairedRounds(ctx, `http ${s.name}`, () => wrk(tool, s, SECONDS, s.server!), { needles: ['"Proc": "httpd"'] });
         const recs = median(r.samples.map((x) => x.result.matched / x.wallSec));
         const cpu = median(r.samples.map((x) => x.cpuSec / x.wallSec));
-        const lost = r.samples.reduce((n, x) => n + x.result.lost, 0);
         const row = pairedRow(
           r,
           (x) => x[0],
@@ -90,7 +89,7 @@ export const http: Bench = {
             bench: "http",
             metric: `${s.name}: requests/s`,
             target: "≥ 0.909× (time ≤ 1.10×)",
-            note: `server records ${recs.toFixed(0)}/s, agent ${(cpu * 100).toFixed(0)}% of a core, ${lost} lost`,
+            note: `server records ${recs.toFixed(0)}/s, agent ${(cpu * 100).toFixed(0)}% of a core; ${lossNote(r.samples)}`,
           },
           (x) => x[1],
         );

@@ -135,9 +135,19 @@ export function pairedRow<T>(
   };
 }
 
-/** Total losses the agent reported over the samples, as a note when any. */
+/**
+ * Records and losses over the samples, as a note: the agent's loss counters summed by
+ * name, only those that are not zero.
+ */
 export function lossNote(samples: readonly AgentSample[]): string {
-  const lost = samples.reduce((s, x) => s + x.result.lost, 0);
   const records = samples.reduce((s, x) => s + x.result.lines, 0);
-  return `${records} records, ${Number.isNaN(lost) ? "losses unknown" : `${lost} lost`}`;
+  const byName = new Map<string, number>();
+  for (const x of samples) {
+    for (const part of x.result.lostText.split(", ")) {
+      const m = /^(.*?) (\d+)$/.exec(part.trim());
+      if (m && !/checksum|UDP/i.test(m[1]!)) byName.set(m[1]!, (byName.get(m[1]!) ?? 0) + Number(m[2]));
+    }
+  }
+  const lost = [...byName].filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
+  return `${records} records, ${lost.length ? `lost: ${lost.join(", ")}` : "0 lost"}`;
 }
