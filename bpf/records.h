@@ -174,6 +174,8 @@ enum rec_sock_flags {
 	SOCK_FLAG_RTO_UNKNOWN = 4,
 	/* the agent's own socket (its UDP output): never counted or reported */
 	SOCK_FLAG_AGENT = 8,
+	/* exported by the kernel because the socket closed: no further record of it comes */
+	SOCK_FLAG_CLOSED = 16,
 };
 
 /* One direction of a socket's traffic. */

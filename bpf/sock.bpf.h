@@ -83,6 +83,7 @@ static __always_inline void sock_export(struct rec_sock *s, __u64 key)
 
 	if ((s->tx.packets || s->rx.packets) && !(s->flags & SOCK_FLAG_AGENT)) {
 		s->hdr.size = size;
+		s->flags |= SOCK_FLAG_CLOSED;
 		if (bpf_ringbuf_output(&ring, s, size, BPF_RB_NO_WAKEUP))
 			stat_inc(STAT_RING_FULL);
 		else

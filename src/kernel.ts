@@ -176,14 +176,14 @@ function attachInodeTier(object: BpfObject, ctime: boolean): FeatureTier {
 function pickUpSockets(object: BpfObject, possible: boolean): FeatureTier {
   if (!possible) {
     return {
-      feature: "existing sockets",
+      feature: "socket-existing",
       tier: "none",
       programs: [],
       degraded: `needs Linux ${EXISTING_SOCKETS_SINCE.join(".")} and cgroup v2: sockets open before the start are reported without their process`,
     };
   }
   object.runIterator(EXISTING_SOCKETS_PROGRAM);
-  return { feature: "existing sockets", tier: "task-file-iterator", programs: [EXISTING_SOCKETS_PROGRAM] };
+  return { feature: "socket-existing", tier: "task-file-iterator", programs: [EXISTING_SOCKETS_PROGRAM] };
 }
 
 export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, opts: KernelOptions): KernelSession {

@@ -28,7 +28,7 @@ import { sockJson } from "./format/sock-json.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
-import { jitState, preflight } from "./preflight.ts";
+import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
 import { type AppMessage, decodeApp } from "./records/app.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
@@ -56,6 +56,8 @@ const BATCH_BYTES = 1 << 20;
 const STATS_MS = 10_000;
 /** -c: most file records waiting for their checksums; more are printed without */
 const MAX_AWAITING_DIGESTS = 256;
+/** sockets whose last record was printed, kept for messages read after it (TIME_WAIT) */
+const MAX_CLOSED_SOCKETS = 1024;
 /** at stop, how long records still waiting for checksums are given */
 const DIGEST_GRACE_MS = 1000;
 const NO_DIGESTS: FileDigests = { md5: "", sha256: "" };
@@ -75,7 +77,12 @@ async function versionText(): Promise<string> {
 
 async function run(config: Config): Promise<number> {
   const host: HostInfo = { ...hostFacts(), hostToken: config.hostToken, version: `kflowd-${VERSION}` };
-  preflight(process.geteuid?.() ?? -1, host.kernel);
+  preflight({
+    euid: process.geteuid?.() ?? -1,
+    release: host.kernel,
+    caps: effectiveCapabilities(),
+    sockets: config.monitor.socket,
+  });
   const { lib, version: libbpfVersion } = loadLibbpf();
   const shim = await loadShim(shimPath);
   shim.kf_log_init(config.verbose ? 1 : 0);
@@ -126,9 +133,13 @@ async function run(config: Config): Promise<number> {
   const messages = new AppMessages(config.appMessages);
   /** sockets whose message slots filled up: printed after this batch */
   const full = new Set<bigint>();
+  /** sockets whose last record was printed (without their traffic), by key, oldest first */
+  const closedSockets = new Map<bigint, SockRecord>();
+  /** closed sockets with messages that came after their last record: printed after this batch */
+  const late = new Set<bigint>();
   /** -c: file records printed once their checksums are known */
   const awaiting = new Set<FileRecord>();
-  const counts = { malformed: 0, digestsMissing: 0 };
+  const counts = { malformed: 0, digestsMissing: 0, unclaimedAtStop: 0 };
   let closed = false;
 
   /** JSON of one record to stdout (unless the table is shown) and to the collectors */
@@ -156,6 +167,11 @@ async function run(config: Config): Promise<number> {
     const c = next();
     if (table && toStdout) sink.write(`${table.sock(rec, c, taken ?? [])}\n`);
     if (!table || collectors) emit(sockJson(rec, c, taken));
+  }
+
+  /** Messages still waiting for the socket of bare (one without traffic), in records of their own. */
+  function printRest(bare: SockRecord): void {
+    for (let more = messages.take(bare.key); more; more = messages.take(bare.key)) printSock(bare, more);
   }
 
   /** -c: an executable's record waits (bounded) until its file is hashed off this path. */
@@ -199,10 +215,12 @@ async function run(config: Config): Promise<number> {
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
         printSock(rec, messages.take(rec.key));
         // more messages than one record holds: records of their own, without the counters again
-        let more = messages.take(rec.key);
-        if (more) {
-          const bare = withoutTraffic(rec);
-          for (; more; more = messages.take(rec.key)) printSock(bare, more);
+        const bare = withoutTraffic(rec);
+        printRest(bare);
+        if (rec.closed) {
+          // data read after the close (a client in TIME_WAIT reading its reply) comes later
+          if (closedSockets.size >= MAX_CLOSED_SOCKETS) closedSockets.delete(closedSockets.keys().next().value!);
+          closedSockets.set(rec.key, bare);
         }
         return;
       }
@@ -214,6 +232,7 @@ async function run(config: Config): Promise<number> {
         }
         if (debug === "*") process.stderr.write(debugApp(msg));
         if (messages.add(msg)) full.add(msg.sockKey);
+        if (closedSockets.has(msg.sockKey)) late.add(msg.sockKey);
         return;
       }
       case RecType.REC_TYPE_EXIT: {
@@ -229,6 +248,10 @@ async function run(config: Config): Promise<number> {
 
   function drain(): void {
     reader.drain(visit);
+    if (late.size > 0) {
+      for (const key of late) printRest(closedSockets.get(key)!);
+      late.clear();
+    }
     if (full.size > 0) {
       for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);
       full.clear();
@@ -250,10 +273,11 @@ async function run(config: Config): Promise<number> {
         pathOpsLost: k.STAT_PATH_OP_LOST,
         exitNoticesLost: k.STAT_EXIT_LOST,
         appLost: k.STAT_APP_LOST,
-        appUnclaimed: messages.dropped,
+        appUnclaimed: messages.dropped + counts.unclaimedAtStop,
         uncopied: reader.lost,
         malformed: counts.malformed,
         udpFailed: collectors?.failed ?? 0,
+        stdoutDropped: sink.dropped,
         checksumsMissing: counts.digestsMissing,
       },
       pathsCut: k.STAT_PATH_TRUNCATED,
@@ -311,6 +335,8 @@ async function run(config: Config): Promise<number> {
       drain();
       flusher.flushAll(visit);
       sockFlusher.flushAll(visit);
+      // messages of sockets whose record never came (their socket was not seen)
+      counts.unclaimedAtStop = messages.waiting;
       // records waiting for checksums get a moment, then go out without them
       if (awaiting.size > 0) {
         const waited = Date.now();

@@ -18,10 +18,48 @@ export function requireBtf(path = KERNEL_BTF): void {
   }
 }
 
+/** Capability numbers (linux/capability.h). */
+const CAP = { DAC_READ_SEARCH: 2, NET_ADMIN: 12, SYS_ADMIN: 21, PERFMON: 38, BPF: 39 } as const;
+
+/** The effective capabilities of this process (CapEff of /proc/self/status). */
+export function effectiveCapabilities(status = readFileSync("/proc/self/status", "utf8")): bigint {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return hex === undefined ? 0n : BigInt(`0x${hex}`);
+}
+
+/**
+ * Root without the capabilities BPF needs (a container, a bounding set) fails with a
+ * misleading libbpf message; this names what is missing instead.
+ */
+export function requireCapabilities(caps: bigint, sockets: boolean): void {
+  const has = (cap: number) => (caps & (1n << BigInt(cap))) !== 0n;
+  if (!has(CAP.SYS_ADMIN)) {
+    const missing = [has(CAP.BPF) ? "" : "CAP_BPF", has(CAP.PERFMON) ? "" : "CAP_PERFMON"].filter(Boolean);
+    if (missing.length > 0) {
+      throw new SetupError(`missing capability ${missing.join(" and ")}: loading the BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)`);
+    }
+    if (sockets && !has(CAP.NET_ADMIN)) {
+      throw new SetupError("missing capability CAP_NET_ADMIN: socket monitoring needs it (or use -m file)");
+    }
+  }
+}
+
+/** What preflight checks. */
+export interface Host {
+  readonly euid: number;
+  /** kernel release, as uname -r */
+  readonly release: string;
+  /** effective capabilities */
+  readonly caps: bigint;
+  /** whether sockets are to be monitored */
+  readonly sockets: boolean;
+}
+
 /** Everything checked before the agent touches libbpf; returns the kernel's "major.minor". */
-export function preflight(euid: number, release: string): string {
-  requireRoot(euid);
-  const version = requireKernel(release);
+export function preflight(host: Host): string {
+  requireRoot(host.euid);
+  requireCapabilities(host.caps, host.sockets);
+  const version = requireKernel(host.release);
   requireBtf();
   return version;
 }

@@ -19,6 +19,7 @@ export interface Losses {
   readonly uncopied: number;
   readonly malformed: number;
   readonly udpFailed: number;
+  readonly stdoutDropped: number;
   readonly checksumsMissing: number;
 }
 
@@ -33,6 +34,7 @@ const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["uncopied", "uncopied"],
   ["malformed", "malformed"],
   ["udpFailed", "UDP sends failed"],
+  ["stdoutDropped", "stdout dropped"],
   ["checksumsMissing", "checksums not computed"],
 ];
 
@@ -94,7 +96,7 @@ export function startBanner(f: StartFacts, config: Config): string {
     `kflowd ${f.version} with PID ${f.pid} started in ${f.mode} mode`,
     `  requirements: Linux ${f.kernelRelease} (5.10 or newer needed), BTF at /sys/kernel/btf/vmlinux, ` +
       `libbpf ${f.libbpf}, BPF JIT ${f.jit}${f.jit === "off" ? " (programs run interpreted, slower)" : ""}`,
-    ...f.features.map((t) => `  ${t.feature}: ${t.tier} (${t.degraded ?? t.programs.join(", ")})`),
+    ...f.features.map((t) => `  hooks for ${t.feature}: ${t.tier} (${t.degraded ?? t.programs.join(", ")})`),
     `  limits: ${f.fileEntries} open file records, ${f.sockEntries} sockets, ring buffer ${f.ringBytes >> 20} MiB`,
     `  file records: printed when released${config.eventsMax ? `, after ${config.eventsMax} events` : ""}, ` +
       `after ${config.timeouts.idleSec} s idle or ${config.timeouts.activeSec} s active; socket records likewise or when closed`,

@@ -31,6 +31,13 @@ export class AppMessages {
     return list.length >= this.perRecord;
   }
 
+  /** Messages still waiting for a record (at stop: never claimed). */
+  get waiting(): number {
+    let n = 0;
+    for (const list of this.bySocket.values()) n += list.length;
+    return n;
+  }
+
   /** The messages for the record of socket key (at most a record's worth), removed. */
   take(key: bigint): AppMessage[] | undefined {
     const list = this.bySocket.get(key);

@@ -186,6 +186,7 @@ export const RecSockFlags = {
   SOCK_FLAG_OWNER_FINAL: 2,
   SOCK_FLAG_RTO_UNKNOWN: 4,
   SOCK_FLAG_AGENT: 8,
+  SOCK_FLAG_CLOSED: 16,
 } as const;
 
 export const RecStats = {

@@ -46,6 +46,8 @@ export interface SockRecord {
   readonly drops: number;
   readonly queued: number;
   readonly unixPath: string;
+  /** the kernel exported it because the socket closed: no further record of it comes */
+  readonly closed: boolean;
 }
 
 /** sun_path: a file name, or "@name" for an abstract address (leading NUL). */
@@ -106,6 +108,7 @@ export function decodeSock(view: DataView, bytes: Uint8Array, off: number, size:
     drops: view.getUint32(off + RecSock.drops, true),
     queued: view.getUint32(off + RecSock.queued, true),
     unixPath: unixPath(bytes, off + RecSock.unixPath),
+    closed: (flags & RecSockFlags.SOCK_FLAG_CLOSED) !== 0,
   };
 }
 

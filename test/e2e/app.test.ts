@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { type Json, RunningAgent } from "../helpers/agent.ts";
-import { peer } from "../helpers/peer.ts";
+import { peer, waitForText } from "../helpers/peer.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 
 setDefaultTimeout(30_000);
@@ -22,7 +22,7 @@ describe.skipIf(skip)("application messages", () => {
   }
 
   beforeAll(async () => {
-    agent = await RunningAgent.start(["-o", "json-min", "-p", `http=tcp/${HTTP_PORT}`]);
+    agent = await RunningAgent.start(["-o", "json-min", "-p", `http=tcp/${HTTP_PORT},tcp/${HTTP_PORT + 1}`]);
   });
 
   afterAll(async () => {
@@ -75,6 +75,43 @@ describe.skipIf(skip)("application messages", () => {
     } finally {
       server.kill();
     }
+  });
+
+  test("HTTP reply read after the connection closed (half-close, TIME_WAIT): in a record of its own", async () => {
+    const port = HTTP_PORT + 1;
+    const server = Bun.spawn(["python3", "-c", `
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", ${port}))
+s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept()
+while c.recv(4096):
+    pass
+c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nlate")
+c.close()
+`], { stdout: "pipe", stderr: "inherit" });
+    await waitForText(server.stdout, "ready\n");
+    // the client closes its side, lets the reply and the server's FIN arrive, then reads
+    const client = Bun.spawn(["python3", "-c", `
+import socket, time
+c = socket.create_connection(("127.0.0.1", ${port}))
+c.sendall(b"GET /late HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+c.shutdown(socket.SHUT_WR)
+time.sleep(0.5)
+assert c.recv(4096).endswith(b"late")
+c.close()
+`], { stderr: "inherit" });
+    expect(await client.exited).toBe(0);
+    expect(await server.exited).toBe(0);
+    const rx = await agent.waitFor(() => {
+      const all = agent.records.filter((r) => r.ProcPID === client.pid).flatMap((r) => (r.AppRxHttp as Json[] | undefined) ?? []);
+      return all.length > 0 ? all : undefined;
+    }, "the reply in a record of the client");
+    expect(rx).toEqual([expect.objectContaining({ _Status: 200, _Body: "late" })]);
+    const tx = agent.records.filter((r) => r.ProcPID === client.pid).flatMap((r) => (r.AppTxHttp as Json[] | undefined) ?? []);
+    expect(tx).toEqual([expect.objectContaining({ _Method: "GET", _Url: "/late" })]);
   });
 
   test("SYSLOG over UDP 514, RFC 3164 with host and pid", async () => {

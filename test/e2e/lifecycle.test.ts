@@ -40,8 +40,8 @@ describe.skipIf(skip)("lifecycle", () => {
     const lines = agent.stderr.split("\n");
     expect(lines[0]).toMatch(/^kflowd \S+ with PID \d+ started in terminal mode$/);
     expect(agent.stderr).toMatch(/requirements: Linux \S+ \(5\.10 or newer needed\), BTF at \/sys\/kernel\/btf\/vmlinux, libbpf \d+\.\d+/);
-    expect(agent.stderr).toMatch(/^ {2}file: syscall-tracepoints \(/m);
-    expect(agent.stderr).toMatch(/^ {2}socket: /m);
+    expect(agent.stderr).toMatch(/^ {2}hooks for file: syscall-tracepoints \(/m);
+    expect(agent.stderr).toMatch(/^ {2}hooks for socket: cgroup-hooks \(/m);
     expect(agent.stderr).toContain("after 20 s idle or 600 s active");
     expect(agent.stderr).toContain("applications: dns=udp/53,tcp/53 http=tcp/80 syslog=udp/514,tcp/514,unix");
     expect(agent.stderr).toContain("-P ../lib ignored (plugins are built in)");

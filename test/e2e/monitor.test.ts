@@ -30,8 +30,8 @@ describe.skipIf(skip)("-m", () => {
       expect(await agent.stop()).toBe(0);
       const monitors = new Set(agent.records.map((r) => r.InfoMonitor));
       expect([...monitors]).toEqual([only === "file" ? "filesystem" : "socket"]);
-      const features = [...agent.stderr.matchAll(/^ {2}([\w-]+): /gm)].map((m) => m[1]);
-      expect(features).toEqual(only === "file" ? ["file", "file-inode"] : ["socket"]);
+      const features = [...agent.stderr.matchAll(/^ {2}hooks for ([\w-]+): /gm)].map((m) => m[1]);
+      expect(features).toEqual(only === "file" ? ["file", "file-inode"] : ["socket", "socket-existing"]);
     });
   }
 });

@@ -48,7 +48,7 @@ describe.skipIf(skip || !releaseAtLeast(release(), [5, 12]))("sockets open befor
 
     const agent = await RunningAgent.start(["-o", "json-min", "-m", "socket"]);
     try {
-      expect(agent.stderr).toContain("existing sockets: task-file-iterator");
+      expect(agent.stderr).toContain("hooks for socket-existing: task-file-iterator");
       client.stdin.write("go\n");
       await client.stdin.flush();
       expect(await client.exited).toBe(0);

@@ -38,7 +38,7 @@ export function parseOutput(output: string): ScenarioOutput {
   }
   const agentStderr = between(output, "=== AGENT STDERR BEGIN\n", "=== AGENT STDERR END");
   const tiers = new Map<string, string>();
-  for (const m of agentStderr.matchAll(/^ {2}([\w-]+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
+  for (const m of agentStderr.matchAll(/^ {2}hooks for ([\w-]+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
   return {
     records,
     badLines,
@@ -89,7 +89,7 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
   const exec = out.records.find(
     (r) => `${r.FilePath}${r.File}` === script && r.ProcPID === out.pids.get("script") && (r.FileEvents as Record<string, number>)?.OPEN_EXEC === 1,
   );
-  const withInode = out.agentStderr.includes("file-inode: kprobes");
+  const withInode = out.agentStderr.includes("hooks for file-inode: kprobes");
   checks.push({
     feature: "file-inode",
     name: "script exec",

@@ -3,7 +3,7 @@ import { SetupError } from "../../ffi/errors.ts";
 import { loadLibbpf } from "../../ffi/libbpf.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { jitState, requireBtf, requireKernel, requireRoot } from "../../src/preflight.ts";
+import { effectiveCapabilities, jitState, requireBtf, requireCapabilities, requireKernel, requireRoot } from "../../src/preflight.ts";
 
 test("not root: a clear refusal", () => {
   expect(() => requireRoot(1000)).toThrow(new SetupError("must run as root (it loads eBPF programs): try 'sudo kflowd'"));
@@ -41,4 +41,15 @@ test("JIT state from net.core.bpf_jit_enable", () => {
     expect(jitState(`${dir}/jit`)).toBe(state);
   }
   expect(jitState(`${dir}/missing`)).toBe("unknown");
+});
+
+test("capabilities: what is missing is named", () => {
+  const caps = (...bits: number[]) => bits.reduce((a, b) => a | (1n << BigInt(b)), 0n);
+  expect(effectiveCapabilities("Name:\tx\nCapEff:\t000001ffffffffff\n")).toBe(0x1ffffffffffn);
+  expect(() => requireCapabilities(caps(21), true)).not.toThrow(); // CAP_SYS_ADMIN covers all
+  expect(() => requireCapabilities(caps(38, 39, 12), true)).not.toThrow();
+  expect(() => requireCapabilities(caps(38), true)).toThrow("missing capability CAP_BPF: loading the BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
+  expect(() => requireCapabilities(caps(), false)).toThrow("missing capability CAP_BPF and CAP_PERFMON");
+  expect(() => requireCapabilities(caps(38, 39), true)).toThrow("missing capability CAP_NET_ADMIN: socket monitoring needs it (or use -m file)");
+  expect(() => requireCapabilities(caps(38, 39), false)).not.toThrow();
 });

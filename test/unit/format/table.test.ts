@@ -129,6 +129,7 @@ const sock: SockRecord = {
   drops: 0,
   queued: 0,
   unixPath: "",
+  closed: true,
 };
 
 function msg(app: number, rx: boolean): AppMessage {
