@@ -72,22 +72,31 @@ static __always_inline __u32 file_size(struct rec_file *r)
 }
 
 /* Hands a finished record to the ring buffer. */
-static __always_inline void file_output(struct rec_file *r)
+/* Hands the record to the ring buffer; false when the ring is full. */
+static __always_inline bool file_output(struct rec_file *r)
 {
 	__u32 size = file_size(r);
 
 	r->hdr.size = size;
 	if (bpf_ringbuf_output(&ring, r, size, BPF_RB_NO_WAKEUP))
-		stat_inc(STAT_RING_FULL);
-	else
-		stat_inc(STAT_FILE_RECORDS);
+		return false;
+	stat_inc(STAT_FILE_RECORDS);
+	return true;
 }
 
-/* Hands the record to the ring buffer and ends the aggregation. */
+/*
+ * Ends the aggregation of key, whose map value is r: exported, or, with the ring buffer
+ * full, left in the map marked unsent; it keeps aggregating (exact totals in a coarser
+ * record) until the agent's next scan exports it.
+ */
 static __always_inline void file_export(struct rec_file *r, struct file_key *key)
 {
-	file_output(r);
-	bpf_map_delete_elem(&files, key);
+	if (file_output(r)) {
+		bpf_map_delete_elem(&files, key);
+	} else {
+		r->flags |= FILE_FLAG_UNSENT;
+		stat_inc(STAT_DEFERRED);
+	}
 }
 
 /*

@@ -296,9 +296,10 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		file_refresh(r, s->inode);
 	r->hdr.ts_ns = now;
 	if (!s || ends || file_full(r)) {
-		file_output(r);
 		if (in_map)
-			bpf_map_delete_elem(&files, &key);
+			file_export(r, &key);
+		else if (!file_output(r))
+			stat_inc(STAT_RING_FULL);
 	}
 }
 

@@ -64,6 +64,8 @@ enum file_flags {
 	FILE_FLAG_NO_INODE = 4,
 	/* the process had the file open (through a descriptor or by exec) */
 	FILE_FLAG_OPENED = 8,
+	/* finished while the ring buffer was full: still in the map, for the agent to export */
+	FILE_FLAG_UNSENT = 16,
 };
 
 /* Per-CPU loss and health counters (map "stats"), indexed by this enum. */
@@ -86,7 +88,12 @@ enum stat_id {
 	STAT_SOCK_RECORDS = 7,
 	/* an application message did not fit into the ring buffer */
 	STAT_APP_LOST = 8,
-	STAT_COUNT = 9,
+	/*
+	 * a finished record did not fit into the ring buffer but stayed in its map, marked
+	 * unsent: it keeps aggregating and the agent exports it at its next scan (not a loss)
+	 */
+	STAT_DEFERRED = 9,
+	STAT_COUNT = 10,
 };
 
 /* First member of every ring-buffer record. */
@@ -176,6 +183,8 @@ enum rec_sock_flags {
 	SOCK_FLAG_AGENT = 8,
 	/* exported by the kernel because the socket closed: no further record of it comes */
 	SOCK_FLAG_CLOSED = 16,
+	/* closed while the ring buffer was full: still in the map, for the agent to export */
+	SOCK_FLAG_UNSENT = 32,
 };
 
 /* One direction of a socket's traffic. */

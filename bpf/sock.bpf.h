@@ -76,7 +76,10 @@ static __always_inline __u32 sock_size(struct rec_sock *s)
 	return size > sizeof(*s) ? sizeof(*s) : size;
 }
 
-/* Hands the record to the ring buffer (if it saw traffic) and forgets the socket. */
+/*
+ * The socket closed: hands its record to the ring buffer (if it saw traffic) and forgets
+ * it; with the ring full the record stays in the map, marked unsent, for the agent.
+ */
 static __always_inline void sock_export(struct rec_sock *s, __u64 key)
 {
 	__u32 size = sock_size(s);
@@ -84,10 +87,12 @@ static __always_inline void sock_export(struct rec_sock *s, __u64 key)
 	if ((s->tx.packets || s->rx.packets) && !(s->flags & SOCK_FLAG_AGENT)) {
 		s->hdr.size = size;
 		s->flags |= SOCK_FLAG_CLOSED;
-		if (bpf_ringbuf_output(&ring, s, size, BPF_RB_NO_WAKEUP))
-			stat_inc(STAT_RING_FULL);
-		else
-			stat_inc(STAT_SOCK_RECORDS);
+		if (bpf_ringbuf_output(&ring, s, size, BPF_RB_NO_WAKEUP)) {
+			s->flags |= SOCK_FLAG_UNSENT;
+			stat_inc(STAT_DEFERRED);
+			return;
+		}
+		stat_inc(STAT_SOCK_RECORDS);
 	}
 	bpf_map_delete_elem(&socks, &key);
 }

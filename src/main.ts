@@ -14,7 +14,7 @@ import { Checksums } from "./enrich/checksums.ts";
 import { PackageVersions } from "./enrich/packages.ts";
 import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
 import { TableFormat } from "./format/table.ts";
-import { PeriodicStats, startBanner, stopSummary, type Losses } from "./report.ts";
+import { type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
 import { DeviceNames } from "./enrich/devices.ts";
@@ -56,6 +56,14 @@ const BATCH_BYTES = 1 << 20;
 const STATS_MS = 10_000;
 /** -c: most file records waiting for their checksums; more are printed without */
 const MAX_AWAITING_DIGESTS = 256;
+/**
+ * A stdout reader this far behind (characters waiting) stops the draining of the ring
+ * buffer: the ring fills and the kernel keeps aggregating (exact totals in coarser
+ * records) instead of the agent dropping records at stdout...
+ */
+const BACKPRESSURE_CHARS = 4 << 20;
+/** ...for at most this long at a time; a reader stuck longer must not starve collectors */
+const MAX_STALL_MS = 5000;
 /** sockets whose last record was printed, kept for messages read after it (TIME_WAIT) */
 const MAX_CLOSED_SOCKETS = 1024;
 /** at stop, how long records still waiting for checksums are given */
@@ -246,8 +254,24 @@ async function run(config: Config): Promise<number> {
     }
   }
 
+  let stalledSince = 0;
+  let stopping = false;
+  /** Whether stdout's reader is so far behind that records should wait in the kernel. */
+  function stalled(): boolean {
+    if (!toStdout || sink.backlog < BACKPRESSURE_CHARS) {
+      stalledSince = 0;
+      return false;
+    }
+    const now = Date.now();
+    if (stalledSince === 0) stalledSince = now;
+    return now - stalledSince < MAX_STALL_MS;
+  }
+
+  /** Whether draining may go on: stdout's reader keeps up, or the agent is stopping. */
+  const keepDraining = (): boolean => stopping || !stalled();
+
   function drain(): void {
-    reader.drain(visit);
+    reader.drain(visit, keepDraining);
     if (late.size > 0) {
       for (const key of late) printRest(closedSockets.get(key)!);
       late.clear();
@@ -263,7 +287,7 @@ async function run(config: Config): Promise<number> {
     sink.flush();
   }
 
-  function losses(): { losses: Losses; pathsCut: number } {
+  function losses(): { losses: Losses; notes: StopNotes } {
     const k = readKernelStats(lib, statsFd);
     return {
       losses: {
@@ -280,7 +304,7 @@ async function run(config: Config): Promise<number> {
         stdoutDropped: sink.dropped,
         checksumsMissing: counts.digestsMissing,
       },
-      pathsCut: k.STAT_PATH_TRUNCATED,
+      notes: { pathsCut: k.STAT_PATH_TRUNCATED, deferred: k.STAT_DEFERRED },
     };
   }
 
@@ -305,13 +329,16 @@ async function run(config: Config): Promise<number> {
   if (table && toStdout) sink.write(`${table.header()}\n`);
   reportDaemonReady();
 
-  const drainTimer = setInterval(drain, DRAIN_MS);
+  const drainTimer = setInterval(() => {
+    if (!stalled()) drain();
+  }, DRAIN_MS);
   const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
   const activeNs = BigInt(config.timeouts.activeSec) * 1_000_000_000n;
   const slowTimer = setInterval(() => {
     names.refresh();
     devices.refresh();
     versions?.refresh();
+    if (stalled()) return;
     const now = monotonicNs();
     flusher.flushStale(now, idleNs, activeNs, visit);
     sockFlusher.flushStale(now, idleNs, activeNs, visit);
@@ -323,7 +350,6 @@ async function run(config: Config): Promise<number> {
     : undefined;
 
   return await new Promise<number>((resolve) => {
-    let stopping = false;
     const stop = async (): Promise<void> => {
       if (stopping) return;
       stopping = true;
@@ -350,10 +376,10 @@ async function run(config: Config): Promise<number> {
       closed = true;
       await sink.close();
       collectors?.close();
-      const { losses: lost, pathsCut } = losses();
+      const { losses: lost, notes } = losses();
       reader.close();
       object.close();
-      process.stderr.write(stopSummary(ctx.seq, lost, pathsCut));
+      process.stderr.write(stopSummary(ctx.seq, lost, notes));
       resolve(0);
     };
     process.on("SIGINT", stop);

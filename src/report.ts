@@ -42,9 +42,20 @@ function lossText(now: Losses, before?: Losses): string {
   return LOSSES.map(([key, label]) => `${label} ${now[key] - (before?.[key] ?? 0)}`).join(", ");
 }
 
+/** What is worth knowing at stop besides losses. */
+export interface StopNotes {
+  /** paths cut at the top (longer or deeper than the kernel walk allows) */
+  readonly pathsCut: number;
+  /** records the kernel kept aggregating because the ring buffer was full */
+  readonly deferred: number;
+}
+
 /** The line printed at stop. */
-export function stopSummary(records: number, losses: Losses, pathsCut: number): string {
-  return `kflowd: stopped after ${records} records; lost: ${lossText(losses)}; paths cut ${pathsCut}\n`;
+export function stopSummary(records: number, losses: Losses, notes: StopNotes): string {
+  return (
+    `kflowd: stopped after ${records} records; lost: ${lossText(losses)}; paths cut ${notes.pathsCut}; ` +
+    `deferred while the ring buffer was full ${notes.deferred}\n`
+  );
 }
 
 /** -V: one statistics line per interval, as rates and increments since the last one. */

@@ -1,7 +1,8 @@
 /**
  * Exports aggregations the kernel cannot finish itself, from user space: records idle or
  * active for too long (-t), those of processes that ended (files only: their files were
- * closed by exit, not by a syscall we see) and, at shutdown, everything still pending.
+ * closed by exit, not by a syscall we see), those the kernel finished while the ring
+ * buffer was full (left in the map marked unsent) and, at shutdown, everything pending.
  * Each map value is a complete record of its kind.
  */
 import type { MapAccess } from "../../ffi/map.ts";
@@ -16,6 +17,7 @@ import {
   RecHdr,
   RecSock,
   RecSockDir,
+  RecSockFlags,
   RecTask,
 } from "../records/layout.gen.ts";
 
@@ -36,6 +38,8 @@ export interface AggregateKind {
    * their owner and addresses), or returns false to delete it (files).
    */
   restart(view: DataView, nowNs: bigint): boolean;
+  /** whether the kernel finished the record but found the ring buffer full */
+  unsent(view: DataView): boolean;
 }
 
 const taskNames = (view: DataView, task: number): number =>
@@ -48,6 +52,7 @@ export const FILE_KIND: AggregateKind = {
   active: () => true,
   abandoned: () => false,
   restart: () => false,
+  unsent: (v) => (v.getUint16(RecFile.flags, true) & FileFlags.FILE_FLAG_UNSENT) !== 0,
 };
 
 export const SOCK_KIND: AggregateKind = {
@@ -63,6 +68,7 @@ export const SOCK_KIND: AggregateKind = {
     v.setBigUint64(RecSock.hdr + RecHdr.tsNs, nowNs, true);
     return true;
   },
+  unsent: (v) => (v.getUint8(RecSock.flags) & RecSockFlags.SOCK_FLAG_UNSENT) !== 0,
 };
 
 export class MapFlusher {
@@ -78,13 +84,18 @@ export class MapFlusher {
   }
 
   /**
-   * Exports, as they stand, the records idle for idleNs or active for activeNs
-   * (CLOCK_MONOTONIC nowNs), so that long-lived files and connections are reported.
+   * Exports the records the kernel could not hand over (ring buffer full) and, as they
+   * stand, those idle for idleNs or active for activeNs (CLOCK_MONOTONIC nowNs), so
+   * that long-lived files and connections are reported.
    */
   flushStale(nowNs: bigint, idleNs: bigint, activeNs: bigint, visit: RecordVisitor): number {
     let n = 0;
     for (const key of this.map.keys()) {
       if (!this.map.lookup(key, this.value)) continue;
+      if (this.kind.unsent(this.view)) {
+        if (this.map.delete(key)) n += this.emit(visit);
+        continue;
+      }
       const last = this.view.getBigUint64(RecFile.hdr + RecHdr.tsNs, true);
       const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
       if (!this.kind.active(this.view)) {

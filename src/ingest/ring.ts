@@ -22,8 +22,11 @@ export class RingReader {
     this.view = new DataView(this.buf.buffer);
   }
 
-  /** Hands every pending record to visit; returns the number of records. */
-  drain(visit: RecordVisitor): number {
+  /**
+   * Hands pending records to visit, batch after batch, until the ring is empty or
+   * more() says to stop between batches; returns the number of records.
+   */
+  drain(visit: RecordVisitor, more: () => boolean = () => true): number {
     let total = 0;
     for (;;) {
       const r = this.ring.drain(this.buf);
@@ -36,7 +39,7 @@ export class RingReader {
         visit(this.view, this.buf, off + FRAME_HDR, size);
         off += (FRAME_HDR + size + 7) & ~7;
       }
-      if (r[2] === 0n) return total;
+      if (r[2] === 0n || !more()) return total;
     }
   }
 

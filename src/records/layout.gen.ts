@@ -187,14 +187,15 @@ export const RecSockFlags = {
   SOCK_FLAG_RTO_UNKNOWN: 4,
   SOCK_FLAG_AGENT: 8,
   SOCK_FLAG_CLOSED: 16,
+  SOCK_FLAG_UNSENT: 32,
 } as const;
 
 export const RecStats = {
-  SIZE: 72,
+  SIZE: 80,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 9;
+export const RecStatsCountersLen = 10;
 
 export const KfConfig = {
   SIZE: 128,
@@ -247,6 +248,7 @@ export const FileFlags = {
   FILE_FLAG_WRITABLE: 2,
   FILE_FLAG_NO_INODE: 4,
   FILE_FLAG_OPENED: 8,
+  FILE_FLAG_UNSENT: 16,
 } as const;
 
 export const StatId = {
@@ -259,7 +261,8 @@ export const StatId = {
   STAT_SOCK_MAP_FULL: 6,
   STAT_SOCK_RECORDS: 7,
   STAT_APP_LOST: 8,
-  STAT_COUNT: 9,
+  STAT_DEFERRED: 9,
+  STAT_COUNT: 10,
 } as const;
 
 export const InodeTier = {

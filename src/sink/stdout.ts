@@ -17,6 +17,8 @@ export interface Sink {
   readonly dropped: number;
   /** why stdout stopped taking records, if it did (e.g. "EPIPE") */
   readonly failure: string | undefined;
+  /** characters written but not yet taken by the reader beyond the writer's own buffer */
+  readonly backlog: number;
 }
 
 /** most text held while the reader is behind; about 8 MiB of JSON (~7000 records) */
@@ -158,6 +160,9 @@ export function stdoutSink(
     },
     get failure() {
       return failure;
+    },
+    get backlog() {
+      return heldChars;
     },
   };
 }
