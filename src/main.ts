@@ -7,38 +7,38 @@ import { BpfError, SetupError } from "../ffi/errors.ts";
 import { loadLibbpf } from "../ffi/libbpf.ts";
 import { MapAccess } from "../ffi/map.ts";
 import { loadShim } from "../ffi/shim.ts";
+import { AppMessages } from "./aggregate/app-messages.ts";
 import { FileFlusher, MapFlusher, SOCK_KIND } from "./aggregate/flush.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
-import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
-import { Checksums } from "./enrich/checksums.ts";
-import { PackageVersions } from "./enrich/packages.ts";
-import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
-import { TableFormat } from "./format/table.ts";
-import { type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
 import { buildConfig, type Config } from "./config.ts";
+import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
+import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
+import { DigestWait } from "./enrich/digest-wait.ts";
 import { hostFacts } from "./enrich/host.ts";
 import { InterfaceNames } from "./enrich/interfaces.ts";
+import { PackageVersions } from "./enrich/packages.ts";
 import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
-import { type FileDigests, type FormatContext, fileJson, isExecutable } from "./format/file-json.ts";
-import { pretty } from "./format/pretty.ts";
-import { sockJson } from "./format/sock-json.ts";
+import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
+import { isExecutable } from "./format/file-json.ts";
+import { TableFormat } from "./format/table.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
+import { legendText } from "./legend.ts";
 import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
-import { AppMessages } from "./aggregate/app-messages.ts";
-import { type AppMessage, decodeApp } from "./records/app.ts";
+import { decodeApp } from "./records/app.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
-import { decodeFile, type FileRecord } from "./records/file.ts";
-import { decodeSock, type SockRecord, withoutTraffic } from "./records/sock.ts";
+import { decodeFile } from "./records/file.ts";
 import { recordType } from "./records/header.ts";
 import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
+import { decodeSock, type SockRecord, withoutTraffic } from "./records/sock.ts";
+import { type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
+import { RecordPrinter } from "./sink/printer.ts";
 import { stdoutSink } from "./sink/stdout.ts";
 import { udpSink } from "./sink/udp.ts";
-import { legendText } from "./legend.ts";
 import { VERSION } from "./version.ts";
 
 /** how often the ring buffer is drained; records wait at most this long */
@@ -54,21 +54,8 @@ const SOCK_ENTRIES = 8192;
 const BATCH_BYTES = 1 << 20;
 /** -V: how often the statistics line is printed */
 const STATS_MS = 10_000;
-/** -c: most file records waiting for their checksums; more are printed without */
-const MAX_AWAITING_DIGESTS = 256;
-/**
- * A stdout reader this far behind (characters waiting) stops the draining of the ring
- * buffer: the ring fills and the kernel keeps aggregating (exact totals in coarser
- * records) instead of the agent dropping records at stdout...
- */
-const BACKPRESSURE_CHARS = 4 << 20;
-/** ...for at most this long at a time; a reader stuck longer must not starve collectors */
-const MAX_STALL_MS = 5000;
-/** sockets whose last record was printed, kept for messages read after it (TIME_WAIT) */
-const MAX_CLOSED_SOCKETS = 1024;
 /** at stop, how long records still waiting for checksums are given */
 const DIGEST_GRACE_MS = 1000;
-const NO_DIGESTS: FileDigests = { md5: "", sha256: "" };
 
 function fail(message: string): number {
   process.stderr.write(`kflowd: ${message}\n`);
@@ -118,100 +105,50 @@ async function run(config: Config): Promise<number> {
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
   const versions = config.versions ? await PackageVersions.load() : undefined;
-  const checksums = config.checksums ? new Checksums() : undefined;
   const sink = stdoutSink();
   const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
+  // stdout's reader, when it shows records at all, pushes back on the ring buffer
   const toStdout = !config.quiet && !daemon;
-  const table = config.output === "table" ? new TableFormat(process.stdout.columns || 120) : undefined;
-  const indented = config.output === "json";
+  const printer = new RecordPrinter(
+    { host, names, devices, interfaces, versions },
+    {
+      output: config.output,
+      table: config.output === "table" ? new TableFormat(process.stdout.columns || 120) : undefined,
+      toStdout,
+      stdout: sink,
+      collectors,
+    },
+  );
+  const digests = config.checksums
+    ? new DigestWait(new Checksums(), (rec, d, later) => {
+        printer.file(rec, d);
+        if (later) sink.flush();
+      })
+    : undefined;
   const debug = config.debugProcess;
-  const monoStart = process.hrtime.bigint();
-  const wallStart = BigInt(Date.now()) * 1_000_000n;
-  const ctx: { -readonly [K in keyof FormatContext]: FormatContext[K] } = {
-    host,
-    names,
-    devices,
-    interfaces,
-    versions,
-    seq: 0,
-    nowNs: 0n,
-    uptimeNs: 0n,
-  };
   const exits = new Map<number, ExitNotice>();
   const messages = new AppMessages(config.appMessages);
   /** sockets whose message slots filled up: printed after this batch */
   const full = new Set<bigint>();
-  /** sockets whose last record was printed (without their traffic), by key, oldest first */
-  const closedSockets = new Map<bigint, SockRecord>();
-  /** closed sockets with messages that came after their last record: printed after this batch */
-  const late = new Set<bigint>();
-  /** -c: file records printed once their checksums are known */
-  const awaiting = new Set<FileRecord>();
-  const counts = { malformed: 0, digestsMissing: 0, unclaimedAtStop: 0 };
-  let closed = false;
-
-  /** JSON of one record to stdout (unless the table is shown) and to the collectors */
-  function emit(line: string): void {
-    const text = indented ? pretty(line) : line;
-    if (toStdout && !table) sink.write(indented ? `${text}\n\x1e\n` : `${text}\n`);
-    collectors?.send(text);
-  }
-
-  /** Stamps the per-record Info values; returns the context to format with. */
-  function next(): FormatContext {
-    ctx.seq++;
-    ctx.uptimeNs = process.hrtime.bigint() - monoStart;
-    ctx.nowNs = wallStart + ctx.uptimeNs;
-    return ctx;
-  }
-
-  function printFile(rec: FileRecord, digests: FileDigests | undefined): void {
-    const c = next();
-    if (table && toStdout) sink.write(`${table.file(rec, c)}\n`);
-    if (!table || collectors) emit(fileJson(rec, c, digests));
-  }
-
-  function printSock(rec: SockRecord, taken: AppMessage[] | undefined): void {
-    const c = next();
-    if (table && toStdout) sink.write(`${table.sock(rec, c, taken ?? [])}\n`);
-    if (!table || collectors) emit(sockJson(rec, c, taken));
-  }
+  const counts = { malformed: 0, unclaimedAtStop: 0 };
+  let stopping = false;
 
   /** Messages still waiting for the socket of bare (one without traffic), in records of their own. */
   function printRest(bare: SockRecord): void {
-    for (let more = messages.take(bare.key); more; more = messages.take(bare.key)) printSock(bare, more);
-  }
-
-  /** -c: an executable's record waits (bounded) until its file is hashed off this path. */
-  function awaitDigests(rec: FileRecord, checker: Checksums): void {
-    if (awaiting.size >= MAX_AWAITING_DIGESTS) {
-      counts.digestsMissing++;
-      printFile(rec, NO_DIGESTS);
-      return;
-    }
-    awaiting.add(rec);
-    void checker.compute(rec.path, rec.dev, rec.ino, rec.size, rec.mtimeNs).then((digests) => {
-      if (closed || !awaiting.delete(rec)) return;
-      if (!digests) counts.digestsMissing++;
-      printFile(rec, digests ?? NO_DIGESTS);
-      sink.flush();
-    });
-  }
-
-  function fileOut(rec: FileRecord): void {
-    if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugFile(rec));
-    if (!checksums || !isExecutable(rec)) return printFile(rec, undefined);
-    const digests = checksums.get(rec.dev, rec.ino, rec.size, rec.mtimeNs);
-    if (digests) printFile(rec, digests);
-    else awaitDigests(rec, checksums);
+    for (let more = messages.take(bare.key); more; more = messages.take(bare.key)) printer.sock(bare, more);
   }
 
   function visit(view: DataView, bytes: Uint8Array, off: number, size: number): void {
     switch (recordType(view, off, size)) {
       case RecType.REC_TYPE_FILE: {
         const rec = decodeFile(view, bytes, off, size);
-        if (rec) fileOut(rec);
-        else counts.malformed++;
+        if (!rec) {
+          counts.malformed++;
+          return;
+        }
+        if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugFile(rec));
+        if (digests && isExecutable(rec)) digests.add(rec);
+        else printer.file(rec, undefined);
         return;
       }
       case RecType.REC_TYPE_SOCK: {
@@ -221,15 +158,11 @@ async function run(config: Config): Promise<number> {
           return;
         }
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
-        printSock(rec, messages.take(rec.key));
+        printer.sock(rec, messages.take(rec.key));
         // more messages than one record holds: records of their own, without the counters again
         const bare = withoutTraffic(rec);
         printRest(bare);
-        if (rec.closed) {
-          // data read after the close (a client in TIME_WAIT reading its reply) comes later
-          if (closedSockets.size >= MAX_CLOSED_SOCKETS) closedSockets.delete(closedSockets.keys().next().value!);
-          closedSockets.set(rec.key, bare);
-        }
+        if (rec.closed) messages.closed(bare);
         return;
       }
       case RecType.REC_TYPE_APP: {
@@ -240,7 +173,6 @@ async function run(config: Config): Promise<number> {
         }
         if (debug === "*") process.stderr.write(debugApp(msg));
         if (messages.add(msg)) full.add(msg.sockKey);
-        if (closedSockets.has(msg.sockKey)) late.add(msg.sockKey);
         return;
       }
       case RecType.REC_TYPE_EXIT: {
@@ -254,28 +186,12 @@ async function run(config: Config): Promise<number> {
     }
   }
 
-  let stalledSince = 0;
-  let stopping = false;
-  /** Whether stdout's reader is so far behind that records should wait in the kernel. */
-  function stalled(): boolean {
-    if (!toStdout || sink.backlog < BACKPRESSURE_CHARS) {
-      stalledSince = 0;
-      return false;
-    }
-    const now = Date.now();
-    if (stalledSince === 0) stalledSince = now;
-    return now - stalledSince < MAX_STALL_MS;
-  }
-
   /** Whether draining may go on: stdout's reader keeps up, or the agent is stopping. */
-  const keepDraining = (): boolean => stopping || !stalled();
+  const keepDraining = (): boolean => stopping || !toStdout || !sink.holdBack();
 
   function drain(): void {
     reader.drain(visit, keepDraining);
-    if (late.size > 0) {
-      for (const key of late) printRest(closedSockets.get(key)!);
-      late.clear();
-    }
+    for (const bare of messages.lateSockets()) printRest(bare);
     if (full.size > 0) {
       for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);
       full.clear();
@@ -302,7 +218,7 @@ async function run(config: Config): Promise<number> {
         malformed: counts.malformed,
         udpFailed: collectors?.failed ?? 0,
         stdoutDropped: sink.dropped,
-        checksumsMissing: counts.digestsMissing,
+        checksumsMissing: digests?.missing ?? 0,
       },
       notes: { pathsCut: k.STAT_PATH_TRUNCATED, deferred: k.STAT_DEFERRED },
     };
@@ -326,11 +242,11 @@ async function run(config: Config): Promise<number> {
       config,
     ),
   );
-  if (table && toStdout) sink.write(`${table.header()}\n`);
+  printer.header();
   reportDaemonReady();
 
   const drainTimer = setInterval(() => {
-    if (!stalled()) drain();
+    if (keepDraining()) drain();
   }, DRAIN_MS);
   const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
   const activeNs = BigInt(config.timeouts.activeSec) * 1_000_000_000n;
@@ -338,7 +254,7 @@ async function run(config: Config): Promise<number> {
     names.refresh();
     devices.refresh();
     versions?.refresh();
-    if (stalled()) return;
+    if (!keepDraining()) return;
     const now = monotonicNs();
     flusher.flushStale(now, idleNs, activeNs, visit);
     sockFlusher.flushStale(now, idleNs, activeNs, visit);
@@ -346,7 +262,7 @@ async function run(config: Config): Promise<number> {
   }, SLOW_TICK_MS);
   const periodic = new PeriodicStats(Date.now());
   const statsTimer = config.verbose
-    ? setInterval(() => process.stderr.write(periodic.line(ctx.seq, losses().losses, Date.now())), STATS_MS)
+    ? setInterval(() => process.stderr.write(periodic.line(printer.printed, losses().losses, Date.now())), STATS_MS)
     : undefined;
 
   return await new Promise<number>((resolve) => {
@@ -364,22 +280,13 @@ async function run(config: Config): Promise<number> {
       // messages of sockets whose record never came (their socket was not seen)
       counts.unclaimedAtStop = messages.waiting;
       // records waiting for checksums get a moment, then go out without them
-      if (awaiting.size > 0) {
-        const waited = Date.now();
-        while (awaiting.size > 0 && Date.now() - waited < DIGEST_GRACE_MS) await Bun.sleep(10);
-        for (const rec of awaiting) {
-          counts.digestsMissing++;
-          printFile(rec, NO_DIGESTS);
-        }
-        awaiting.clear();
-      }
-      closed = true;
+      await digests?.finish(DIGEST_GRACE_MS);
       await sink.close();
       collectors?.close();
       const { losses: lost, notes } = losses();
       reader.close();
       object.close();
-      process.stderr.write(stopSummary(ctx.seq, lost, notes));
+      process.stderr.write(stopSummary(printer.printed, lost, notes));
       resolve(0);
     };
     process.on("SIGINT", stop);

@@ -1,15 +1,24 @@
 /**
  * Application messages waiting for their socket's record: the kernel hands them over as
  * they happen, the socket record comes when the socket closes or times out. Bounded: a
- * socket whose record never comes loses its messages to newer ones, counted.
+ * socket whose record never comes loses its messages to newer ones, counted. Sockets
+ * whose last record was printed are remembered for a while: data read after the close (a
+ * client in TIME_WAIT reading its reply) still finds them.
  */
 import type { AppMessage } from "../records/app.ts";
+import type { SockRecord } from "../records/sock.ts";
 
 /** most sockets with waiting messages */
 const MAX_SOCKETS = 4096;
+/** most closed sockets remembered */
+const MAX_CLOSED = 1024;
 
 export class AppMessages {
   private readonly bySocket = new Map<bigint, AppMessage[]>();
+  /** closed sockets (without their traffic) by key, oldest first */
+  private readonly closedSockets = new Map<bigint, SockRecord>();
+  /** closed sockets that got messages after their last record */
+  private readonly late = new Set<bigint>();
   /** messages dropped because their socket's record never came */
   dropped = 0;
 
@@ -28,7 +37,20 @@ export class AppMessages {
       this.bySocket.set(msg.sockKey, list);
     }
     list.push(msg);
+    if (this.closedSockets.has(msg.sockKey)) this.late.add(msg.sockKey);
     return list.length >= this.perRecord;
+  }
+
+  /** The last record of a socket was printed; bare is it without its traffic. */
+  closed(bare: SockRecord): void {
+    if (this.closedSockets.size >= MAX_CLOSED) this.closedSockets.delete(this.closedSockets.keys().next().value!);
+    this.closedSockets.set(bare.key, bare);
+  }
+
+  /** Closed sockets (without traffic) that have messages again; each returned once. */
+  *lateSockets(): Generator<SockRecord> {
+    for (const key of this.late) yield this.closedSockets.get(key)!;
+    this.late.clear();
   }
 
   /** Messages still waiting for a record (at stop: never claimed). */

@@ -156,7 +156,8 @@ export class FileFlusher extends MapFlusher {
       if (!exit || !this.map.lookup(key, this.value)) continue;
       // a new process may reuse the pid before we get here: its files are not closed
       if (this.view.getBigUint64(RecFile.task + RecTask.startNs, true) !== exit.startNs) continue;
-      this.addClose(exit.tsNs);
+      // an unsent record was finished by its close already (the ring buffer was full)
+      if (!this.kind.unsent(this.view)) this.addClose(exit.tsNs);
       if (this.map.delete(key)) n += this.emit(visit);
     }
     return n;

@@ -17,12 +17,19 @@ export interface Sink {
   readonly dropped: number;
   /** why stdout stopped taking records, if it did (e.g. "EPIPE") */
   readonly failure: string | undefined;
-  /** characters written but not yet taken by the reader beyond the writer's own buffer */
-  readonly backlog: number;
+  /**
+   * Whether the reader is so far behind that records should wait upstream (in the
+   * kernel) for now; false again after a while, so a stuck reader cannot hold them forever.
+   */
+  holdBack(): boolean;
 }
 
 /** most text held while the reader is behind; about 8 MiB of JSON (~7000 records) */
 export const MAX_HELD_CHARS = 8 << 20;
+/** a reader this far behind (characters held) makes holdBack() true... */
+const HOLD_BACK_CHARS = 4 << 20;
+/** ...for at most this long at a time */
+const MAX_HOLD_BACK_MS = 5000;
 /** how long close() waits for a slow reader before the rest is counted as dropped */
 const CLOSE_WAIT_MS = 1000;
 
@@ -54,6 +61,8 @@ export function stdoutSink(
   let failure: string | undefined;
   /** the reader fell behind by more than the bound at least once (said once) */
   let behind = false;
+  /** since when holdBack() has said true, 0 when it does not */
+  let holdingSince = 0;
 
   function fail(e: unknown): void {
     if (failure === undefined) {
@@ -161,8 +170,14 @@ export function stdoutSink(
     get failure() {
       return failure;
     },
-    get backlog() {
-      return heldChars;
+    holdBack(): boolean {
+      if (failure !== undefined || heldChars < HOLD_BACK_CHARS) {
+        holdingSince = 0;
+        return false;
+      }
+      const now = Date.now();
+      if (holdingSince === 0) holdingSince = now;
+      return now - holdingSince < MAX_HOLD_BACK_MS;
     },
   };
 }

@@ -1,0 +1,84 @@
+/**
+ * Decoded records to text and to the sinks: one-line or indented JSON to stdout, or the
+ * table there with one-line JSON for the collectors. Each record printed takes the next
+ * sequence number and the processing time.
+ */
+import type { AppMessage } from "../records/app.ts";
+import type { FileRecord } from "../records/file.ts";
+import type { SockRecord } from "../records/sock.ts";
+import type { OutputFormat } from "../config.ts";
+import { type FileDigests, type FormatContext, fileJson } from "../format/file-json.ts";
+import { pretty } from "../format/pretty.ts";
+import { sockJson } from "../format/sock-json.ts";
+import type { TableFormat } from "../format/table.ts";
+import type { Sink } from "./stdout.ts";
+import type { UdpSink } from "./udp.ts";
+
+export interface PrinterOptions {
+  readonly output: OutputFormat;
+  /** the table's columns, with -o table */
+  readonly table: TableFormat | undefined;
+  /** false with -q and in daemon mode */
+  readonly toStdout: boolean;
+  readonly stdout: Sink;
+  readonly collectors: UdpSink | undefined;
+}
+
+export class RecordPrinter {
+  private readonly ctx: { -readonly [K in keyof FormatContext]: FormatContext[K] };
+  private readonly monoStart = process.hrtime.bigint();
+  private readonly wallStart = BigInt(Date.now()) * 1_000_000n;
+  private readonly indented: boolean;
+  private readonly table: TableFormat | undefined;
+  /** JSON is made when stdout shows it or collectors want it */
+  private readonly json: boolean;
+
+  constructor(
+    context: Omit<FormatContext, "seq" | "nowNs" | "uptimeNs">,
+    private readonly opts: PrinterOptions,
+  ) {
+    this.ctx = { ...context, seq: 0, nowNs: 0n, uptimeNs: 0n };
+    this.indented = opts.output === "json";
+    this.table = opts.output === "table" ? opts.table : undefined;
+    this.json = !this.table || opts.collectors !== undefined;
+  }
+
+  /** Records printed so far (the last sequence number). */
+  get printed(): number {
+    return this.ctx.seq;
+  }
+
+  /** The table's header, once at start (nothing for JSON). */
+  header(): void {
+    if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.header()}\n`);
+  }
+
+  /** digests: -c on and the file executable (undefined: no checksum keys). */
+  file(rec: FileRecord, digests: FileDigests | undefined): void {
+    const c = this.next();
+    if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.file(rec, c)}\n`);
+    if (this.json) this.emit(fileJson(rec, c, digests));
+  }
+
+  sock(rec: SockRecord, messages: AppMessage[] | undefined): void {
+    const c = this.next();
+    if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.sock(rec, c, messages ?? [])}\n`);
+    if (this.json) this.emit(sockJson(rec, c, messages));
+  }
+
+  /** Stamps the per-record Info values. */
+  private next(): FormatContext {
+    const ctx = this.ctx;
+    ctx.seq++;
+    ctx.uptimeNs = process.hrtime.bigint() - this.monoStart;
+    ctx.nowNs = this.wallStart + ctx.uptimeNs;
+    return ctx;
+  }
+
+  /** One record's JSON to stdout (unless the table is shown) and to the collectors. */
+  private emit(line: string): void {
+    const text = this.indented ? pretty(line) : line;
+    if (this.opts.toStdout && !this.table) this.opts.stdout.write(this.indented ? `${text}\n\x1e\n` : `${text}\n`);
+    this.opts.collectors?.send(text);
+  }
+}
