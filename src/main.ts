@@ -54,6 +54,8 @@ const SOCK_ENTRIES = 8192;
 const BATCH_BYTES = 1 << 20;
 /** -V: how often the statistics line is printed */
 const STATS_MS = 10_000;
+/** at stop, how long the ring buffer is drained at the pace of a slow stdout reader */
+const STOP_DRAIN_MS = 1000;
 /** at stop, how long records still waiting for checksums are given */
 const DIGEST_GRACE_MS = 1000;
 
@@ -132,6 +134,8 @@ async function run(config: Config): Promise<number> {
   const full = new Set<bigint>();
   const counts = { malformed: 0, unclaimedAtStop: 0 };
   let stopping = false;
+  /** drain whether stdout's reader keeps up or not (at the end of a stop) */
+  let force = false;
 
   /** Messages still waiting for the socket of bare (one without traffic), in records of their own. */
   function printRest(bare: SockRecord): void {
@@ -186,8 +190,8 @@ async function run(config: Config): Promise<number> {
     }
   }
 
-  /** Whether draining may go on: stdout's reader keeps up, or the agent is stopping. */
-  const keepDraining = (): boolean => stopping || !toStdout || !sink.holdBack();
+  /** Whether draining may go on: stdout's reader keeps up, or it is no longer waited for. */
+  const keepDraining = (): boolean => force || !toStdout || !sink.holdBack();
 
   function drain(): void {
     reader.drain(visit, keepDraining);
@@ -272,8 +276,19 @@ async function run(config: Config): Promise<number> {
       clearInterval(drainTimer);
       clearInterval(slowTimer);
       clearInterval(statsTimer);
-      // no new events once detached; then take what is in the ring and in the maps
+      // no new events once detached; then take what is in the ring, at the pace of
+      // stdout's reader for a while, and what is in the maps
       object.detach();
+      const deadline = Date.now() + STOP_DRAIN_MS;
+      while (Date.now() < deadline) {
+        if (!keepDraining()) {
+          await Bun.sleep(5);
+          continue;
+        }
+        drain();
+        if (!reader.stoppedEarly) break;
+      }
+      force = true;
       drain();
       flusher.flushAll(visit);
       sockFlusher.flushAll(visit);

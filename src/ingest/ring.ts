@@ -13,6 +13,8 @@ export class RingReader {
   private readonly view: DataView;
   /** records the shim could not copy (larger than the largest record type) */
   lost = 0;
+  /** the last drain stopped because more() said so, with records left in the ring */
+  stoppedEarly = false;
 
   constructor(
     private readonly ring: RingHandle,
@@ -39,7 +41,12 @@ export class RingReader {
         visit(this.view, this.buf, off + FRAME_HDR, size);
         off += (FRAME_HDR + size + 7) & ~7;
       }
-      if (r[2] === 0n || !more()) return total;
+      this.stoppedEarly = false;
+      if (r[2] === 0n) return total;
+      if (!more()) {
+        this.stoppedEarly = true;
+        return total;
+      }
     }
   }
 

@@ -258,6 +258,16 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     expect(bad).toMatchObject({ FileEvents: { CREATE: 1, OPEN: 1, CLOSE_WRITE: 1 } });
   });
 
+  test("every byte value a name can hold, in one 254-byte name: one valid JSON record", async () => {
+    const bytes = Buffer.from([...Array(255).keys()].map((i) => i + 1).filter((b) => b !== 0x2f));
+    expect(bytes.length).toBe(254);
+    closeSync(openSync(Buffer.concat([Buffer.from(`${dir}/`), bytes]), "w"));
+    // what a UTF-8 decoder makes of the name: invalid sequences become U+FFFD
+    const name = new TextDecoder().decode(bytes);
+    const [r] = await agent.waitForFile(`${dir}/${name}`);
+    expect(r).toMatchObject({ File: name, FileEvents: { CREATE: 1, OPEN: 1, CLOSE_WRITE: 1 } });
+  });
+
   test("a 255-byte name, spaces, and a 3000-byte path are kept whole", async () => {
     const longName = `${"n".repeat(251)}.txt`;
     writeFileSync(`${dir}/${longName}`, "x");
