@@ -8,8 +8,8 @@ import {
   PackageVersions,
   parseDpkgDiversions,
   parseDpkgStatus,
-  parseRpmHeader,
 } from "../../src/enrich/packages.ts";
+import { parseRpmHeader } from "../../src/enrich/rpm-header.ts";
 
 const tmp = mkdtempSync(`${tmpdir()}/kflowd-packages-`);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
