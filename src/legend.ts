@@ -56,6 +56,10 @@ export const LEGEND: readonly Entry[] = [
   ["InfoKernel", "kernel release"],
   ["InfoVersion", "kflowd version"],
   ["InfoUptime", "seconds since monitoring started"],
+  [
+    "InfoDeferred",
+    "only when true: the record was due while the ring buffer was full, so the kernel kept it aggregating; its counts are exact but may span several opens and closes",
+  ],
   ["ProcParent", "executable of the parent process"],
   ["Proc", "executable of the process, or executable/command when they differ"],
   ["ProcVersion", "-v: version of the package that installed the process's executable, or empty"],

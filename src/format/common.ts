@@ -39,19 +39,22 @@ export interface VersionLookup {
 /** JSON string literal: quotes, backslashes, control characters and lone surrogates escaped. */
 export const str = JSON.stringify as (s: string) => string;
 
+/** deferred: the kernel kept the record aggregating while the ring buffer was full. */
 export function infoJson(
   host: HostInfo,
   monitor: string,
   seq: number,
   timestamp: string,
   uptimeNs: bigint,
+  deferred: boolean,
 ): string {
   return (
     `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": ${str(timestamp)}, "InfoMonitor": ${str(monitor)}, ` +
     `"InfoHostName": ${str(host.hostName)}, "InfoHostIP": ${str(host.hostIp)}, ` +
     (host.hostToken === undefined ? "" : `"InfoHostToken": ${str(host.hostToken)}, `) +
     `"InfoSystem": ${str(host.system)}, "InfoKernel": ${str(host.kernel)}, "InfoVersion": ${str(host.version)}, ` +
-    `"InfoUptime": ${seconds9(uptimeNs)}`
+    `"InfoUptime": ${seconds9(uptimeNs)}` +
+    (deferred ? `, "InfoDeferred": true` : "")
   );
 }
 

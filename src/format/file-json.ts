@@ -60,7 +60,7 @@ export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigest
   const dir = r.path.slice(0, slash + 1) || "/";
   const name = r.path.slice(slash + 1);
   let s =
-    `${infoJson(ctx.host, "filesystem", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs)}, ` +
+    `${infoJson(ctx.host, "filesystem", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs, r.deferred)}, ` +
     `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions)}, ` +
     `"FilePath": ${str(dir)}, "File": ${str(name)}, ` +
     (r.origin !== undefined ? `"FileOrigin": ${str(r.origin)}, ` : "") +

@@ -123,7 +123,7 @@ function unixJson(r: SockRecord): string {
 export function sockJson(r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): string {
   const body = r.family === AF_UNIX ? unixJson(r) : inetJson(r, ctx);
   return (
-    `${infoJson(ctx.host, "socket", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs)}, ` +
+    `${infoJson(ctx.host, "socket", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs, r.deferred)}, ` +
     `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions)}, ${body}, ` +
     `"SockAge": ${seconds9(r.tsNs - r.tsFirstNs)}${appJson(r, messages)}}`
   );

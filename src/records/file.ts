@@ -32,6 +32,8 @@ export interface FileRecord {
   readonly origin: string | undefined;
   /** false for a path operation the kernel could not map to an inode: only path and events are known */
   readonly inodeKnown: boolean;
+  /** finished while the ring buffer was full: it kept aggregating, so it may span several closes */
+  readonly deferred: boolean;
 }
 
 /** Resolves ".", ".." and repeated slashes of an absolute path, lexically. */
@@ -91,5 +93,6 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
     pathTruncated: (flags & FileFlags.FILE_FLAG_PATH_TRUNCATED) !== 0,
     origin: originLen > 0 ? lastName(text(bytes, tail + names + pathLen, originLen)) : undefined,
     inodeKnown: (flags & FileFlags.FILE_FLAG_NO_INODE) === 0,
+    deferred: (flags & FileFlags.FILE_FLAG_UNSENT) !== 0,
   };
 }

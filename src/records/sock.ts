@@ -48,6 +48,8 @@ export interface SockRecord {
   readonly unixPath: string;
   /** the kernel exported it because the socket closed: no further record of it comes */
   readonly closed: boolean;
+  /** closed while the ring buffer was full: the agent took it from the map later */
+  readonly deferred: boolean;
 }
 
 /** sun_path: a file name, or "@name" for an abstract address (leading NUL). */
@@ -109,6 +111,7 @@ export function decodeSock(view: DataView, bytes: Uint8Array, off: number, size:
     queued: view.getUint32(off + RecSock.queued, true),
     unixPath: unixPath(bytes, off + RecSock.unixPath),
     closed: (flags & RecSockFlags.SOCK_FLAG_CLOSED) !== 0,
+    deferred: (flags & RecSockFlags.SOCK_FLAG_UNSENT) !== 0,
   };
 }
 

@@ -37,8 +37,13 @@ for _ in range(${ROUNDS}):
     expect(total("OPEN")).toBe(ROUNDS);
     expect(total("MODIFY")).toBe(ROUNDS);
     expect(total("CLOSE_WRITE")).toBe(ROUNDS);
-    // the ring was too small: some records hold several rounds, and the summary says so
+    // the ring was too small: some records hold several rounds, marked, and the summary says so
     expect(agent.fileRecords(path).length).toBeLessThan(ROUNDS);
+    for (const r of agent.fileRecords(path)) {
+      const merged = ((r.FileEvents as Record<string, number>).OPEN ?? 0) > 1;
+      if (merged) expect(r.InfoDeferred).toBe(true);
+    }
+    expect(agent.fileRecords(path).some((r) => r.InfoDeferred === true)).toBe(true);
     const deferred = Number(/deferred while the ring buffer was full (\d+)/.exec(agent.stderr)?.[1]);
     expect(deferred).toBeGreaterThan(0);
     // (other processes' records may be lost meanwhile: path operations and exit notices have

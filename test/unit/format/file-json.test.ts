@@ -58,6 +58,7 @@ const record: FileRecord = {
   pathTruncated: false,
   origin: undefined,
   inodeKnown: true,
+  deferred: false,
 };
 
 const ctx: FormatContext = {
@@ -110,6 +111,13 @@ describe("file record JSON", () => {
     const keys = Object.keys(JSON.parse(same));
     expect(keys).not.toContain("FileSizeChange");
     expect(keys).not.toContain("FileModificationTimeChange");
+  });
+
+  test("a deferred record says so after InfoUptime; others have no such key", () => {
+    const keys = Object.keys(JSON.parse(fileJson({ ...record, deferred: true }, ctx)));
+    expect(keys.slice(keys.indexOf("InfoUptime"), keys.indexOf("InfoUptime") + 3)).toEqual(["InfoUptime", "InfoDeferred", "ProcParent"]);
+    expect(JSON.parse(fileJson({ ...record, deferred: true }, ctx)).InfoDeferred).toBe(true);
+    expect(Object.keys(JSON.parse(min))).not.toContain("InfoDeferred");
   });
 
   test("a rename carries FileOrigin right after File", () => {

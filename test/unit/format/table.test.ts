@@ -77,6 +77,7 @@ const file: FileRecord = {
   pathTruncated: false,
   origin: undefined,
   inodeKnown: true,
+  deferred: false,
 };
 
 function dir(packets: number, bytes: number): SockDirection {
@@ -130,6 +131,7 @@ const sock: SockRecord = {
   queued: 0,
   unixPath: "",
   closed: true,
+  deferred: false,
 };
 
 function msg(app: number, rx: boolean): AppMessage {
