@@ -543,6 +543,29 @@ int sockops__tcp(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+/*
+ * close() of an open connection that resets it (tcp_close: SO_LINGER 0, or data left
+ * unread) goes straight from ESTABLISHED or CLOSE_WAIT to TCP_CLOSE and sends the reset
+ * after; close() has marked the socket shut down both ways by then, unlike a reset
+ * received (tcp_done), which sends nothing. A FIN received (CLOSE_WAIT) counts one
+ * sequence number that is no data.
+ */
+static __always_inline bool closing_with_reset(const struct sock *sk, int oldstate)
+{
+	const struct tcp_sock *tp = (void *)sk;
+	__u32 unread;
+	bool linger0;
+
+	if (oldstate != TCP_ESTABLISHED && oldstate != TCP_CLOSE_WAIT)
+		return false;
+	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) != SHUTDOWN_MASK)
+		return false;
+	linger0 = (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER))) &&
+		  BPF_CORE_READ(sk, sk_lingertime) == 0;
+	unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq) - (oldstate == TCP_CLOSE_WAIT);
+	return linger0 || unread != 0;
+}
+
 /* Every path to TCP_CLOSE (FIN, RST, refused or timed-out connect) finishes the record. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(inet_sock_set_state__export, const struct sock *sk, int oldstate, int newstate)
@@ -559,6 +582,11 @@ int BPF_PROG(inet_sock_set_state__export, const struct sock *sk, int oldstate, i
 	sock_tcp_counters(s, sk);
 	s->state = TCP_CLOSE;
 	s->hdr.ts_ns = bpf_ktime_get_ns();
+	/* the reset that follows is counted, then ends the record (cgroup_skb egress) */
+	if (closing_with_reset(sk, oldstate)) {
+		s->flags |= SOCK_FLAG_RST_PENDING | SOCK_FLAG_CLOSED;
+		return 0;
+	}
 	sock_export(s, cookie);
 	return 0;
 }

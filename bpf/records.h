@@ -185,6 +185,11 @@ enum rec_sock_flags {
 	SOCK_FLAG_CLOSED = 16,
 	/* closed while the ring buffer was full: still in the map, for the agent to export */
 	SOCK_FLAG_UNSENT = 32,
+	/*
+	 * closed by close() that sends a reset right after the state change (SO_LINGER 0, or
+	 * unread data): the record waits in the map for that reset, which ends it
+	 */
+	SOCK_FLAG_RST_PENDING = 64,
 };
 
 /* One direction of a socket's traffic. */

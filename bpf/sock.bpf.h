@@ -147,6 +147,11 @@ static __always_inline void sock_fill_inet(struct rec_sock *s, struct bpf_sock *
 	}
 }
 
+/* TCP header flag bits as pkt_parse() keeps them (byte 13: FIN 1, SYN 2, RST 4, ...) */
+#define PKT_TCP_RST 0x04
+/* sk_shutdown once shut down both ways (RCV_SHUTDOWN | SEND_SHUTDOWN) */
+#define SHUTDOWN_MASK 3
+
 struct pkt_info {
 	__u32 payload;
 	__u32 tcp_flags;
@@ -264,6 +269,8 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 	if (s->proto == IPPROTO_TCP)
 		sock_dir_flags(d, p.tcp_flags, segs);
 	s->hdr.ts_ns = now;
+	if ((s->flags & SOCK_FLAG_RST_PENDING) && !rx && (p.tcp_flags & PKT_TCP_RST))
+		sock_export(s, cookie);
 }
 
 /* TCP counters kept by the kernel, read from the socket itself (struct sock *). */

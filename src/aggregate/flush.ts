@@ -62,6 +62,8 @@ export const SOCK_KIND: AggregateKind = {
     v.getBigUint64(RecSock.tx + RecSockDir.packets, true) + v.getBigUint64(RecSock.rx + RecSockDir.packets, true) > 0n,
   abandoned: (v) => v.getUint8(RecSock.family) === AF_UNIX,
   restart: (v, nowNs) => {
+    // a closed socket whose record waited for its reset (which never came) is done
+    if (v.getUint8(RecSock.flags) & RecSockFlags.SOCK_FLAG_CLOSED) return false;
     for (const dir of [RecSock.tx, RecSock.rx]) {
       for (let off = dir; off < dir + RecSockDir.SIZE; off += 4) v.setUint32(off, 0, true);
     }

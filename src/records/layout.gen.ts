@@ -188,6 +188,7 @@ export const RecSockFlags = {
   SOCK_FLAG_AGENT: 8,
   SOCK_FLAG_CLOSED: 16,
   SOCK_FLAG_UNSENT: 32,
+  SOCK_FLAG_RST_PENDING: 64,
 } as const;
 
 export const RecStats = {

@@ -84,15 +84,16 @@ describe.skipIf(skip)("socket records", () => {
     });
   }
 
-  test("TCP reset: both sides are exported, the client's record holds the RST", async () => {
+  test("TCP reset by close() with SO_LINGER 0: both sides are exported, each holds the RST", async () => {
     const port = nextPort++;
     const server = await peer("tcp-server", "127.0.0.1", String(port), "0", "rst");
     const client = await peer("tcp-client", "127.0.0.1", String(port), "10");
     await client.exited;
     expect(await server.exited).toBe(0);
-    // close() with SO_LINGER 0 sends its reset after the state change that exports the record
+    // close() with SO_LINGER 0 sends its reset after the state change: the record waits for it
     const s = await sockOf(server.pid);
     expect(s).toMatchObject({ SockState: "TCP_CLOSE", SockRxBytes: 10 });
+    expect(Object.keys(s.SockTxFlags as Json).some((k) => k.includes("RST"))).toBe(true);
     const c = await sockOf(client.pid);
     expect(c.SockState).toBe("TCP_CLOSE");
     expect(Object.keys(c.SockRxFlags as Json).some((k) => k.includes("RST"))).toBe(true);
