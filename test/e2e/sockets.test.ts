@@ -180,6 +180,39 @@ describe.skipIf(skip)("socket records", () => {
     expect(orphans).toEqual([]);
   });
 
+  test("-t 60,1: a TCP connection busy for 3 s is reported while it lasts, counts split without loss", async () => {
+    const agent = await RunningAgent.start(["-o", "json-min", "-m", "socket", "-t", "60,1"]);
+    try {
+      const port = nextPort++;
+      const server = await peer("tcp-server", "127.0.0.1", String(port), "5");
+      // 30 sends of 100 bytes, 100 ms apart, then the usual half-close
+      const client = Bun.spawn(["python3", "-c", `
+import socket, time
+c = socket.create_connection(("127.0.0.1", ${port}))
+for _ in range(30):
+    c.sendall(b"a" * 100)
+    time.sleep(0.1)
+c.shutdown(socket.SHUT_WR)
+while c.recv(100):
+    pass
+c.close()
+`]);
+      expect(await client.exited).toBe(0);
+      expect(await server.exited).toBe(0);
+      const records = await agent.waitFor(() => {
+        const mine = agent.records.filter((r) => r.ProcPID === client.pid && r.SockProtocol === "TCP");
+        return mine.some((r) => r.SockState === "TCP_CLOSE") ? mine : undefined;
+      }, "the client's closing record");
+      // at least one record while the connection was open, then the one of its close
+      expect(records.length).toBeGreaterThanOrEqual(2);
+      expect(records.slice(0, -1).every((r) => r.SockState === "TCP_ESTABLISHED")).toBe(true);
+      expect(records.reduce((n, r) => n + ((r.SockTxBytes as number | undefined) ?? 0), 0)).toBe(3000);
+      expect(records.reduce((n, r) => n + ((r.SockRxBytes as number | undefined) ?? 0), 0)).toBe(5);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+  });
+
   test("-t 1: a UDP socket that stays open is reported after a second idle", async () => {
     const port = nextPort++;
     const server = await peer("udp-server", "127.0.0.1", String(port), "8");
