@@ -54,6 +54,8 @@ const SOCK_ENTRIES = 8192;
 const BATCH_BYTES = 1 << 20;
 /** -V: how often the statistics line is printed */
 const STATS_MS = 10_000;
+/** how often the kernel's count of deferred records is looked at */
+const DEFERRED_CHECK_MS = 100;
 /** at stop, how long the ring buffer is drained at the pace of a slow stdout reader */
 const STOP_DRAIN_MS = 1000;
 /** at stop, how long records still waiting for checksums are given */
@@ -249,8 +251,22 @@ async function run(config: Config): Promise<number> {
   printer.header();
   reportDaemonReady();
 
+  let deferred = 0;
+  let deferredCheckedAt = 0;
   const drainTimer = setInterval(() => {
-    if (keepDraining()) drain();
+    if (!keepDraining()) return;
+    drain();
+    // records the kernel kept because the ring was full: taken out soon, so that the map
+    // does not fill up with them (checked at most every DEFERRED_CHECK_MS)
+    const now = Date.now();
+    if (now - deferredCheckedAt < DEFERRED_CHECK_MS) return;
+    deferredCheckedAt = now;
+    const k = readKernelStats(lib, statsFd).STAT_DEFERRED;
+    if (k === deferred) return;
+    deferred = k;
+    flusher.flushUnsent(visit);
+    sockFlusher.flushUnsent(visit);
+    sink.flush();
   }, DRAIN_MS);
   const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
   const activeNs = BigInt(config.timeouts.activeSec) * 1_000_000_000n;

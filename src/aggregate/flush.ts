@@ -73,6 +73,8 @@ export const SOCK_KIND: AggregateKind = {
   unsent: (v) => (v.getUint8(RecSock.flags) & RecSockFlags.SOCK_FLAG_UNSENT) !== 0,
 };
 
+const NEVER = 1n << 63n;
+
 export class MapFlusher {
   protected readonly value: Uint8Array;
   protected readonly view: DataView;
@@ -110,6 +112,12 @@ export class MapFlusher {
       else this.map.delete(key);
     }
     return n;
+  }
+
+  /** Exports only the records the kernel finished but found the ring buffer full for. */
+  flushUnsent(visit: RecordVisitor): number {
+    // a time before every record: nothing counts as idle or active for too long
+    return this.flushStale(0n, NEVER, NEVER, visit);
   }
 
   /** Exports the record of one key now (its message slots are full), if it is there. */

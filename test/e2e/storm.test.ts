@@ -49,7 +49,8 @@ for _ in range(${ROUNDS}):
     // (other processes' records may be lost meanwhile: path operations and exit notices have
     // no aggregation to stay in; the summary counts them)
     expect(agent.stderr).toMatch(/stdout dropped 0, /);
-    expect(agent.fileRecords(path).at(-1)).toMatchObject({ FileSize: ROUNDS });
+    // records come out of order then (deferred ones from the map later): the file's final size is in one
+    expect(Math.max(...agent.fileRecords(path).map((r) => r.FileSize as number))).toBe(ROUNDS);
   });
 });
 
