@@ -29,8 +29,15 @@ async function exitedWithin(pid: number, ms: number): Promise<boolean> {
 
 describe.skipIf(skip)("lifecycle", () => {
   const agents: RunningAgent[] = [];
+  /** daemons started by a test, stopped here too in case the test timed out */
+  const daemons: number[] = [];
   afterAll(async () => {
     for (const a of agents) await a.stop().catch(() => {});
+    for (const pid of daemons) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {}
+    }
   });
 
   test("the banner names the requirements, the hooks per feature and the configuration", async () => {
@@ -74,6 +81,7 @@ describe.skipIf(skip)("lifecycle", () => {
     }
     const pid = Number(/running in the background with PID (\d+)/.exec(err)?.[1]);
     expect(pid).toBeGreaterThan(0);
+    daemons.push(pid);
     try {
       expect(err).toContain(`with PID ${pid} started in daemon mode`);
       expect(sessionOf(pid)).toBe(pid);
