@@ -26,6 +26,12 @@ export interface Summary {
   readonly lost: Record<string, number>;
 }
 
+/** agents still running when the test process exits (a failed or timed-out test) are killed */
+const running = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const p of running) p.kill("SIGKILL");
+});
+
 export class AgentProcess {
   stderr = "";
   /** stdout lines (with "pipe") */
@@ -51,6 +57,8 @@ export class AgentProcess {
     if (stdout === "pipe") pumps.push(this.pump(this.proc.stdout as ReadableStream<Uint8Array>, true));
     this.done = Promise.all(pumps).then(() => {});
     this.exited = this.proc.exited;
+    running.add(this.proc);
+    void this.exited.then(() => running.delete(this.proc));
   }
 
   /** Starts the agent and waits for its start-up line. */

@@ -4,6 +4,12 @@ import { AGENT } from "./paths.ts";
 
 export type Json = Record<string, unknown>;
 
+/** agents not stopped yet: a test that failed or timed out must not leave one running */
+const running = new Set<Subprocess>();
+process.on("exit", () => {
+  for (const p of running) p.kill("SIGKILL");
+});
+
 export class RunningAgent {
   readonly records: Json[] = [];
   /** with -o table: the lines printed */
@@ -18,6 +24,8 @@ export class RunningAgent {
     private readonly format: "json-min" | "json" | "table",
   ) {
     this.proc = Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    running.add(this.proc);
+    void this.proc.exited.then(() => running.delete(this.proc));
     this.done = Promise.all([this.pump(this.proc.stdout, true), this.pump(this.proc.stderr, false)]).then(() => {});
   }
 
