@@ -5,7 +5,7 @@
  * invocation; the table is printed at the end (Markdown) and the rows are written to
  * /tmp/kflowd-bench/results.json.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { churn } from "./churn.ts";
@@ -13,7 +13,7 @@ import { http } from "./http.ts";
 import type { Bench, Ctx } from "./lib/bench.ts";
 import { AGENT, prepareAgent } from "./lib/agent.ts";
 import { markdownTable, type Row } from "./lib/stats.ts";
-import { loadAverage, run, WORK } from "./lib/sys.ts";
+import { kflowdProcesses, loadAverage, run, WORK } from "./lib/sys.ts";
 import { macro } from "./macro.ts";
 import { profile } from "./profile.ts";
 import { startup } from "./startup.ts";
@@ -44,12 +44,20 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   prepareAgent();
-  const version = (await run([AGENT, "--version"])).stdout.trim();
+  const built = statSync(AGENT).mtime.toISOString().replace(/\.\d+Z$/, "Z");
+  const hash = new Bun.CryptoHasher("sha256").update(readFileSync(AGENT)).digest("hex").slice(0, 12);
+  const version = `${(await run([AGENT, "--version"])).stdout.trim()}, dist/kflowd of ${built} (sha256 ${hash}…)`;
   const commit = (await run(["git", "-C", join(import.meta.dir, ".."), "rev-parse", "--short", "HEAD"], { allowFail: true })).stdout.trim();
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${(await run(["uname", "-r"])).stdout.trim()}`;
   console.error(`bench: ${version}; repo at ${commit}; ${machine}; load ${loadAverage()}`);
 
   const notes: string[] = [];
+  const others = kflowdProcesses();
+  if (others.length) {
+    const list = others.map((p) => `${p.pid} (${p.args})`).join("; ");
+    console.error(`bench: WARNING: ${others.length} other kflowd process(es) running, their hooks cost every sample: ${list}`);
+    notes.push(`at the start ${others.length} other kflowd process(es) were running (their BPF programs run in every baseline and agent sample): ${list}`);
+  }
   const details: string[] = [];
   const ctx: Ctx = { rounds, notes, details, log: (line) => console.error(line) };
   const rows: Row[] = [];

@@ -3,7 +3,7 @@
  * through a FIFO to the C line counter, so reading it never costs the bench process
  * anything; stderr is read for the start-up line and the loss summary printed at stop.
  */
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, renameSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { cProgram, cpuSeconds, type Memory, memory, run, WORK } from "./sys.ts";
@@ -19,7 +19,10 @@ export function prepareAgent(): string {
   if (!existsSync(DIST)) throw new Error(`${DIST} is missing: build it first (node_modules/.bin/bun scripts/build.ts)`);
   mkdirSync(WORK, { recursive: true });
   const tmp = `${AGENT}.${process.pid}`;
+  const built = statSync(DIST);
   copyFileSync(DIST, tmp);
+  // keep the build's time: the report names the binary by it
+  utimesSync(tmp, built.atime, built.mtime);
   renameSync(tmp, AGENT);
   return AGENT;
 }

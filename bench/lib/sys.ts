@@ -3,7 +3,7 @@
  * at bench time, Debian tools installed on demand, process CPU and memory from /proc,
  * and the kernel objects (BPF maps and programs) a process holds.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 /** Everything a bench run writes lives here (never in the repository). */
@@ -92,6 +92,59 @@ export function memory(pid: number): Memory {
   } catch {}
   const mib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? Number.NaN) / 1024;
   return { rssMiB: mib("VmRSS"), hwmMiB: mib("VmHWM"), anonMiB: mib("RssAnon"), fileMiB: mib("RssFile") };
+}
+
+/**
+ * Resident memory by kind of mapping, from /proc/<pid>/smaps: the BPF ring buffer is
+ * mapped as anon_inode:bpf-map with its data pages twice (libbpf maps them back to back
+ * so a record that wraps reads contiguously), all resident from the start and counted
+ * in VmRSS and RssFile although they are the kernel's memory (bytes_memlock) shown twice;
+ * the executable's pages are file pages shared with the page cache.
+ */
+export interface MemorySplit {
+  /** Rss of the anon_inode:bpf-map mappings (the ring, double-mapped, plus its control pages) */
+  readonly bpfMapRssMiB: number;
+  /** their Pss: each page mapped twice counts half, so this is the ring's memory once */
+  readonly bpfMapPssMiB: number;
+  /** Rss of mappings of the executable itself */
+  readonly exeRssMiB: number;
+  /** Rss of other file mappings (shared libraries, the extracted shim) */
+  readonly libRssMiB: number;
+  /** Rss of anonymous memory (heap, JIT, stacks) */
+  readonly anonRssMiB: number;
+}
+
+export function memorySplit(pid: number): MemorySplit {
+  let smaps = "";
+  let exe = "";
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, "utf8");
+    exe = readlinkSync(`/proc/${pid}/exe`);
+  } catch {}
+  let bpf = 0;
+  let bpfPss = 0;
+  let exeRss = 0;
+  let lib = 0;
+  let anon = 0;
+  let name = "";
+  for (const line of smaps.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1]!.trim();
+      continue;
+    }
+    const kv = /^(\w+):\s+(\d+) kB/.exec(line);
+    if (!kv) continue;
+    const kb = Number(kv[2]);
+    if (kv[1] === "Pss" && name.startsWith("anon_inode:bpf-map")) bpfPss += kb;
+    if (kv[1] === "Anonymous") anon += kb;
+    if (kv[1] !== "Rss") continue;
+    if (name.startsWith("anon_inode:bpf-map")) {
+      bpf += kb;
+    } else if (name === exe) exeRss += kb;
+    else if (name.startsWith("/")) lib += kb;
+  }
+  return { bpfMapRssMiB: bpf / 1024, bpfMapPssMiB: bpfPss / 1024, exeRssMiB: exeRss / 1024, libRssMiB: lib / 1024, anonRssMiB: anon / 1024 };
 }
 
 /** User and system CPU seconds of a process so far. */
@@ -222,6 +275,19 @@ export async function quiesce(maxMs = 10_000): Promise<number> {
   }
   patienceMs -= Date.now() - t0;
   return n;
+}
+
+/** kflowd processes running now (comm "kflowd"), with their command lines. */
+export function kflowdProcesses(): { pid: number; args: string }[] {
+  const out: { pid: number; args: string }[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").trim() !== "kflowd") continue;
+      out.push({ pid: Number(d), args: readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").join(" ").trim() });
+    } catch {}
+  }
+  return out;
 }
 
 export function loadAverage(): string {
