@@ -109,7 +109,8 @@ static __always_inline void fd_event(struct pt_regs *regs, long nr, long fd, __u
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 {
-	long nr;
+	long nr, fd, fd2, bytes;
+	__u32 ev;
 
 	nr = SYSCALL_NR(regs);
 	switch (nr) {
@@ -141,19 +142,26 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
-	if (ret < 0)
+	if (ret < 0 || is_agent())
 		return 0;
+	/*
+	 * Each case names at most two descriptors and their events; fd_event() is inlined
+	 * only at the two calls below (ten call sites cost the verifier a second at load).
+	 */
+	fd = -1;
+	fd2 = -1;
+	bytes = 0;
 	switch (nr) {
 	case NR_open:
 	case NR_openat:
 	case NR_openat2:
 	case NR_creat:
-		if (!is_agent())
-			fd_event(regs, nr, ret, FS_OPEN, 0);
-		return 0;
+		fd = ret;
+		ev = FS_OPEN;
+		break;
 	case NR_accept:
 	case NR_accept4:
-		if (monitor_sockets() && !is_agent())
+		if (monitor_sockets())
 			sock_accepted(ret);
 		return 0;
 	case NR_sendto:
@@ -163,39 +171,48 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_recvmsg:
 	case NR_recvmmsg:
 		/* (the mmsg calls return messages, not bytes: those count as calls only) */
-		if (ret > 0 && !is_agent())
-			fd_event(regs, nr, SYSCALL_ARG1(regs),
-				 nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS,
-				 nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret);
-		return 0;
+		if (ret == 0)
+			return 0;
+		fd = SYSCALL_ARG1(regs);
+		ev = nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS;
+		bytes = nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret;
+		break;
 	case NR_read:
 	case NR_pread64:
 	case NR_readv:
 	case NR_preadv:
 	case NR_preadv2:
-		if (ret > 0 && !is_agent())
-			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_ACCESS, ret);
-		return 0;
+		if (ret == 0)
+			return 0;
+		fd = SYSCALL_ARG1(regs);
+		ev = FS_ACCESS;
+		bytes = ret;
+		break;
 	case NR_write:
 	case NR_pwrite64:
 	case NR_writev:
 	case NR_pwritev:
 	case NR_pwritev2:
-		if (ret > 0 && !is_agent())
-			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_MODIFY, ret);
-		return 0;
+		if (ret == 0)
+			return 0;
+		fd = SYSCALL_ARG1(regs);
+		ev = FS_MODIFY;
+		bytes = ret;
+		break;
 	case NR_sendfile:
 		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
-		if (ret > 0 && !is_agent()) {
-			fd_event(regs, nr, SYSCALL_ARG2(regs), FS_ACCESS, ret);
-			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_MODIFY, ret);
-		}
-		return 0;
+		if (ret == 0)
+			return 0;
+		fd = SYSCALL_ARG2(regs);
+		ev = FS_ACCESS;
+		fd2 = SYSCALL_ARG1(regs);
+		bytes = ret;
+		break;
 	case NR_ftruncate:
 	case NR_fallocate:
-		if (!is_agent())
-			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_MODIFY, 0);
-		return 0;
+		fd = SYSCALL_ARG1(regs);
+		ev = FS_MODIFY;
+		break;
 	case NR_utimensat:
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
 		if (SYSCALL_ARG2(regs)) {
@@ -207,20 +224,27 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_fchown:
 	case NR_fsetxattr:
 	case NR_fremovexattr:
-		if (!is_agent())
-			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_ATTRIB, 0);
-		return 0;
+		fd = SYSCALL_ARG1(regs);
+		ev = FS_ATTRIB;
+		break;
 	case NR_splice:
 	case NR_copy_file_range:
 		/* (fd_in, off_in, fd_out, ...) */
-		if (ret > 0 && !is_agent()) {
-			fd_event(regs, nr, SYSCALL_ARG1(regs), FS_ACCESS, ret);
-			fd_event(regs, nr, SYSCALL_ARG3(regs), FS_MODIFY, ret);
-		}
-		return 0;
+		if (ret == 0)
+			return 0;
+		fd = SYSCALL_ARG1(regs);
+		ev = FS_ACCESS;
+		fd2 = SYSCALL_ARG3(regs);
+		bytes = ret;
+		break;
 	default:
 		return 0;
 	}
+	fd_event(regs, nr, fd, ev, bytes);
+	/* the second descriptor of a copy is written to */
+	if (fd2 >= 0)
+		fd_event(regs, nr, fd2, FS_MODIFY, bytes);
+	return 0;
 }
 
 /*

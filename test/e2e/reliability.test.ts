@@ -102,12 +102,18 @@ describe.skipIf(skip)("stdout faults", () => {
       const stalled = agent.rssMiB();
       churn(PHASE);
       churn(PHASE);
+      // records wait in the kernel for up to 5 s of a stuck reader; then the agent drains
+      // again and drops beyond its bound at stdout
+      await Bun.sleep(5500);
+      churn(PHASE);
       await Bun.sleep(500);
       const after = agent.rssMiB();
       expect(agent.alive()).toBe(true);
       // unbounded buffering would hold all ~150 MB of JSON; the first phase also warms the heap
       expect(after - start).toBeLessThan(100);
-      expect(after - stalled).toBeLessThan(32);
+      // what grows: the 8 MiB held for stdout and the ring buffer's pages (mapped twice) as
+      // records wait there
+      expect(after - stalled).toBeLessThan(56);
       expect(agent.stderr).toMatch(/^kflowd: stdout: the reader is \d+ MiB behind; records are dropped until it catches up \(counted\)$/m);
 
       // the reader reads again; a new file is made every 100 ms until one is printed
