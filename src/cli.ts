@@ -87,7 +87,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flags: "-D, --debug <process>",
-    text: "print to stderr, for processes whose executable is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out",
+    text: "print to stderr, for processes whose executable or command is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out",
   },
   {
     flags: "-P, --plugins <path>",
@@ -125,8 +125,8 @@ export function helpText(version: string): string {
     "aggregates it per process and file and per socket, and prints one JSON record per",
     "aggregation to stdout. Runs as root on Linux 5.10 or newer with BTF. Stop it with",
     "Ctrl-C or SIGTERM: records still open are printed before it exits. SIGHUP re-reads",
-    "the user, group, mount and interface names. Short options combine as with getopt:",
-    "-Vojson-min is -V -o json-min.",
+    "the user, group, mount, interface and (with -v) package names. Short options combine",
+    "as with getopt: -Vojson-min is -V -o json-min.",
     "",
     "Usage: kflowd [options]",
     "",
