@@ -48,7 +48,7 @@ const DRAIN_MS = 10;
  * file records are checked against the idle and active timeouts
  */
 const SLOW_TICK_MS = 1000;
-const RING_BYTES = 8 << 20;
+const RING_BYTES = 4 << 20;
 const FILE_ENTRIES = 4096;
 const SOCK_ENTRIES = 8192;
 const BATCH_BYTES = 1 << 20;
