@@ -389,28 +389,18 @@ export class TableFormat {
     return this.row((c) => {
       const w = c.width;
       switch (c.id) {
-        case COL.TIME:
-          return fitHead(clock(ctx.nowNs), w);
         case COL.EVENTS:
           return fileEvents(r, w);
         case COL.COUNT:
           return compact(r.events, w);
-        case COL.DURATION:
-          return duration(r.tsNs - r.tsFirstNs, w);
-        case COL.PROCESS:
-          return processName(r, w);
-        case COL.PPID:
-          return fitTail(`${r.task.ppid}`, w);
-        case COL.PID:
-          return fitTail(`${r.task.pid}`, w);
         case COL.TX:
           return r.inodeKnown ? fitTail(`${r.ino}`, w) : "-";
         case COL.RX:
           return r.inodeKnown ? compact(r.size, w) : "-";
-        case COL.SEQ:
-          return fitTail(`${ctx.seq}`, w);
-        default:
+        case COL.FREE:
           return filePath(r, w);
+        default:
+          return commonCell(c, r, ctx);
       }
     });
   }
@@ -420,28 +410,18 @@ export class TableFormat {
     return this.row((c) => {
       const w = c.width;
       switch (c.id) {
-        case COL.TIME:
-          return fitHead(clock(ctx.nowNs), w);
         case COL.EVENTS:
           return fitHead(sockKind(r), w);
         case COL.COUNT:
           return compact(r.tx.packets + r.rx.packets, w);
-        case COL.DURATION:
-          return duration(r.tsNs - r.tsFirstNs, w);
-        case COL.PROCESS:
-          return processName(r, w);
-        case COL.PPID:
-          return fitTail(`${r.task.ppid}`, w);
-        case COL.PID:
-          return fitTail(`${r.task.pid}`, w);
         case COL.TX:
           return traffic(r.tx, w);
         case COL.RX:
           return traffic(r.rx, w);
-        case COL.SEQ:
-          return fitTail(`${ctx.seq}`, w);
-        default:
+        case COL.FREE:
           return sockPeers(r, messages, w);
+        default:
+          return commonCell(c, r, ctx);
       }
     });
   }
@@ -459,6 +439,27 @@ export class TableFormat {
       else out += i === cols.length - 1 ? text : text + spaces(gap);
     }
     return out;
+  }
+}
+
+/** The cells file and socket rows share: time, duration, process, PPID, PID, sequence number. */
+function commonCell(c: Column, r: FileRecord | SockRecord, ctx: FormatContext): string {
+  const w = c.width;
+  switch (c.id) {
+    case COL.TIME:
+      return fitHead(clock(ctx.nowNs), w);
+    case COL.DURATION:
+      return duration(r.tsNs - r.tsFirstNs, w);
+    case COL.PROCESS:
+      return processName(r, w);
+    case COL.PPID:
+      return fitTail(`${r.task.ppid}`, w);
+    case COL.PID:
+      return fitTail(`${r.task.pid}`, w);
+    case COL.SEQ:
+      return fitTail(`${ctx.seq}`, w);
+    default:
+      return "";
   }
 }
 
