@@ -23,7 +23,6 @@ import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
 import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
 import { isExecutable } from "./format/file-json.ts";
-import { TableFormat } from "./format/table.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { readKernelStats } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
@@ -117,7 +116,7 @@ async function run(config: Config): Promise<number> {
     { host, names, devices, interfaces, versions },
     {
       output: config.output,
-      table: config.output === "table" ? new TableFormat(process.stdout.columns || 120) : undefined,
+      width: process.stdout.columns || 120,
       toStdout,
       stdout: sink,
       collectors,

@@ -10,14 +10,14 @@ import type { OutputFormat } from "../config.ts";
 import { type FileDigests, type FormatContext, fileJson } from "../format/file-json.ts";
 import { pretty } from "../format/pretty.ts";
 import { sockJson } from "../format/sock-json.ts";
-import type { TableFormat } from "../format/table.ts";
+import { TableFormat } from "../format/table.ts";
 import type { Sink } from "./stdout.ts";
 import type { UdpSink } from "./udp.ts";
 
 export interface PrinterOptions {
   readonly output: OutputFormat;
-  /** the table's columns, with -o table */
-  readonly table: TableFormat | undefined;
+  /** terminal columns the table is fitted to (-o table) */
+  readonly width: number;
   /** false with -q and in daemon mode */
   readonly toStdout: boolean;
   readonly stdout: Sink;
@@ -39,7 +39,7 @@ export class RecordPrinter {
   ) {
     this.ctx = { ...context, seq: 0, nowNs: 0n, uptimeNs: 0n };
     this.indented = opts.output === "json";
-    this.table = opts.output === "table" ? opts.table : undefined;
+    this.table = opts.output === "table" ? new TableFormat(opts.width) : undefined;
     this.json = !this.table || opts.collectors !== undefined;
   }
 
