@@ -67,21 +67,26 @@ export function preflight(host: Host): string {
 /** The oldest kernel kflowd supports: BTF-enabled tp_btf, ring buffer, cgroup hooks. */
 export const KERNEL_MIN: readonly [number, number] = [5, 10];
 
+/** A kernel release's major and minor ("6.1.0-18-amd64" -> [6, 1]), or undefined. */
+function releaseVersion(release: string): [number, number] | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
 /** Whether the kernel release ("6.1.0-18-amd64") is at least major.minor. */
 export function releaseAtLeast(release: string, [major, minor]: readonly [number, number]): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  if (!m) return false;
-  return Number(m[1]) > major || (Number(m[1]) === major && Number(m[2]) >= minor);
+  const v = releaseVersion(release);
+  return v !== undefined && (v[0] > major || (v[0] === major && v[1] >= minor));
 }
 
 /** Refuses a kernel release older than KERNEL_MIN; returns its "major.minor". */
 export function requireKernel(release: string): string {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  if (!m) throw new SetupError(`cannot read the kernel version from '${release}'`);
+  const v = releaseVersion(release);
+  if (!v) throw new SetupError(`cannot read the kernel version from '${release}'`);
   if (!releaseAtLeast(release, KERNEL_MIN)) {
     throw new SetupError(`Linux ${release} is too old: kflowd needs ${KERNEL_MIN.join(".")} or newer`);
   }
-  return `${m[1]}.${m[2]}`;
+  return v.join(".");
 }
 
 /**
