@@ -13,6 +13,22 @@ const skip = skipWithoutKernel("end-to-end storm tests");
 /** 20000 open/write/close of one file: a record each, about 2.5 times what the ring holds. */
 const ROUNDS = 20_000;
 
+/** The storm: ROUNDS times open, write one byte, close, of path, by another process. */
+async function storm(path: string): Promise<void> {
+  const p = Bun.spawn(["python3", "-c", `
+import sys
+for _ in range(${ROUNDS}):
+    with open(sys.argv[1], "a") as f:
+        f.write("x")
+`, path]);
+  expect(await p.exited).toBe(0);
+}
+
+/** Events of one kind over all records of path. */
+function totalOf(agent: RunningAgent, path: string, event: string): number {
+  return agent.fileRecords(path).reduce((n, r) => n + ((r.FileEvents as Record<string, number>)[event] ?? 0), 0);
+}
+
 describe.skipIf(skip)("storm", () => {
   test("a full ring buffer defers records instead of losing them; totals stay exact", async () => {
     const dir = mkdtempSync(`${tmpdir()}/kflowd-storm-${"d".repeat(200)}-`);
@@ -20,18 +36,11 @@ describe.skipIf(skip)("storm", () => {
     const agent = await RunningAgent.start(["-o", "json-min", "-m", "file"]);
     process.kill(agent.pid, "SIGSTOP");
     try {
-      const storm = Bun.spawn(["python3", "-c", `
-import sys
-for _ in range(${ROUNDS}):
-    with open(sys.argv[1], "a") as f:
-        f.write("x")
-`, path]);
-      expect(await storm.exited).toBe(0);
+      await storm(path);
     } finally {
       process.kill(agent.pid, "SIGCONT");
     }
-    const total = (event: string) =>
-      agent.fileRecords(path).reduce((n, r) => n + ((r.FileEvents as Record<string, number>)[event] ?? 0), 0);
+    const total = (event: string) => totalOf(agent, path, event);
     await agent.waitFor(() => total("CLOSE_WRITE") >= ROUNDS, `${ROUNDS} closes of ${path}`, 15_000);
     expect(await agent.stop()).toBe(0);
     expect(total("OPEN")).toBe(ROUNDS);
@@ -60,19 +69,12 @@ describe.skipIf(skip)("limits", () => {
     const path = `${dir}/stormed.txt`;
     const agent = await RunningAgent.start(["-o", "json-min", "-m", "file"]);
     process.kill(agent.pid, "SIGSTOP");
-    const storm = Bun.spawn(["python3", "-c", `
-import sys
-for _ in range(${ROUNDS}):
-    with open(sys.argv[1], "a") as f:
-        f.write("x")
-`, path]);
-    expect(await storm.exited).toBe(0);
+    await storm(path);
     // the signal waits until the agent runs again, with the ring full and records deferred
     process.kill(agent.pid, "SIGTERM");
     process.kill(agent.pid, "SIGCONT");
     expect(await agent.stop()).toBe(0);
-    const total = (event: string) =>
-      agent.fileRecords(path).reduce((n, r) => n + ((r.FileEvents as Record<string, number>)[event] ?? 0), 0);
+    const total = (event: string) => totalOf(agent, path, event);
     expect([total("OPEN"), total("MODIFY"), total("CLOSE_WRITE")]).toEqual([ROUNDS, ROUNDS, ROUNDS]);
     expect(agent.stderr).toMatch(/stdout dropped 0, /);
   });
