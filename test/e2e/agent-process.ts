@@ -7,9 +7,10 @@
 import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { constants } from "node:fs";
 import type { Subprocess } from "bun";
+import { type Json, pollFor, pumpText, spawnAgent } from "../helpers/agent.ts";
 import { AGENT } from "../helpers/paths.ts";
 
-export type Json = Record<string, unknown>;
+export type { Json };
 
 export interface AgentOptions {
   /** "pipe" (read and parsed here), "ignore", or a descriptor the agent writes to */
@@ -26,12 +27,6 @@ export interface Summary {
   readonly lost: Record<string, number>;
 }
 
-/** agents still running when the test process exits (a failed or timed-out test) are killed */
-const running = new Set<Subprocess>();
-process.on("exit", () => {
-  for (const p of running) p.kill("SIGKILL");
-});
-
 export class AgentProcess {
   stderr = "";
   /** stdout lines (with "pipe") */
@@ -47,18 +42,23 @@ export class AgentProcess {
 
   constructor(args: readonly string[], opts: AgentOptions = {}) {
     const stdout = opts.stdout ?? "pipe";
-    this.proc = Bun.spawn([...(opts.prefix ?? []), opts.agent ?? AGENT, ...args], {
-      stdin: "ignore",
-      stdout,
-      stderr: "pipe",
-      env: opts.env ?? process.env,
-    }) as Subprocess<"ignore", "pipe" | "ignore" | number, "pipe">;
-    const pumps = [this.pump(this.proc.stderr, false)];
-    if (stdout === "pipe") pumps.push(this.pump(this.proc.stdout as ReadableStream<Uint8Array>, true));
+    this.proc = spawnAgent(
+      () =>
+        Bun.spawn([...(opts.prefix ?? []), opts.agent ?? AGENT, ...args], {
+          stdin: "ignore",
+          stdout,
+          stderr: "pipe",
+          env: opts.env ?? process.env,
+        }) as Subprocess<"ignore", "pipe" | "ignore" | number, "pipe">,
+    );
+    const pumps = [
+      pumpText(this.proc.stderr, (t) => {
+        this.stderr += t;
+      }),
+    ];
+    if (stdout === "pipe") pumps.push(pumpText(this.proc.stdout as ReadableStream<Uint8Array>, (t) => this.takeStdout(t)));
     this.done = Promise.all(pumps).then(() => {});
     this.exited = this.proc.exited;
-    running.add(this.proc);
-    void this.exited.then(() => running.delete(this.proc));
   }
 
   /** Starts the agent and waits for its start-up line. */
@@ -80,15 +80,6 @@ export class AgentProcess {
     return this.proc.pid;
   }
 
-  private async pump(stream: ReadableStream<Uint8Array>, isStdout: boolean): Promise<void> {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const text = decoder.decode(chunk, { stream: true });
-      if (isStdout) this.takeStdout(text);
-      else this.stderr += text;
-    }
-  }
-
   private takeStdout(text: string): void {
     this.stdoutText += text;
     let at: number;
@@ -102,17 +93,21 @@ export class AgentProcess {
     }
   }
 
-  async waitFor<T>(find: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = find();
-      if (found !== undefined && found !== false) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent stderr:\n${this.stderr.slice(-4000)}`);
-      if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new Error(`the agent exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${what}; stderr:\n${this.stderr.slice(-4000)}`);
-      }
-      await Bun.sleep(20);
-    }
+  waitFor<T>(find: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+    const tail = (): string => this.stderr.slice(-4000);
+    return pollFor(
+      () => {
+        const found = find();
+        if (found !== undefined && found !== false) return found;
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
+          throw new Error(`the agent exited (${this.proc.exitCode ?? this.proc.signalCode}) before ${what}; stderr:\n${tail()}`);
+        }
+        return undefined;
+      },
+      what,
+      timeoutMs,
+      tail,
+    );
   }
 
   /** Whether the process still runs (and is not a zombie). */

@@ -10,6 +10,31 @@ process.on("exit", () => {
   for (const p of running) p.kill("SIGKILL");
 });
 
+/** Bun.spawn for an agent: killed when the test process exits, if it still runs then. */
+export function spawnAgent<T extends Subprocess>(spawn: () => T): T {
+  const proc = spawn();
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
+  return proc;
+}
+
+/** Hands each decoded piece of text of stream to take until it ends. */
+export async function pumpText(stream: ReadableStream<Uint8Array>, take: (text: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) take(decoder.decode(chunk, { stream: true }));
+}
+
+/** Polls find until it returns something; throws after timeoutMs naming what and the agent's stderr. */
+export async function pollFor<T>(find: () => T | undefined | false, what: string, timeoutMs: number, stderr: () => string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined && found !== false) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent stderr:\n${stderr()}`);
+    await Bun.sleep(20);
+  }
+}
+
 export class RunningAgent {
   readonly records: Json[] = [];
   /** with -o table: the lines printed */
@@ -23,10 +48,13 @@ export class RunningAgent {
     args: string[],
     private readonly format: "json-min" | "json" | "table",
   ) {
-    this.proc = Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    running.add(this.proc);
-    void this.proc.exited.then(() => running.delete(this.proc));
-    this.done = Promise.all([this.pump(this.proc.stdout, true), this.pump(this.proc.stderr, false)]).then(() => {});
+    this.proc = spawnAgent(() => Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+    this.done = Promise.all([
+      pumpText(this.proc.stdout, (t) => this.takeStdout(t)),
+      pumpText(this.proc.stderr, (t) => {
+        this.stderr += t;
+      }),
+    ]).then(() => {});
   }
 
   /** Starts the agent and waits until it reports that it is attached. */
@@ -39,15 +67,6 @@ export class RunningAgent {
 
   get pid(): number {
     return this.proc.pid;
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>, isStdout: boolean): Promise<void> {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const text = decoder.decode(chunk, { stream: true });
-      if (isStdout) this.takeStdout(text);
-      else this.stderr += text;
-    }
   }
 
   private takeStdout(text: string): void {
@@ -68,14 +87,8 @@ export class RunningAgent {
     return this.stdoutText;
   }
 
-  async waitFor<T>(find: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = find();
-      if (found !== undefined && found !== false) return found;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; agent stderr:\n${this.stderr}`);
-      await Bun.sleep(20);
-    }
+  waitFor<T>(find: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+    return pollFor(find, what, timeoutMs, () => this.stderr);
   }
 
   /** Records whose FilePath + File is path. */
