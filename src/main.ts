@@ -24,7 +24,7 @@ import type { HostInfo } from "./format/common.ts";
 import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
 import { isExecutable } from "./format/file-json.ts";
 import { RingReader } from "./ingest/ring.ts";
-import { readKernelStats } from "./ingest/stats.ts";
+import { kernelStatsReader } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
 import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
@@ -101,7 +101,7 @@ async function run(config: Config): Promise<number> {
   const flusher = new FileFlusher(new MapAccess(lib, object.mapFd("files"), FileKey.SIZE, FILE_ENTRIES));
   const sockKeySize = 8; // a u64: cookie or socket inode
   const sockFlusher = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), sockKeySize, SOCK_ENTRIES), SOCK_KIND);
-  const statsFd = object.mapFd("stats");
+  const kernelStats = kernelStatsReader(lib, object.mapFd("stats"));
 
   const daemon = isDaemonChild();
   const names = new UserGroupNames();
@@ -209,7 +209,7 @@ async function run(config: Config): Promise<number> {
   }
 
   function losses(): { losses: Losses; notes: StopNotes } {
-    const k = readKernelStats(lib, statsFd);
+    const k = kernelStats();
     return {
       losses: {
         ringFull: k.STAT_RING_FULL,
@@ -260,7 +260,7 @@ async function run(config: Config): Promise<number> {
     const now = Date.now();
     if (now - deferredCheckedAt < DEFERRED_CHECK_MS) return;
     deferredCheckedAt = now;
-    const k = readKernelStats(lib, statsFd).STAT_DEFERRED;
+    const k = kernelStats().STAT_DEFERRED;
     if (k === deferred) return;
     deferred = k;
     flusher.flushUnsent(visit);
