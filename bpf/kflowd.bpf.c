@@ -395,6 +395,14 @@ int cgroup_skb__ingress(struct __sk_buff *skb)
 	return 1;
 }
 
+SEC("tp_btf/netif_receive_skb")
+int BPF_PROG(netif_receive_skb__frags, struct sk_buff *skb)
+{
+	if (monitor_sockets())
+		frag_count(skb);
+	return 0;
+}
+
 /*
  * Run once at start: the TCP and UDP sockets that were open before the agent get their
  * owner (the first process found holding them) and, for TCP, a role. A local port below

@@ -201,7 +201,7 @@ struct rec_sock_dir {
 	__u64 ts_last_ns;
 	__u64 ttl_sum;     /* received: sum of TTL / hop limit over ttl_packets */
 	__u32 ttl_packets; /* received packets whose TTL was seen (not the synthesized handshake) */
-	__u32 pad;
+	__u32 frags;       /* received: IP fragments the datagrams arrived in, before reassembly */
 	__u32 ifindex;     /* interface of the first packet */
 	__u32 nflags;      /* distinct TCP flag combinations in flag_order */
 	__u32 flag_counts[REC_TCP_FLAG_COMBOS]; /* packets per flag combination */

@@ -158,6 +158,9 @@ struct pkt_info {
 	__u32 ttl;
 	__u16 sport;
 	__u16 dport;
+	__u16 ipid;   /* IPv4 identification (network order) */
+	__u8 family;  /* AF_INET, AF_INET6 */
+	__u8 pad;
 	__u8 saddr[16];
 	__u8 daddr[16];
 };
@@ -178,6 +181,8 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct 
 			return -1;
 		l4 = (ip.ihl & 0xf) * 4;
 		p->ttl = ip.ttl;
+		p->ipid = ip.id;
+		p->family = AF_INET;
 		__builtin_memcpy(p->saddr, &ip.saddr, 4);
 		__builtin_memcpy(p->daddr, &ip.daddr, 4);
 	} else if ((vhl >> 4) == 6) {
@@ -188,6 +193,7 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct 
 		/* extension headers are not walked: TCP and UDP follow directly in practice */
 		l4 = sizeof(ip6);
 		p->ttl = ip6.hop_limit;
+		p->family = AF_INET6;
 		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
 	} else {
@@ -210,6 +216,110 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct 
 	}
 	p->payload = skb->len > l4 ? skb->len - l4 : 0;
 	return 0;
+}
+
+/*
+ * IP fragments. cgroup_skb sees a datagram only once the kernel reassembled it, so the
+ * fragments are counted where every received packet passes first (netif_receive_skb),
+ * keyed by what the reassembled datagram still shows: addresses, protocol and, for IPv4,
+ * the identification (IPv6 drops its fragment header with the identification in it).
+ * The datagram's socket takes the count when it arrives.
+ */
+struct frag_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 ipid;   /* IPv4 identification, 0 for IPv6 */
+	__u8 family;
+	__u8 proto;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct frag_key);
+	__type(value, __u32);
+} frags SEC(".maps");
+
+/*
+ * when the last fragment arrived: a datagram is reassembled as its last fragment
+ * arrives, so packets further from one than this skip the lookup
+ */
+__u64 frag_last_ns;
+#define FRAG_WINDOW_NS 1000000000LL
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IP_MF_OFFSET 0x3fff   /* more-fragments flag and fragment offset */
+#define IPV6_FRAGMENT 44      /* next header: fragment header */
+
+/* A packet arrived at an interface (softirq): counts it if it is an IP fragment. */
+static __always_inline void frag_count(struct sk_buff *skb)
+{
+	struct frag_key k = {};
+	__u16 proto = bpf_ntohs(skb->protocol);
+	void *data = skb->data;
+	__u32 *n;
+
+	if (proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), data) || !(bpf_ntohs(ip.frag_off) & IP_MF_OFFSET))
+			return;
+		k.family = AF_INET;
+		k.proto = ip.protocol;
+		k.ipid = ip.id;
+		__builtin_memcpy(k.saddr, &ip.saddr, 4);
+		__builtin_memcpy(k.daddr, &ip.daddr, 4);
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+		struct frag_hdr fh;
+
+		/* the fragment header right after the fixed one, as Linux and others send it */
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), data) || ip6.nexthdr != IPV6_FRAGMENT ||
+		    bpf_probe_read_kernel(&fh, sizeof(fh), data + sizeof(ip6)))
+			return;
+		k.family = AF_INET6;
+		k.proto = fh.nexthdr;
+		__builtin_memcpy(k.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(k.daddr, &ip6.daddr, 16);
+	} else {
+		return;
+	}
+	n = bpf_map_lookup_elem(&frags, &k);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+	} else {
+		__u32 one = 1;
+
+		bpf_map_update_elem(&frags, &k, &one, BPF_ANY);
+	}
+	frag_last_ns = bpf_ktime_get_ns();
+}
+
+/* A datagram reached its socket: the fragments it was reassembled from, if any. */
+static __always_inline __u32 frag_take(const struct pkt_info *p, __u8 proto, __u64 now)
+{
+	struct frag_key k = {};
+	__u32 *n, got;
+
+	if ((__s64)(now - frag_last_ns) > FRAG_WINDOW_NS)
+		return 0;
+	k.family = p->family;
+	k.proto = proto;
+	if (p->family == AF_INET) {
+		k.ipid = p->ipid;
+		__builtin_memcpy(k.saddr, p->saddr, 4);
+		__builtin_memcpy(k.daddr, p->daddr, 4);
+	} else {
+		__builtin_memcpy(k.saddr, p->saddr, 16);
+		__builtin_memcpy(k.daddr, p->daddr, 16);
+	}
+	n = bpf_map_lookup_elem(&frags, &k);
+	if (!n)
+		return 0;
+	got = *n;
+	bpf_map_delete_elem(&frags, &k);
+	return got;
 }
 
 /* cgroup_skb: one packet of a TCP or UDP socket, sent (rx false) or received. */
@@ -265,6 +375,7 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 	if (rx) {
 		d->ttl_sum += (__u64)p.ttl * segs;
 		d->ttl_packets += segs;
+		d->frags += frag_take(&p, sk->protocol, now);
 	}
 	if (s->proto == IPPROTO_TCP)
 		sock_dir_flags(d, p.tcp_flags, segs);

@@ -85,7 +85,7 @@ const SOCKET_CGROUP_PROGRAMS = [
   "sock_release__export",
   "sockops__tcp",
 ];
-const SOCKET_PROGRAMS = ["inet_sock_set_state__export"];
+const SOCKET_PROGRAMS = ["inet_sock_set_state__export", "netif_receive_skb__frags"];
 /** Owners of the sockets open before the agent: bpf_sock_from_file and BTF socket cookies (5.12). */
 const EXISTING_SOCKETS_PROGRAM = "iter_task_file__existing";
 const EXISTING_SOCKETS_SINCE: readonly [number, number] = [5, 12];

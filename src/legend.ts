@@ -137,6 +137,7 @@ export const LEGEND: readonly Entry[] = [
   ["SockRxPacketsQueued", "TCP: bytes received but not read by the application; UDP: datagrams still waiting at its last read"],
   ["SockRxPacketsDrop", "packets the socket dropped (UDP: as of its last read)"],
   ["SockRxPacketsReorder", "reordering events seen"],
+  ["SockRxPacketsFrag", "IP fragments the datagrams received arrived in (counted before the kernel reassembled them)"],
   ["SockRxFlags", "packets received per combination of TCP flags"],
   ["SockRxDuration", "seconds from the first packet received to the last"],
   ["SockRxBytes", "payload bytes received (UNIX: bytes read)"],

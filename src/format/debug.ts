@@ -31,7 +31,7 @@ export function debugFile(r: FileRecord): string {
 }
 
 function dirText(d: SockDirection): string {
-  return `${d.packets}p/${d.dataPackets}d/${d.bytes}B if=${d.ifindex} ttl=${d.ttlSum}/${d.ttlPackets} t=${d.tsFirstNs}..${d.tsLastNs}`;
+  return `${d.packets}p/${d.dataPackets}d/${d.bytes}B if=${d.ifindex} ttl=${d.ttlSum}/${d.ttlPackets} frags=${d.frags} t=${d.tsFirstNs}..${d.tsLastNs}`;
 }
 
 export function debugSock(r: SockRecord): string {

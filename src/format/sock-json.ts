@@ -54,7 +54,7 @@ function tcpRx(r: SockRecord, ctx: FormatContext): string {
   return (
     `"SockRxInterface": ${iface(ctx, d)}, "SockRxDataPackets": ${d.dataPackets}, "SockRxPackets": ${d.packets}, ` +
     `"SockRxPacketsQueued": ${queued(r)}, "SockRxPacketsDrop": ${r.drops}, "SockRxPacketsReorder": ${r.reorder}, ` +
-    `"SockRxFlags": ${flagsJson(d)}, "SockRxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, ` +
+    `"SockRxPacketsFrag": ${d.frags}, "SockRxFlags": ${flagsJson(d)}, "SockRxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, ` +
     `"SockRxBytes": ${d.bytes}, "SockRxTTL": ${ttl(d)}, ` +
     `"SockRTT": ${seconds9(BigInt(r.srttUs) * 1000n)}`
   );
@@ -83,7 +83,7 @@ function udpRx(r: SockRecord, ctx: FormatContext): string {
   const d = r.rx;
   return (
     `"SockRxInterface": ${iface(ctx, d)}, "SockRxPackets": ${d.packets}, ` +
-    `"SockRxPacketsQueued": ${r.queued}, "SockRxPacketsDrop": ${r.drops}, ` +
+    `"SockRxPacketsQueued": ${r.queued}, "SockRxPacketsDrop": ${r.drops}, "SockRxPacketsFrag": ${d.frags}, ` +
     `"SockRxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, "SockRxBytes": ${d.bytes}, ` +
     `"SockRxTTL": ${ttl(d)}`
   );

@@ -82,7 +82,7 @@ export const RecSockDir = {
   tsLastNs: 32,
   ttlSum: 40,
   ttlPackets: 48,
-  pad: 52,
+  frags: 52,
   ifindex: 56,
   nflags: 60,
   flagCounts: 64,

@@ -11,6 +11,8 @@ export interface SockDirection {
   readonly tsLastNs: bigint;
   readonly ttlSum: number;
   readonly ttlPackets: number;
+  /** received: IP fragments the datagrams arrived in */
+  readonly frags: number;
   readonly ifindex: number;
   /** [TCP flag combination, packets] in the order first seen */
   readonly flags: readonly (readonly [number, number])[];
@@ -74,6 +76,7 @@ function decodeDir(view: DataView, off: number): SockDirection {
     tsLastNs: u64Big(view, off + RecSockDir.tsLastNs),
     ttlSum: u64(view, off + RecSockDir.ttlSum),
     ttlPackets: view.getUint32(off + RecSockDir.ttlPackets, true),
+    frags: view.getUint32(off + RecSockDir.frags, true),
     ifindex: view.getUint32(off + RecSockDir.ifindex, true),
     flags,
   };
@@ -123,6 +126,7 @@ const NO_TRAFFIC: SockDirection = {
   tsLastNs: 0n,
   ttlSum: 0,
   ttlPackets: 0,
+  frags: 0,
   ifindex: 0,
   flags: [],
 };

@@ -18,6 +18,8 @@ const HOST_IF = `kfh${process.pid % 100000}`;
 const PEER_IF = `kfp${process.pid % 100000}`;
 const HOST_IP = `10.231.${id}.1`;
 const PEER_IP = `10.231.${id}.2`;
+const HOST_IP6 = `fd00:231:${id}::1`;
+const PEER_IP6 = `fd00:231:${id}::2`;
 const PORT = 23000 + (process.pid % 1000);
 const BYTES = 300_000;
 
@@ -67,6 +69,8 @@ describe.skipIf(skip)("between network namespaces", () => {
     sh("ip", "link", "set", HOST_IF, "up");
     sh("ip", "-n", NS, "addr", "add", `${PEER_IP}/24`, "dev", PEER_IF);
     sh("ip", "-n", NS, "link", "set", PEER_IF, "up");
+    sh("ip", "addr", "add", `${HOST_IP6}/64`, "dev", HOST_IF, "nodad");
+    sh("ip", "-n", NS, "addr", "add", `${PEER_IP6}/64`, "dev", PEER_IF, "nodad");
     sh("ip", "netns", "exec", NS, "tc", "qdisc", "add", "dev", PEER_IF, "clsact");
     sh("ip", "netns", "exec", NS, "tc", "filter", "add", "dev", PEER_IF, "ingress", "bpf", "da", "obj", `${dir}/drop.o`, "sec", "tc");
     agent = await RunningAgent.start(["-o", "json-min", "-m", "socket"]);
@@ -107,5 +111,49 @@ describe.skipIf(skip)("between network namespaces", () => {
     // the peer is another host as far as its sockets go: it received everything once
     const s = await of(server.pid);
     expect(s).toMatchObject({ SockRole: "SERVER", SockLocalIP: PEER_IP, SockLocalPort: PORT, SockRxBytes: BYTES, SockTxBytes: 2 });
+  });
+
+  // 4000 bytes of UDP payload over a 1500-byte MTU leave as three IP fragments each
+  // (IPv4: 1480 + 1480 + 1048 bytes of the datagram, IPv6: 1448 + 1448 + 1112)
+  test("UDP datagrams larger than the MTU: the fragments they arrived in, IPv4 and IPv6", async () => {
+    const DATAGRAMS = 5;
+    const SIZE = 4000;
+    const receiver = Bun.spawn(["ip", "netns", "exec", NS, "python3", "-c", `
+import socket
+socks = []
+for fam, ip in ((socket.AF_INET, "${PEER_IP}"), (socket.AF_INET6, "${PEER_IP6}")):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.bind((ip, ${PORT + 1}))
+    socks.append(s)
+print("ready", flush=True)
+for s in socks:
+    for _ in range(${DATAGRAMS}):
+        assert len(s.recv(65536)) == ${SIZE}
+    s.close()
+`], { stdout: "pipe", stderr: "inherit" });
+    await waitForText(receiver.stdout, "ready\n");
+    const sender = Bun.spawn(["python3", "-c", `
+import socket
+for fam, ip in ((socket.AF_INET, "${PEER_IP}"), (socket.AF_INET6, "${PEER_IP6}")):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    for _ in range(${DATAGRAMS}):
+        s.sendto(b"f" * ${SIZE}, (ip, ${PORT + 1}))
+    s.close()
+`], { stderr: "inherit" });
+    expect(await sender.exited).toBe(0);
+    expect(await receiver.exited).toBe(0);
+
+    for (const family of ["AF_INET", "AF_INET6"]) {
+      const r = await agent.waitFor(
+        () => agent.records.find((x) => x.ProcPID === receiver.pid && x.SockProtocol === "UDP" && x.SockFamily === family),
+        `the receiver's ${family} record`,
+      );
+      expect(r).toMatchObject({ SockRxPackets: DATAGRAMS, SockRxBytes: DATAGRAMS * SIZE, SockRxPacketsFrag: 3 * DATAGRAMS });
+      const s = await agent.waitFor(
+        () => agent.records.find((x) => x.ProcPID === sender.pid && x.SockProtocol === "UDP" && x.SockFamily === family),
+        `the sender's ${family} record`,
+      );
+      expect(s).toMatchObject({ SockTxPackets: DATAGRAMS, SockTxBytes: DATAGRAMS * SIZE });
+    }
   });
 });

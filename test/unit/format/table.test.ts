@@ -89,6 +89,7 @@ function dir(packets: number, bytes: number): SockDirection {
     tsLastNs: 0n,
     ttlSum: 0,
     ttlPackets: 0,
+    frags: 0,
     ifindex: 1,
     flags: [],
   };
