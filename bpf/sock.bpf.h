@@ -165,12 +165,85 @@ struct pkt_info {
 	__u8 daddr[16];
 };
 
-/* Parses the IP and TCP/UDP headers at the start of skb (cgroup_skb sees L3 data). */
-static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct pkt_info *p)
+static __always_inline void pkt_ip4(struct pkt_info *p, const struct iphdr *ip)
 {
-	__u8 vhl;
+	p->ttl = ip->ttl;
+	p->ipid = ip->id;
+	p->family = AF_INET;
+	__builtin_memcpy(p->saddr, &ip->saddr, 4);
+	__builtin_memcpy(p->daddr, &ip->daddr, 4);
+}
+
+static __always_inline void pkt_ip6(struct pkt_info *p, const struct ipv6hdr *ip6)
+{
+	p->ttl = ip6->hop_limit;
+	p->family = AF_INET6;
+	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+}
+
+static __always_inline void pkt_ports(struct pkt_info *p, const __u8 *h)
+{
+	p->sport = ((__u32)h[0] << 8) | h[1];
+	p->dport = ((__u32)h[2] << 8) | h[3];
+}
+
+/* A TCP header's flags (byte 13); returns its length (data offset, byte 12). */
+static __always_inline __u32 pkt_tcp(struct pkt_info *p, const __u8 *h)
+{
+	p->tcp_flags = h[13] & (REC_TCP_FLAG_COMBOS - 1);
+	return (h[12] >> 4) * 4;
+}
+
+#define UDP_HEADER_LEN 8
+
+/*
+ * Parses the IP and TCP/UDP headers at the start of skb (cgroup_skb sees L3 data) in
+ * place, without a helper call: 0, -1 if it is no IP packet, 1 if the headers are not
+ * all in the skb's linear part.
+ */
+static __always_inline int pkt_parse_direct(struct __sk_buff *skb, __u32 proto, struct pkt_info *p)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 *h;
 	__u32 l4;
-	__u16 ports[2];
+
+	if (data + sizeof(struct ipv6hdr) > end)
+		return 1;
+	if ((*(__u8 *)data >> 4) == 4) {
+		struct iphdr *ip = data;
+
+		l4 = (ip->ihl & 0xf) * 4;
+		pkt_ip4(p, ip);
+	} else if ((*(__u8 *)data >> 4) == 6) {
+		/* extension headers are not walked: TCP and UDP follow directly in practice */
+		l4 = sizeof(struct ipv6hdr);
+		pkt_ip6(p, data);
+	} else {
+		return -1;
+	}
+	h = data + l4;
+	/* each branch checks what it reads: the verifier does not relate the two tests of proto */
+	if (proto == IPPROTO_TCP) {
+		if ((void *)h + 14 > end)
+			return 1;
+		pkt_ports(p, h);
+		l4 += pkt_tcp(p, h);
+	} else {
+		if ((void *)h + 4 > end)
+			return 1;
+		pkt_ports(p, h);
+		l4 += UDP_HEADER_LEN;
+	}
+	p->payload = skb->len > l4 ? skb->len - l4 : 0;
+	return 0;
+}
+
+/* The same by copying the headers out of the skb, wherever they are. */
+static __always_inline int pkt_parse_copy(struct __sk_buff *skb, __u32 proto, struct pkt_info *p)
+{
+	__u8 vhl, h[14];
+	__u32 l4;
 
 	if (bpf_skb_load_bytes(skb, 0, &vhl, 1))
 		return -1;
@@ -180,42 +253,37 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct 
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
 			return -1;
 		l4 = (ip.ihl & 0xf) * 4;
-		p->ttl = ip.ttl;
-		p->ipid = ip.id;
-		p->family = AF_INET;
-		__builtin_memcpy(p->saddr, &ip.saddr, 4);
-		__builtin_memcpy(p->daddr, &ip.daddr, 4);
+		pkt_ip4(p, &ip);
 	} else if ((vhl >> 4) == 6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
 			return -1;
-		/* extension headers are not walked: TCP and UDP follow directly in practice */
 		l4 = sizeof(ip6);
-		p->ttl = ip6.hop_limit;
-		p->family = AF_INET6;
-		__builtin_memcpy(p->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->daddr, &ip6.daddr, 16);
+		pkt_ip6(p, &ip6);
 	} else {
 		return -1;
 	}
-	if (bpf_skb_load_bytes(skb, l4, ports, sizeof(ports)))
-		return -1;
-	p->sport = bpf_ntohs(ports[0]);
-	p->dport = bpf_ntohs(ports[1]);
 	if (proto == IPPROTO_TCP) {
-		__u8 b[2];
-
-		/* byte 12: data offset (high nibble), byte 13: flags */
-		if (bpf_skb_load_bytes(skb, l4 + 12, b, 2))
+		if (bpf_skb_load_bytes(skb, l4, h, 14))
 			return -1;
-		l4 += (b[0] >> 4) * 4;
-		p->tcp_flags = b[1] & (REC_TCP_FLAG_COMBOS - 1);
+		pkt_ports(p, h);
+		l4 += pkt_tcp(p, h);
 	} else {
-		l4 += 8;
+		if (bpf_skb_load_bytes(skb, l4, h, 4))
+			return -1;
+		pkt_ports(p, h);
+		l4 += UDP_HEADER_LEN;
 	}
 	p->payload = skb->len > l4 ? skb->len - l4 : 0;
 	return 0;
+}
+
+static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct pkt_info *p)
+{
+	int r = pkt_parse_direct(skb, proto, p);
+
+	return r > 0 ? pkt_parse_copy(skb, proto, p) : r;
 }
 
 /*
@@ -260,10 +328,13 @@ static __always_inline void frag_count(struct sk_buff *skb)
 	void *data = skb->data;
 	__u32 *n;
 
+	/* every packet passes here: one 2-byte read tells all but fragments to go */
 	if (proto == ETH_P_IP) {
 		struct iphdr ip;
+		__be16 frag_off;
 
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), data) || !(bpf_ntohs(ip.frag_off) & IP_MF_OFFSET))
+		if (bpf_probe_read_kernel(&frag_off, sizeof(frag_off), data + offsetof(struct iphdr, frag_off)) ||
+		    !(bpf_ntohs(frag_off) & IP_MF_OFFSET) || bpf_probe_read_kernel(&ip, sizeof(ip), data))
 			return;
 		k.family = AF_INET;
 		k.proto = ip.protocol;
@@ -273,9 +344,11 @@ static __always_inline void frag_count(struct sk_buff *skb)
 	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr ip6;
 		struct frag_hdr fh;
+		__u8 next;
 
 		/* the fragment header right after the fixed one, as Linux and others send it */
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), data) || ip6.nexthdr != IPV6_FRAGMENT ||
+		if (bpf_probe_read_kernel(&next, 1, data + offsetof(struct ipv6hdr, nexthdr)) || next != IPV6_FRAGMENT ||
+		    bpf_probe_read_kernel(&ip6, sizeof(ip6), data) ||
 		    bpf_probe_read_kernel(&fh, sizeof(fh), data + sizeof(ip6)))
 			return;
 		k.family = AF_INET6;
