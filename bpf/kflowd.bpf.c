@@ -548,17 +548,9 @@ int sockops__tcp(struct bpf_sock_ops *skops)
 	struct rec_sock *s;
 	__u32 op = skops->op;
 
-	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB &&
-	    op != BPF_SOCK_OPS_RTT_CB)
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
 	cookie = bpf_get_socket_cookie(skops);
-	if (op == BPF_SOCK_OPS_RTT_CB) {
-		s = bpf_map_lookup_elem(&socks, &cookie);
-		if (s)
-			s->srtt_us = skops->srtt_us >> 3;
-		return 1;
-	}
-	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_RTT_CB_FLAG);
 	s = sock_get(cookie, now);
 	if (!s)
 		return 1;

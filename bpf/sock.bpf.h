@@ -450,8 +450,16 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 		d->ttl_packets += segs;
 		d->frags += frag_take(&p, sk->protocol, now);
 	}
-	if (s->proto == IPPROTO_TCP)
+	if (s->proto == IPPROTO_TCP) {
 		sock_dir_flags(d, p.tcp_flags, segs);
+		/* RTT samples come with what is received: cheaper here than a sockops RTT callback */
+		if (rx) {
+			struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+
+			if (tp)
+				s->srtt_us = tp->srtt_us >> 3;
+		}
+	}
 	s->hdr.ts_ns = now;
 	if ((s->flags & SOCK_FLAG_RST_PENDING) && !rx && (p.tcp_flags & PKT_TCP_RST))
 		sock_export(s, cookie);
