@@ -97,10 +97,14 @@ static __always_inline void fd_event(struct pt_regs *regs, long nr, long fd, __u
 	if (!monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
 		return;
 	/* TCP and UDP are counted per packet by cgroup_skb; UDP's losses show when it is read */
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
 		sock_unix_io(f, sk, bytes, ev == FS_ACCESS);
-	else if (ev == FS_ACCESS && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP)
-		sock_udp_counters(sk);
+	} else {
+		if (cfg.sock_claim_io)
+			sock_claim(sk);
+		if (ev == FS_ACCESS && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP)
+			sock_udp_counters(sk);
+	}
 	if (cfg.napp_ports || cfg.app_unix_syslog)
 		app_capture(regs, nr, f, sk, bytes);
 }
@@ -405,12 +409,9 @@ int BPF_PROG(netif_receive_skb__frags, struct sk_buff *skb)
 
 /*
  * Run once at start: the TCP and UDP sockets that were open before the agent get their
- * owner (the first process found holding them) and, for TCP, a role. A local port below
- * the kernel's default ephemeral range talking to one inside it is taken to be a server.
- * Needs bpf_sock_from_file (5.11) and socket cookies of BTF sockets (5.12).
+ * owner (the first process found holding them) and a role (sock_guess_role). Needs
+ * bpf_sock_from_file (5.11) and socket cookies of BTF sockets (5.12).
  */
-#define EPHEMERAL_PORT_LOW 32768
-
 SEC("iter/task_file")
 int iter_task_file__existing(struct bpf_iter__task_file *ctx)
 {
@@ -419,7 +420,7 @@ int iter_task_file__existing(struct bpf_iter__task_file *ctx)
 	struct socket *sock;
 	struct rec_sock *s;
 	struct sock *sk;
-	__u16 family, proto, lport, rport;
+	__u16 family, proto;
 
 	if (!task || !file || !monitor_sockets())
 		return 0;
@@ -440,13 +441,7 @@ int iter_task_file__existing(struct bpf_iter__task_file *ctx)
 	if (!s || (s->flags & SOCK_FLAG_AGENT) || s->task.pid)
 		return 0;
 	task_identity_of(task, &s->task, s->tail);
-	lport = sk->__sk_common.skc_num;
-	rport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (proto == IPPROTO_TCP && !s->role)
-		s->role = lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER
-										: SOCK_ROLE_CLIENT;
-	if (proto == IPPROTO_UDP && lport && !rport)
-		s->flags |= SOCK_FLAG_BOUND;
+	sock_guess_role(s, proto, sk->__sk_common.skc_num, bpf_ntohs(sk->__sk_common.skc_dport));
 	return 0;
 }
 

@@ -494,6 +494,40 @@ static __always_inline __u64 sk_cookie(const struct sock *sk)
 }
 
 /*
+ * The role of a socket that was open before the agent, which saw neither its connect nor
+ * its accept: a TCP socket with a local port below the kernel's default ephemeral range
+ * talking to one inside it is taken to be a server; a UDP socket bound to a port with no
+ * peer of its own is marked bound (its first packet received then makes it a server).
+ */
+#define EPHEMERAL_PORT_LOW 32768
+
+static __always_inline void sock_guess_role(struct rec_sock *s, __u16 proto, __u16 lport, __u16 rport)
+{
+	if (proto == IPPROTO_TCP && !s->role)
+		s->role = lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER
+										: SOCK_ROLE_CLIENT;
+	if (proto == IPPROTO_UDP && lport && !rport)
+		s->flags |= SOCK_FLAG_BOUND;
+}
+
+/*
+ * Without the socket iterator (cfg.sock_claim_io): the current task read or wrote the TCP
+ * or UDP socket sk, whose record has no owner yet because the socket was open before the
+ * agent. It becomes the owner.
+ */
+static __always_inline void sock_claim(const struct sock *sk)
+{
+	__u64 cookie = sk_cookie(sk);
+	struct rec_sock *s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
+
+	if (!s || s->task.pid || (s->flags & SOCK_FLAG_AGENT))
+		return;
+	sock_owner(s, false);
+	sock_guess_role(s, BPF_CORE_READ(sk, sk_protocol), BPF_CORE_READ(sk, __sk_common.skc_num),
+			bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+}
+
+/*
  * A UDP socket was read from (process context): the datagrams it dropped so far (receive
  * queue full, bad checksum) and those still waiting, in the receive queue and in the
  * reader's queue that UDP moves them to in batches.

@@ -118,7 +118,8 @@ function attachSockets(object: BpfObject): FeatureTier {
   return { feature: "socket", tier: "cgroup-hooks", programs: all };
 }
 
-function configBytes(opts: KernelOptions): Uint8Array {
+/** claimByIo: sockets open before the start go to the first process using them (no iterator) */
+function configBytes(opts: KernelOptions, claimByIo: boolean): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
@@ -131,6 +132,7 @@ function configBytes(opts: KernelOptions): Uint8Array {
     true,
   );
   view.setUint32(KfConfig.appUnixSyslog, opts.apps.unixSyslog ? 1 : 0, true);
+  view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
   ports.forEach((p, i) => {
@@ -172,14 +174,18 @@ function attachInodeTier(object: BpfObject, ctime: boolean): FeatureTier {
   return tier;
 }
 
-/** Once the hooks see new sockets: the owners and roles of those that were already open. */
-function pickUpSockets(object: BpfObject, possible: boolean): FeatureTier {
-  if (!possible) {
+/**
+ * Once the hooks see new sockets: the owners and roles of those that were already open,
+ * from the iterator, else from the first process that reads or writes each (the syscall
+ * programs do that when told to by configBytes()).
+ */
+function pickUpSockets(object: BpfObject, iterator: boolean): FeatureTier {
+  if (!iterator) {
     return {
       feature: "socket-existing",
-      tier: "none",
+      tier: "first-read-or-write",
       programs: [],
-      degraded: `needs Linux ${EXISTING_SOCKETS_SINCE.join(".")} and cgroup v2: sockets open before the start are reported without their process`,
+      degraded: `the socket iterator needs Linux ${EXISTING_SOCKETS_SINCE.join(".")}: a socket open before the start is reported with the first process that reads or writes it, without one until then`,
     };
   }
   object.runIterator(EXISTING_SOCKETS_PROGRAM);
@@ -189,17 +195,17 @@ function pickUpSockets(object: BpfObject, possible: boolean): FeatureTier {
 export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, opts: KernelOptions): KernelSession {
   const object = BpfObject.open(lib, shim, objectBytes);
   try {
-    object.setReadOnlyData(configBytes(opts));
+    // tracepoints a kernel lacks fail at load, kprobes only at attach: decide before load
+    const { file, socket } = opts.monitor;
+    const existing = socket && releaseAtLeast(release(), EXISTING_SOCKETS_SINCE);
+    object.setReadOnlyData(configBytes(opts, socket && !existing));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
-    // tracepoints a kernel lacks fail at load, kprobes only at attach: decide before load
-    const { file, socket } = opts.monitor;
     const ctime = kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length;
     for (const p of CTIME_PROGRAMS) object.setAutoload(p, file && ctime);
     for (const p of KPROBE_PROGRAMS) object.setAutoload(p, file && !ctime);
     for (const p of [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS]) object.setAutoload(p, socket);
-    const existing = socket && releaseAtLeast(release(), EXISTING_SOCKETS_SINCE);
     object.setAutoload(EXISTING_SOCKETS_PROGRAM, existing);
     object.load();
     // the syscall programs serve both: files, and UNIX sockets and application messages
@@ -209,7 +215,7 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     if (socket) {
       const sockets = attachSockets(object);
       features.push(sockets);
-      features.push(pickUpSockets(object, existing && sockets.tier !== "none"));
+      if (sockets.tier !== "none") features.push(pickUpSockets(object, existing));
     }
     return { object, features };
   } catch (e) {

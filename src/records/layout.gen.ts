@@ -207,7 +207,7 @@ export const KfConfig = {
   appUnixSyslog: 16,
   nappPorts: 20,
   monitor: 24,
-  pad: 28,
+  sockClaimIo: 28,
   appPorts: 32,
 } as const;
 

@@ -128,6 +128,16 @@ export function socketChecks(out: ScenarioOutput, port: number, guest: boolean):
   const first = (r: Record<string, unknown> | undefined, key: string) => (r?.[key] as Record<string, unknown>[] | undefined)?.[0];
   check("DNS query decoded (nslookup)", u?.App === "DNS" && JSON.stringify(first(u, "AppTxDns")?.ResourceRecords) === '[["A","kflowd.test"]]', u);
   check("HTTP request decoded (wget)", c?.App === "HTTP" && first(c, "AppTxHttp")?._Url === "/index.html", c);
+  // the connection open before the start: owners from the iterator (5.12+) or from the
+  // first read or write (5.10, 5.11); only what was sent after the start is counted
+  const pc = sock("preclient");
+  check(
+    "TCP open before the start, client",
+    pc?.SockRole === "CLIENT" && pc.SockRemotePort === port + 1 && pc.SockTxBytes === 6 && pc.SockState === "TCP_CLOSE",
+    pc,
+  );
+  const ps = sock("preserver");
+  check("TCP open before the start, server", ps?.SockRole === "SERVER" && ps.SockLocalPort === port + 1 && ps.SockRxBytes === 6, ps);
   if (guest) {
     const l = sock("logger");
     check("UNIX datagram (logger)", l?.SockFamily === "AF_UNIX" && l.SockAddress === "/dev/log" && (l.SockTxBytes as number) > 0, l);

@@ -6,6 +6,19 @@ KFLOWD=${KFLOWD:-/payload/kflowd}
 export SCENARIO_DIR=${SCENARIO_DIR:-/tmp/kt} SCENARIO_PORT=${SCENARIO_PORT:-18080}
 here=$(dirname "$0")
 work=$(mktemp -d)
+# a TCP connection open before the agent starts; after the start the client sends
+# "after\n" through it and ends, closing it. nc ends at the end of its input or of the
+# connection: fds 7 and 8 keep the inputs of client and server open till then.
+pre=$((SCENARIO_PORT + 1))
+mkfifo "$work/pre.client" "$work/pre.server"
+nc -l -p "$pre" <"$work/pre.server" >/dev/null &
+echo "=== PID preserver $!"
+exec 8>"$work/pre.server"
+sleep 0.3
+sh -c 'echo "=== PID preclient $$"; exec nc 127.0.0.1 "$1" <"$2"' sh "$pre" "$work/pre.client" &
+preclient=$!
+exec 7>"$work/pre.client"
+echo before >&7
 "$KFLOWD" -o json-min -p "http=tcp/$SCENARIO_PORT" >"$work/records" 2>"$work/stderr" &
 agent=$!
 i=0
@@ -21,6 +34,10 @@ until grep -q "started in terminal mode" "$work/stderr"; do
   fi
   sleep 0.1
 done
+echo after >&7
+sleep 0.2
+kill $preclient
+exec 7>&- 8>&-
 sh "$here/scenario.sh"
 sleep 0.5
 kill -TERM $agent
