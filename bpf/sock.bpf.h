@@ -182,20 +182,26 @@ static __always_inline void pkt_ip6(struct pkt_info *p, const struct ipv6hdr *ip
 	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 }
 
-static __always_inline void pkt_ports(struct pkt_info *p, const __u8 *h)
+/* bytes of a TCP or UDP header pkt_l4() reads: up to the TCP flags */
+#define PKT_L4_BYTES 14
+#define UDP_HEADER_LEN 8
+
+/*
+ * The TCP or UDP header h at offset l4 of a packet of len bytes: ports, TCP flags (byte
+ * 13) and data offset (byte 12), payload length.
+ */
+static __always_inline void pkt_l4(struct pkt_info *p, __u32 proto, const __u8 *h, __u32 l4, __u32 len)
 {
 	p->sport = ((__u32)h[0] << 8) | h[1];
 	p->dport = ((__u32)h[2] << 8) | h[3];
+	if (proto == IPPROTO_TCP) {
+		p->tcp_flags = h[13] & (REC_TCP_FLAG_COMBOS - 1);
+		l4 += (h[12] >> 4) * 4;
+	} else {
+		l4 += UDP_HEADER_LEN;
+	}
+	p->payload = len > l4 ? len - l4 : 0;
 }
-
-/* A TCP header's flags (byte 13); returns its length (data offset, byte 12). */
-static __always_inline __u32 pkt_tcp(struct pkt_info *p, const __u8 *h)
-{
-	p->tcp_flags = h[13] & (REC_TCP_FLAG_COMBOS - 1);
-	return (h[12] >> 4) * 4;
-}
-
-#define UDP_HEADER_LEN 8
 
 /*
  * Parses the IP and TCP/UDP headers at the start of skb (cgroup_skb sees L3 data) in
@@ -223,26 +229,17 @@ static __always_inline int pkt_parse_direct(struct __sk_buff *skb, __u32 proto, 
 		return -1;
 	}
 	h = data + l4;
-	/* each branch checks what it reads: the verifier does not relate the two tests of proto */
-	if (proto == IPPROTO_TCP) {
-		if ((void *)h + 14 > end)
-			return 1;
-		pkt_ports(p, h);
-		l4 += pkt_tcp(p, h);
-	} else {
-		if ((void *)h + 4 > end)
-			return 1;
-		pkt_ports(p, h);
-		l4 += UDP_HEADER_LEN;
-	}
-	p->payload = skb->len > l4 ? skb->len - l4 : 0;
+	/* a UDP datagram with less than 6 bytes of payload takes the copy */
+	if ((void *)h + PKT_L4_BYTES > end)
+		return 1;
+	pkt_l4(p, proto, h, l4, skb->len);
 	return 0;
 }
 
 /* The same by copying the headers out of the skb, wherever they are. */
 static __always_inline int pkt_parse_copy(struct __sk_buff *skb, __u32 proto, struct pkt_info *p)
 {
-	__u8 vhl, h[14];
+	__u8 vhl, h[PKT_L4_BYTES] = {};
 	__u32 l4;
 
 	if (bpf_skb_load_bytes(skb, 0, &vhl, 1))
@@ -264,18 +261,10 @@ static __always_inline int pkt_parse_copy(struct __sk_buff *skb, __u32 proto, st
 	} else {
 		return -1;
 	}
-	if (proto == IPPROTO_TCP) {
-		if (bpf_skb_load_bytes(skb, l4, h, 14))
-			return -1;
-		pkt_ports(p, h);
-		l4 += pkt_tcp(p, h);
-	} else {
-		if (bpf_skb_load_bytes(skb, l4, h, 4))
-			return -1;
-		pkt_ports(p, h);
-		l4 += UDP_HEADER_LEN;
-	}
-	p->payload = skb->len > l4 ? skb->len - l4 : 0;
+	/* UDP: the ports are all pkt_l4() reads */
+	if (bpf_skb_load_bytes(skb, l4, h, proto == IPPROTO_TCP ? PKT_L4_BYTES : 4))
+		return -1;
+	pkt_l4(p, proto, h, l4, skb->len);
 	return 0;
 }
 

@@ -112,11 +112,13 @@ describe.skipIf(skip)("socket records", () => {
     });
   });
 
-  for (const connected of [false, true]) {
-    test(`UDP request and response, ${connected ? "connected" : "unconnected"} client`, async () => {
+  // the connected client's datagrams are too short for the headers to be read in place
+  // (less than 6 bytes of payload): the cgroup_skb programs copy them instead
+  for (const [connected, request, reply] of [[false, 40, 300], [true, 3, 1]] as const) {
+    test(`UDP request and response, ${connected ? "connected" : "unconnected"} client, ${request} and ${reply} bytes`, async () => {
       const port = nextPort++;
-      const server = await peer("udp-server", "127.0.0.1", String(port), "300");
-      const client = await peer("udp-client", "127.0.0.1", String(port), "40", ...(connected ? ["connected"] : []));
+      const server = await peer("udp-server", "127.0.0.1", String(port), String(reply));
+      const client = await peer("udp-client", "127.0.0.1", String(port), String(request), ...(connected ? ["connected"] : []));
       expect(await client.exited).toBe(0);
       expect(await server.exited).toBe(0);
       const c = await sockOf(client.pid);
@@ -125,17 +127,17 @@ describe.skipIf(skip)("socket records", () => {
         SockRole: "CLIENT",
         SockRemotePort: port,
         SockTxPackets: 1,
-        SockTxBytes: 40,
+        SockTxBytes: request,
         SockRxPackets: 1,
-        SockRxBytes: 300,
+        SockRxBytes: reply,
       });
       const s = await sockOf(server.pid);
       expect(s).toMatchObject({
         SockRole: "SERVER",
         SockLocalPort: port,
         SockRemotePort: c.SockLocalPort,
-        SockRxBytes: 40,
-        SockTxBytes: 300,
+        SockRxBytes: request,
+        SockTxBytes: reply,
         SockState: "UDP_CLOSE",
       });
     });
