@@ -163,7 +163,7 @@ static __noinline struct rec_file *file_create(struct file_key *key, struct file
 
 	if (!r || !ps)
 		return NULL;
-	path_walk(ps, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	path_walk((__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt));
 	file_set_path(r, ps);
 	file_refresh(r, inode);
 	return file_insert(key, r);
