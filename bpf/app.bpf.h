@@ -116,10 +116,20 @@ static __always_inline void app_copy(struct app_scratch *s, const void *buf, lon
 }
 
 /*
- * The exit of a send or receive syscall that moved ret bytes on socket file f (sk):
+ * The syscall's user arguments app capture reads: ubuf is argument 2 (the buffer, the
+ * iovec array or the msghdr), uaux argument 3 of readv/writev (the iovec count) or
+ * argument 5 of sendto/recvfrom (the address), else 0.
+ */
+struct app_args {
+	__u64 ubuf;
+	__u64 uaux;
+};
+
+/*
+ * The exit of a send or receive syscall nr that moved ret bytes on socket file f (sk):
  * capture the message if it belongs to a configured application.
  */
-static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f, struct sock *sk, long ret)
+static __noinline void app_capture(const struct app_args *a, long nr, struct file *f, struct sock *sk, long ret)
 {
 	__u32 zero = 0;
 	struct app_scratch *s = bpf_map_lookup_elem(&app_scratch, &zero);
@@ -141,21 +151,21 @@ static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f
 	case NR_write:
 	case NR_sendto:
 	case NR_recvfrom:
-		buf = (void *)SYSCALL_ARG2(regs);
+		buf = (void *)a->ubuf;
 		if (nr == NR_sendto || nr == NR_recvfrom)
-			uaddr = (void *)SYSCALL_ARG5(regs);
+			uaddr = (void *)a->uaux;
 		break;
 	case NR_readv:
 	case NR_writev:
-		iov = (void *)SYSCALL_ARG2(regs);
-		niov = SYSCALL_ARG3(regs);
+		iov = (void *)a->ubuf;
+		niov = a->uaux;
 		break;
 	case NR_sendmsg:
 	case NR_recvmsg:
 	case NR_sendmmsg:
 	case NR_recvmmsg: {
 		/* of sendmmsg/recvmmsg, the first message (struct mmsghdr starts with its msghdr) */
-		struct mmsghdr *mm = (void *)SYSCALL_ARG2(regs);
+		struct mmsghdr *mm = (void *)a->ubuf;
 
 		if (bpf_probe_read_user(&msg, sizeof(msg), &mm->msg_hdr))
 			return;
