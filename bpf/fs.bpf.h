@@ -29,15 +29,33 @@ extern const volatile struct kf_config cfg;
 /* Offset of the path in the tail, after the two exe names (at most 2 * REC_NAME_MAX). */
 #define TAIL_NAMES(r) (((__u32)(r)->task.exe_len + (r)->task.parent_exe_len) & 511)
 
-/* The struct file behind fd in the current task, or NULL. */
+/*
+ * The struct file behind fd in the current task, or NULL. On every descriptor syscall:
+ * task -> files -> fdt are plain loads where the kernel has BTF tasks (see
+ * have_task_btf()); fd[] is an array of pointers, which BTF loads give as a number, so
+ * its slot takes one read.
+ */
 static __always_inline struct file *fd_file(long fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
+	struct file **fds;
+	__u32 max_fds;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0)
+		return NULL;
+	if (have_task_btf()) {
+		struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+
+		fds = fdt->fd;
+		max_fds = fdt->max_fds;
+	} else {
+		struct task_struct *task = (void *)bpf_get_current_task();
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		fds = BPF_CORE_READ(fdt, fd);
+		max_fds = BPF_CORE_READ(fdt, max_fds);
+	}
+	if (fd >= max_fds)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
