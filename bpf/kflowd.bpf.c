@@ -46,6 +46,8 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
 	long fd;
 	struct file *f;
+	struct inode *inode;
+	__u32 type;
 
 	switch (id) {
 	case NR_close:
@@ -68,11 +70,12 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	f = fd_file(fd);
 	if (!f)
 		return 0;
-	if (file_sock(f)) {
+	type = file_type(f, &inode);
+	if (type == S_IFSOCK) {
 		if (monitor_sockets())
 			unix_release(f);
-	} else if (monitor_files()) {
-		file_release(f);
+	} else if (type == S_IFREG && monitor_files()) {
+		file_release(f, inode);
 	}
 	return 0;
 }
@@ -95,17 +98,22 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 	long nr = op >> 8;
 	__u32 ev = op & 0xff;
 	struct file *f = fd_file(fd);
+	struct inode *inode;
 	struct sock *sk;
+	__u32 type;
 
 	if (!f)
 		return 0;
-	sk = file_sock(f);
-	if (!sk) {
+	type = file_type(f, &inode);
+	if (type == S_IFREG) {
 		if (monitor_files())
-			file_event(f, ev);
+			file_event_inode(f, inode, ev);
 		return 0;
 	}
-	if (!monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
+	if (type != S_IFSOCK || !monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
+		return 0;
+	sk = socket_file_sock(f);
+	if (!sk)
 		return 0;
 	/* TCP and UDP are counted per packet by cgroup_skb; UDP's losses show when it is read */
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
