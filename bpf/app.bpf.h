@@ -47,6 +47,22 @@ static __always_inline __u32 app_of_ports(__u32 proto, __u16 lport, __u16 rport)
 	return APP_NONE;
 }
 
+/*
+ * Whether a message on the inet socket sk (protocol proto) can be an application's: one
+ * of its ports is configured, or it has no peer port (an unconnected UDP socket, whose
+ * peer app_capture() takes from the call's address or the socket's record). Most traffic
+ * is no application's; this decides before app_capture() reads anything else.
+ */
+static __always_inline bool app_port_possible(struct sock *sk, __u32 proto)
+{
+	__u16 rport;
+
+	if (!cfg.napp_ports)
+		return false;
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return !rport || app_of_ports(proto, BPF_CORE_READ(sk, __sk_common.skc_num), rport) != APP_NONE;
+}
+
 #define SYSLOG_PATH_MAX 32
 
 /*

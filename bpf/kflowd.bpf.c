@@ -116,12 +116,19 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 	if (!sk)
 		return 0;
 	/* TCP and UDP are counted per packet by cgroup_skb; UDP's losses show when it is read */
-	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX)
+	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
 		sock_unix_io(f, sk, bytes, ev == FS_ACCESS);
-	else if (ev == FS_ACCESS && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP)
-		sock_udp_counters(sk);
-	if (cfg.napp_ports || cfg.app_unix_syslog)
-		app_capture(&a, nr, f, sk, bytes);
+		if (!cfg.app_unix_syslog)
+			return 0;
+	} else {
+		__u32 proto = BPF_CORE_READ(sk, sk_protocol);
+
+		if (ev == FS_ACCESS && proto == IPPROTO_UDP)
+			sock_udp_counters(sk);
+		if (!app_port_possible(sk, proto))
+			return 0;
+	}
+	app_capture(&a, nr, f, sk, bytes);
 	return 0;
 }
 
