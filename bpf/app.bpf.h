@@ -47,6 +47,22 @@ static __always_inline __u32 app_of_ports(__u32 proto, __u16 lport, __u16 rport)
 	return APP_NONE;
 }
 
+/*
+ * Whether a message on the inet socket sk (protocol proto) can be an application's: one
+ * of its ports is configured, or it has no peer port (an unconnected UDP socket, whose
+ * peer app_capture() takes from the call's address or the socket's record). Most traffic
+ * is no application's; this decides before app_capture() reads anything else.
+ */
+static __always_inline bool app_port_possible(struct sock *sk, __u32 proto)
+{
+	__u16 rport;
+
+	if (!cfg.napp_ports)
+		return false;
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return !rport || app_of_ports(proto, BPF_CORE_READ(sk, __sk_common.skc_num), rport) != APP_NONE;
+}
+
 #define SYSLOG_PATH_MAX 32
 
 /*
@@ -116,10 +132,20 @@ static __always_inline void app_copy(struct app_scratch *s, const void *buf, lon
 }
 
 /*
- * The exit of a send or receive syscall that moved ret bytes on socket file f (sk):
+ * The syscall's user arguments app capture reads: ubuf is argument 2 (the buffer, the
+ * iovec array or the msghdr), uaux argument 3 of readv/writev (the iovec count) or
+ * argument 5 of sendto/recvfrom (the address), else 0.
+ */
+struct app_args {
+	__u64 ubuf;
+	__u64 uaux;
+};
+
+/*
+ * The exit of a send or receive syscall nr that moved ret bytes on socket file f (sk):
  * capture the message if it belongs to a configured application.
  */
-static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f, struct sock *sk, long ret)
+static __noinline void app_capture(const struct app_args *a, long nr, struct file *f, struct sock *sk, long ret)
 {
 	__u32 zero = 0;
 	struct app_scratch *s = bpf_map_lookup_elem(&app_scratch, &zero);
@@ -141,21 +167,21 @@ static __noinline void app_capture(struct pt_regs *regs, long nr, struct file *f
 	case NR_write:
 	case NR_sendto:
 	case NR_recvfrom:
-		buf = (void *)SYSCALL_ARG2(regs);
+		buf = (void *)a->ubuf;
 		if (nr == NR_sendto || nr == NR_recvfrom)
-			uaddr = (void *)SYSCALL_ARG5(regs);
+			uaddr = (void *)a->uaux;
 		break;
 	case NR_readv:
 	case NR_writev:
-		iov = (void *)SYSCALL_ARG2(regs);
-		niov = SYSCALL_ARG3(regs);
+		iov = (void *)a->ubuf;
+		niov = a->uaux;
 		break;
 	case NR_sendmsg:
 	case NR_recvmsg:
 	case NR_sendmmsg:
 	case NR_recvmmsg: {
 		/* of sendmmsg/recvmmsg, the first message (struct mmsghdr starts with its msghdr) */
-		struct mmsghdr *mm = (void *)SYSCALL_ARG2(regs);
+		struct mmsghdr *mm = (void *)a->ubuf;
 
 		if (bpf_probe_read_user(&msg, sizeof(msg), &mm->msg_hdr))
 			return;

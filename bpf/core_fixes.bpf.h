@@ -11,6 +11,18 @@
 #include <bpf/bpf_core_read.h>
 
 /*
+ * The current task as a BTF pointer, bpf_get_current_task_btf(), exists since 5.11
+ * ("bpf: Implement get_current_task_btf and RET_PTR_TO_BTF_ID"): its fields, and the
+ * fields of the structs they point to, are then plain loads the verifier guards instead
+ * of a bpf_probe_read_kernel call each. On 5.10 the helper is unknown; the check is
+ * resolved at load time, so the verifier never sees the call there.
+ */
+static __always_inline bool have_task_btf(void)
+{
+	return bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf);
+}
+
+/*
  * struct file reference count: atomic_long_t f_count until 6.12; file_ref_t f_ref since
  * 6.13 ("fs: port files to file_ref"), where a counter of 0 means
  * one reference (FILE_REF_ONEREF).

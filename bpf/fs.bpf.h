@@ -29,15 +29,33 @@ extern const volatile struct kf_config cfg;
 /* Offset of the path in the tail, after the two exe names (at most 2 * REC_NAME_MAX). */
 #define TAIL_NAMES(r) (((__u32)(r)->task.exe_len + (r)->task.parent_exe_len) & 511)
 
-/* The struct file behind fd in the current task, or NULL. */
+/*
+ * The struct file behind fd in the current task, or NULL. On every descriptor syscall:
+ * task -> files -> fdt are plain loads where the kernel has BTF tasks (see
+ * have_task_btf()); fd[] is an array of pointers, which BTF loads give as a number, so
+ * its slot takes one read.
+ */
 static __always_inline struct file *fd_file(long fd)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
+	struct file **fds;
+	__u32 max_fds;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0)
+		return NULL;
+	if (have_task_btf()) {
+		struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+
+		fds = fdt->fd;
+		max_fds = fdt->max_fds;
+	} else {
+		struct task_struct *task = (void *)bpf_get_current_task();
+		struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+
+		fds = BPF_CORE_READ(fdt, fd);
+		max_fds = BPF_CORE_READ(fdt, max_fds);
+	}
+	if (fd >= max_fds)
 		return NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -163,24 +181,30 @@ static __noinline struct rec_file *file_create(struct file_key *key, struct file
 
 	if (!r || !ps)
 		return NULL;
-	path_walk(ps, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+	path_walk((__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt));
 	file_set_path(r, ps);
 	file_refresh(r, inode);
 	return file_insert(key, r);
 }
 
-/* The aggregation of (current tgid, f's inode) if f is a regular file; else NULL. */
-static __always_inline struct rec_file *file_lookup(struct file *f, struct file_key *key,
-						    struct inode **inodep)
+/*
+ * The type of the open file f (the S_IFMT bits of its inode's mode; 0 without an inode),
+ * its inode in *inodep. Read once per descriptor, then passed on.
+ */
+static __always_inline __u32 file_type(struct file *f, struct inode **inodep)
 {
 	struct inode *inode = BPF_CORE_READ(f, f_inode);
 
-	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
-		return NULL;
+	*inodep = inode;
+	return inode ? BPF_CORE_READ(inode, i_mode) & S_IFMT : 0;
+}
+
+/* The aggregation of (current tgid, inode), a regular file's, or NULL; its key in key. */
+static __always_inline struct rec_file *file_lookup(struct inode *inode, struct file_key *key)
+{
 	key->pid = bpf_get_current_pid_tgid() >> 32;
 	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	key->ino = BPF_CORE_READ(inode, i_ino);
-	*inodep = inode;
 	return bpf_map_lookup_elem(&files, key);
 }
 
@@ -198,17 +222,14 @@ static __always_inline void file_count(struct rec_file *r, __u32 ev)
 	}
 }
 
-/* One event (FS_OPEN, FS_ACCESS, FS_MODIFY, ...) on the open file f. */
-static __always_inline void file_event(struct file *f, __u32 ev)
+/* One event (FS_OPEN, FS_ACCESS, FS_MODIFY, ...) on the open regular file f (inode). */
+static __always_inline void file_event_inode(struct file *f, struct inode *inode, __u32 ev)
 {
 	struct file_key key = {};
-	struct inode *inode = NULL;
-	struct rec_file *r = file_lookup(f, &key, &inode);
+	struct rec_file *r = file_lookup(inode, &key);
 	__u64 now = bpf_ktime_get_ns();
 	__u32 fmode = BPF_CORE_READ(f, f_mode);
 
-	if (!inode)
-		return;
 	if (!r) {
 		r = file_create(&key, f, inode, now);
 		if (!r)
@@ -226,24 +247,30 @@ static __always_inline void file_event(struct file *f, __u32 ev)
 		file_export(r, &key);
 }
 
+/* One event on the open file f, if it is a regular file. */
+static __always_inline void file_event(struct file *f, __u32 ev)
+{
+	struct inode *inode;
+
+	if (file_type(f, &inode) == S_IFREG)
+		file_event_inode(f, inode, ev);
+}
+
 /*
- * fd is about to be closed (close, or replaced by dup2/dup3). If that drops the last
- * reference to the struct file, the file is released: count the close and export. A
- * file with no aggregation (opened before the agent started, or exported by -e or a
- * timeout) gets one holding just the close.
+ * fd, the regular file f (inode), is about to be closed (close, or replaced by
+ * dup2/dup3). If that drops the last reference to the struct file, the file is
+ * released: count the close and export. A file with no aggregation (opened before the
+ * agent started, or exported by -e or a timeout) gets one holding just the close.
  */
-static __always_inline void file_release(struct file *f)
+static __always_inline void file_release(struct file *f, struct inode *inode)
 {
 	struct file_key key = {};
-	struct inode *inode = NULL;
 	struct rec_file *r;
 	__u64 now;
 
 	if (file_ref_count(f) != 1)
 		return;
-	r = file_lookup(f, &key, &inode);
-	if (!inode)
-		return;
+	r = file_lookup(inode, &key);
 	now = bpf_ktime_get_ns();
 	if (!r) {
 		r = file_create(&key, f, inode, now);

@@ -46,6 +46,8 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
 	long fd;
 	struct file *f;
+	struct inode *inode;
+	__u32 type;
 
 	switch (id) {
 	case NR_close:
@@ -68,45 +70,68 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	f = fd_file(fd);
 	if (!f)
 		return 0;
-	if (file_sock(f)) {
+	type = file_type(f, &inode);
+	if (type == S_IFSOCK) {
 		if (monitor_sockets())
 			unix_release(f);
-	} else if (monitor_files()) {
-		file_release(f);
+	} else if (type == S_IFREG && monitor_files()) {
+		file_release(f, inode);
 	}
 	return 0;
 }
 
+/* fd_event()'s op: the syscall number and the event, in one scalar */
+#define FD_OP(nr, ev) ((__u64)(nr) << 8 | (ev))
+
 /*
  * Bytes moved through fd: a file event, or traffic of a UNIX socket. For a socket, its
  * application message (if any) is captured too.
+ *
+ * A global function: the verifier checks it once, for any argument values, instead of
+ * once per path into each of its two call sites. So scalar arguments only, at most
+ * five, each checked here: op is FD_OP(nr, ev), and ubuf and uaux the syscall's user
+ * arguments app capture reads (struct app_args).
  */
-static __always_inline void fd_event(struct pt_regs *regs, long nr, long fd, __u32 ev, long bytes)
+__noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 {
+	struct app_args a = { .ubuf = ubuf, .uaux = uaux };
+	long nr = op >> 8;
+	__u32 ev = op & 0xff;
 	struct file *f = fd_file(fd);
+	struct inode *inode;
 	struct sock *sk;
+	__u32 type;
 
 	if (!f)
-		return;
-	sk = file_sock(f);
-	if (!sk) {
+		return 0;
+	type = file_type(f, &inode);
+	if (type == S_IFREG) {
 		if (monitor_files())
-			file_event(f, ev);
-		return;
+			file_event_inode(f, inode, ev);
+		return 0;
 	}
-	if (!monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
-		return;
+	if (type != S_IFSOCK || !monitor_sockets() || (ev != FS_ACCESS && ev != FS_MODIFY))
+		return 0;
+	sk = socket_file_sock(f);
+	if (!sk)
+		return 0;
 	/* TCP and UDP are counted per packet by cgroup_skb; UDP's losses show when it is read */
 	if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_UNIX) {
 		sock_unix_io(f, sk, bytes, ev == FS_ACCESS);
+		if (!cfg.app_unix_syslog)
+			return 0;
 	} else {
+		__u32 proto = BPF_CORE_READ(sk, sk_protocol);
+
 		if (cfg.sock_claim_io)
 			sock_claim(sk);
-		if (ev == FS_ACCESS && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_UDP)
+		if (ev == FS_ACCESS && proto == IPPROTO_UDP)
 			sock_udp_counters(sk);
+		if (!app_port_possible(sk, proto))
+			return 0;
 	}
-	if (cfg.napp_ports || cfg.app_unix_syslog)
-		app_capture(regs, nr, f, sk, bytes);
+	app_capture(&a, nr, f, sk, bytes);
+	return 0;
 }
 
 /* Opens, reads, writes and in-kernel copies are counted once they succeeded. */
@@ -114,6 +139,7 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 {
 	long nr, fd, fd2, bytes;
+	__u64 ubuf, uaux;
 	__u32 ev;
 
 	nr = SYSCALL_NR(regs);
@@ -148,13 +174,12 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
 	if (ret < 0 || is_agent())
 		return 0;
-	/*
-	 * Each case names at most two descriptors and their events; fd_event() is inlined
-	 * only at the two calls below (ten call sites cost the verifier a second at load).
-	 */
+	/* each case names at most two descriptors and their events */
 	fd = -1;
 	fd2 = -1;
 	bytes = 0;
+	ubuf = 0;
+	uaux = 0;
 	switch (nr) {
 	case NR_open:
 	case NR_openat:
@@ -180,6 +205,9 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		fd = SYSCALL_ARG1(regs);
 		ev = nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS;
 		bytes = nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret;
+		ubuf = SYSCALL_ARG2(regs);
+		if (nr == NR_sendto || nr == NR_recvfrom)
+			uaux = SYSCALL_ARG5(regs);
 		break;
 	case NR_read:
 	case NR_pread64:
@@ -191,6 +219,9 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		fd = SYSCALL_ARG1(regs);
 		ev = FS_ACCESS;
 		bytes = ret;
+		ubuf = SYSCALL_ARG2(regs);
+		if (nr == NR_readv)
+			uaux = SYSCALL_ARG3(regs);
 		break;
 	case NR_write:
 	case NR_pwrite64:
@@ -202,6 +233,9 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		fd = SYSCALL_ARG1(regs);
 		ev = FS_MODIFY;
 		bytes = ret;
+		ubuf = SYSCALL_ARG2(regs);
+		if (nr == NR_writev)
+			uaux = SYSCALL_ARG3(regs);
 		break;
 	case NR_sendfile:
 		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
@@ -244,10 +278,10 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	default:
 		return 0;
 	}
-	fd_event(regs, nr, fd, ev, bytes);
+	fd_event(fd, bytes, FD_OP(nr, ev), ubuf, uaux);
 	/* the second descriptor of a copy is written to */
 	if (fd2 >= 0)
-		fd_event(regs, nr, fd2, FS_MODIFY, bytes);
+		fd_event(fd2, bytes, FD_OP(nr, FS_MODIFY), ubuf, uaux);
 	return 0;
 }
 

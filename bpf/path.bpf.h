@@ -44,14 +44,28 @@ struct {
 } path_scratch SEC(".maps");
 
 /*
- * Builds the path of (dentry, vfsmnt) into ps->buf[ps->pos .. PATH_END). Sets
- * ps->truncated when the walk ran out of depth or room before reaching the root.
+ * Key 0 of the one-element scratch maps, kept in map memory rather than on the stack:
+ * before 6.x kernels count a global function's stack into its callers' 512 bytes, and
+ * exec_script_by_name -> path_op_file -> path_resolve -> path_walk has none to spare.
  */
-static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
-				 struct vfsmount *vfsmnt)
-{
-	struct mount *mnt = (void *)((char *)vfsmnt - bpf_core_field_offset(struct mount, mnt));
+const __u32 scratch_key SEC(".rodata.zero") = 0;
 
+/*
+ * Builds the path of (dentry, vfsmnt) into the per-CPU path_scratch, buf[pos .. PATH_END).
+ * Sets truncated when the walk ran out of depth or room before reaching the root.
+ *
+ * A global function, so that the verifier walks its loop once per program rather than
+ * once per path into each of its callers: scalar arguments only (the kernel pointers),
+ * the scratch looked up here. Returns -1 without a scratch, else 0.
+ */
+__noinline int path_walk(__u64 dentry_addr, __u64 vfsmnt_addr)
+{
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &scratch_key);
+	struct dentry *dentry = (void *)dentry_addr;
+	struct mount *mnt = (void *)(vfsmnt_addr - bpf_core_field_offset(struct mount, mnt));
+
+	if (!ps)
+		return -1;
 	ps->pos = PATH_END;
 	ps->end = PATH_END;
 	ps->truncated = 1;
@@ -66,7 +80,7 @@ static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
 
 			if (!mnt_parent || mnt_parent == mnt) {
 				ps->truncated = 0;
-				return;
+				return 0;
 			}
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = mnt_parent;
@@ -77,7 +91,7 @@ static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
 		pos = ps->pos;
 		/* keep pos >= 1 so that the path stays within REC_PATH_MAX bytes */
 		if (len > REC_NAME_MAX || len + 2 > pos)
-			return;
+			return 0;
 		pos -= len;
 		bpf_probe_read_kernel(ps->buf + (pos & REC_PATH_MAX), len & REC_NAME_MAX, name);
 		pos -= 1;
@@ -85,6 +99,7 @@ static __noinline void path_walk(struct path_scratch *ps, struct dentry *dentry,
 		ps->pos = pos;
 		dentry = parent;
 	}
+	return 0;
 }
 
 /*
@@ -126,7 +141,7 @@ static __noinline void path_resolve(struct path_scratch *ps, long dfd, const cha
 		dentry = BPF_CORE_READ(f, f_path.dentry);
 		mnt = BPF_CORE_READ(f, f_path.mnt);
 	}
-	path_walk(ps, dentry, mnt);
+	path_walk((__u64)dentry, (__u64)mnt);
 	/* an empty user path (AT_EMPTY_PATH) names the directory or file of dfd itself */
 	if (ulen > 0) {
 		ps->buf[PATH_END] = '/';

@@ -28,7 +28,7 @@ enum path_op_kind {
 	PATH_OP_EXEC = 7,
 };
 
-/* path_op.flags beyond the syscall's own: the paths are kernel strings */
+/* with a path_op_kind, to path_op_file(): the paths are kernel strings, not user memory */
 #define PATH_OP_KERNEL_PATHS (1U << 31)
 
 #define AT_REMOVEDIR 0x200
@@ -206,10 +206,13 @@ static __always_inline void file_set_origin(struct rec_file *r, struct path_scra
 }
 
 /*
- * One file affected by a finished operation: its inode (or NULL when no inode source
- * saw it), where it is now (dfd, upath) and, for renames, where it was (oupath).
+ * One file affected by a finished operation of kind how (enum path_op_kind, with
+ * PATH_OP_KERNEL_PATHS when the paths are kernel strings): its inode (or NULL when no
+ * inode source saw it), where it is now (dfd, upath) and, for renames, where it was
+ * (oupath). The kind, not the struct path_op: a caller without one (an exec) then needs
+ * no path_op on its stack, which 5.10 and 6.1 count with path_walk's into 512 bytes.
  */
-static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, long dfd,
+static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 				    const char *upath, const char *oupath)
 {
 	__u32 zero = 0;
@@ -217,7 +220,7 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 	struct file_key key = {};
 	struct rec_file *r = NULL;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 kind = op->kind;
+	__u32 kind = how & ~PATH_OP_KERNEL_PATHS;
 	bool ends = kind != PATH_OP_ATTRIB && kind != PATH_OP_TRUNCATE;
 	bool in_map = false;
 
@@ -239,7 +242,7 @@ static __noinline void path_op_file(struct path_op *op, struct inode_snap *s, lo
 		r = file_begin(&key, now);
 		if (!r)
 			return;
-		path_resolve(ps, dfd, upath, op->flags & PATH_OP_KERNEL_PATHS);
+		path_resolve(ps, dfd, upath, how & PATH_OP_KERNEL_PATHS);
 		file_set_path(r, ps);
 		if (s) {
 			r->inode = s->st;
@@ -312,14 +315,11 @@ static __noinline void exec_script_by_name(struct linux_binprm *bprm)
 {
 	__u32 zero = 0;
 	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
-	struct path_op op = {};
 	const char *name = BPF_CORE_READ(bprm, filename);
 
 	if (!tier || *tier == INODE_TIER_KPROBE || name == BPF_CORE_READ(bprm, interp))
 		return;
-	op.kind = PATH_OP_EXEC;
-	op.flags = PATH_OP_KERNEL_PATHS;
-	path_op_file(&op, NULL, AT_FDCWD, name, NULL);
+	path_op_file(PATH_OP_EXEC | PATH_OP_KERNEL_PATHS, NULL, AT_FDCWD, name, NULL);
 }
 
 /* sys_exit of a path operation: report it if it succeeded, and forget it. */
@@ -346,12 +346,12 @@ static __noinline void path_op_end(long ret)
 	    (kind == PATH_OP_ATTRIB || kind == PATH_OP_TRUNCATE || kind == PATH_OP_RENAME))
 		goto done;
 	if (kind == PATH_OP_RENAME || kind == PATH_OP_LINK || kind == PATH_OP_SYMLINK)
-		path_op_file(op, first, op->dfd[1], op->upath[1], op->upath[0]);
+		path_op_file(kind, first, op->dfd[1], op->upath[1], op->upath[0]);
 	else
-		path_op_file(op, first, op->dfd[0], op->upath[0], NULL);
+		path_op_file(kind, first, op->dfd[0], op->upath[0], NULL);
 	/* RENAME_EXCHANGE: the other file moved the opposite way */
 	if (kind == PATH_OP_RENAME && (op->flags & RENAME_EXCHANGE))
-		path_op_file(op, op->nsnaps > 1 ? &op->snaps[1] : NULL, op->dfd[0], op->upath[0],
+		path_op_file(kind, op->nsnaps > 1 ? &op->snaps[1] : NULL, op->dfd[0], op->upath[0],
 			     op->upath[1]);
 done:
 	bpf_map_delete_elem(&path_ops, &tid);

@@ -573,27 +573,34 @@ static __always_inline void sock_unix_io(struct file *f, struct sock *sk, long b
 	s->hdr.ts_ns = now;
 }
 
-/* The struct sock of socket file f, or NULL if f is no socket. */
-static __always_inline struct sock *file_sock(struct file *f)
+/* The struct sock of f, a socket file (file_type() S_IFSOCK). */
+static __always_inline struct sock *socket_file_sock(struct file *f)
 {
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	struct socket *sock;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
 
-	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(f, private_data);
 	return BPF_CORE_READ(sock, sk);
 }
 
-/* The last reference to a UNIX socket's file goes: its record is finished. */
+/* The struct sock of socket file f, or NULL if f is no socket. */
+static __always_inline struct sock *file_sock(struct file *f)
+{
+	struct inode *inode;
+
+	if (file_type(f, &inode) != S_IFSOCK)
+		return NULL;
+	return socket_file_sock(f);
+}
+
+/* The last reference to a socket file f goes: if a UNIX socket's, its record is finished. */
 static __always_inline void unix_release(struct file *f)
 {
-	struct sock *sk = file_sock(f);
+	struct sock *sk = socket_file_sock(f);
 	struct rec_sock *s;
-	__u64 key = unix_key(f);
+	__u64 key;
 
 	if (!sk || file_ref_count(f) != 1 || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
 		return;
+	key = unix_key(f);
 	s = bpf_map_lookup_elem(&socks, &key);
 	if (s) {
 		s->hdr.ts_ns = bpf_ktime_get_ns();

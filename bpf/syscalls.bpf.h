@@ -2,7 +2,8 @@
 /*
  * Syscall numbers and argument registers of the raw syscall tracepoints, per
  * architecture. tp_btf/sys_enter and sys_exit hand us the user's struct pt_regs, a BTF
- * pointer: the number is read directly (the hot path), arguments with CO-RE reads.
+ * pointer: the number and the arguments are read directly, plain loads the verifier
+ * guards (no helper call each, as a BPF_CORE_READ would make on the hot path).
  */
 #ifndef KFLOWD_SYSCALLS_BPF_H
 #define KFLOWD_SYSCALLS_BPF_H
@@ -41,11 +42,11 @@
 #define NR_openat2 437
 /* the syscall number survives in orig_ax; the arguments stay in their registers */
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, di)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, si)
-#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, dx)
-#define SYSCALL_ARG4(regs) BPF_CORE_READ(regs, r10)
-#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, r8)
+#define SYSCALL_ARG1(regs) ((regs)->di)
+#define SYSCALL_ARG2(regs) ((regs)->si)
+#define SYSCALL_ARG3(regs) ((regs)->dx)
+#define SYSCALL_ARG4(regs) ((regs)->r10)
+#define SYSCALL_ARG5(regs) ((regs)->r8)
 /* sockets */
 #define NR_accept 43
 #define NR_sendto 44
@@ -111,11 +112,11 @@
 #define NR_dup2 (-1003)
 /* x0 carries the return value at exit; the first argument is kept in orig_x0 */
 #define SYSCALL_NR(regs) ((regs)->syscallno)
-#define SYSCALL_ARG1(regs) BPF_CORE_READ(regs, orig_x0)
-#define SYSCALL_ARG2(regs) BPF_CORE_READ(regs, regs[1])
-#define SYSCALL_ARG3(regs) BPF_CORE_READ(regs, regs[2])
-#define SYSCALL_ARG4(regs) BPF_CORE_READ(regs, regs[3])
-#define SYSCALL_ARG5(regs) BPF_CORE_READ(regs, regs[4])
+#define SYSCALL_ARG1(regs) ((regs)->orig_x0)
+#define SYSCALL_ARG2(regs) ((regs)->regs[1])
+#define SYSCALL_ARG3(regs) ((regs)->regs[2])
+#define SYSCALL_ARG4(regs) ((regs)->regs[3])
+#define SYSCALL_ARG5(regs) ((regs)->regs[4])
 /* sockets */
 #define NR_accept 202
 #define NR_sendto 206
