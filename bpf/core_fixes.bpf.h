@@ -101,6 +101,100 @@ INODE_TIME(mtime)
 INODE_TIME(ctime)
 
 /*
+ * The inode fields records report (mode, owner, links, size, times, plus i_sb and i_ino)
+ * all lie in the first bytes of struct inode, in every layout above: up to 128 bytes on
+ * 6.18, about 140 on 5.10. inode_span_read() copies them with one bpf_probe_read_kernel
+ * call instead of one call per field; the fields are then taken from the copy at their
+ * CO-RE offsets, which are constants by load time.
+ */
+#define INODE_SPAN_MAX 144
+
+struct inode_span {
+	__u64 w[INODE_SPAN_MAX / 8];
+};
+
+/* off is a constant by load time; one past the span (an unknown layout) reads offset 0 */
+#define SPAN_AT(sp, type, off)                                                                     \
+	(*(const type *)((const char *)(sp) + ((off) <= INODE_SPAN_MAX - sizeof(type) ? (off) : 0)))
+#define SPAN_END(type, field) (bpf_core_field_offset(type, field) + bpf_core_field_size(type, field))
+#define SPAN_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define INODE_SPAN_TIME(name)                                                                      \
+	static __always_inline __u64 span_##name##_ns(const struct inode_span *sp)                 \
+	{                                                                                          \
+		if (bpf_core_field_exists(struct inode, i_##name##_sec))                           \
+			return ts_ns(SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode, i_##name##_sec)), \
+				     SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode, i_##name##_nsec))); \
+		if (bpf_core_field_exists(struct inode___times_private, __i_##name))               \
+			return ts_ns(SPAN_AT(sp, __s64,                                            \
+					     bpf_core_field_offset(struct inode___times_private, __i_##name.tv_sec)), \
+				     SPAN_AT(sp, __u32,                                            \
+					     bpf_core_field_offset(struct inode___times_private, __i_##name.tv_nsec))); \
+		return ts_ns(SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode___times_timespec, i_##name.tv_sec)), \
+			     SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode___times_timespec, i_##name.tv_nsec))); \
+	}
+
+INODE_SPAN_TIME(atime)
+INODE_SPAN_TIME(mtime)
+INODE_SPAN_TIME(ctime)
+
+/* Bytes of struct inode up to the end of the last field the span is read for. */
+static __always_inline __u32 inode_span_len(void)
+{
+	__u32 end = SPAN_MAX(SPAN_END(struct inode, i_size), SPAN_END(struct inode, i_ino));
+
+	end = SPAN_MAX(end, SPAN_END(struct inode, i_sb));
+	end = SPAN_MAX(end, SPAN_END(struct inode, i_nlink));
+	end = SPAN_MAX(end, SPAN_END(struct inode, i_uid.val));
+	end = SPAN_MAX(end, SPAN_END(struct inode, i_gid.val));
+	if (bpf_core_field_exists(struct inode, i_ctime_sec)) {
+		end = SPAN_MAX(end, SPAN_END(struct inode, i_atime_nsec));
+		end = SPAN_MAX(end, SPAN_END(struct inode, i_mtime_nsec));
+		end = SPAN_MAX(end, SPAN_END(struct inode, i_ctime_nsec));
+		end = SPAN_MAX(end, SPAN_END(struct inode, i_ctime_sec));
+	} else if (bpf_core_field_exists(struct inode___times_private, __i_ctime)) {
+		end = SPAN_MAX(end, SPAN_END(struct inode___times_private, __i_atime));
+		end = SPAN_MAX(end, SPAN_END(struct inode___times_private, __i_mtime));
+		end = SPAN_MAX(end, SPAN_END(struct inode___times_private, __i_ctime));
+	} else {
+		end = SPAN_MAX(end, SPAN_END(struct inode___times_timespec, i_atime));
+		end = SPAN_MAX(end, SPAN_END(struct inode___times_timespec, i_mtime));
+		end = SPAN_MAX(end, SPAN_END(struct inode___times_timespec, i_ctime));
+	}
+	return end;
+}
+
+/*
+ * Copies the first bytes of inode into sp; false if they are more than the span holds
+ * (no known layout) or the read failed (sp is zeroed then).
+ */
+static __always_inline bool inode_span_read(struct inode_span *sp, const struct inode *inode)
+{
+	__u32 len = inode_span_len();
+
+	if (len > sizeof(*sp)) {
+		__builtin_memset(sp, 0, sizeof(*sp));
+		return false;
+	}
+	return bpf_probe_read_kernel(sp, len, inode) == 0;
+}
+
+static __always_inline __u32 span_mode(const struct inode_span *sp)
+{
+	return SPAN_AT(sp, __u16, bpf_core_field_offset(struct inode, i_mode));
+}
+
+static __always_inline __u64 span_ino(const struct inode_span *sp)
+{
+	return SPAN_AT(sp, __u64, bpf_core_field_offset(struct inode, i_ino));
+}
+
+static __always_inline struct super_block *span_sb(const struct inode_span *sp)
+{
+	return (struct super_block *)SPAN_AT(sp, __u64, bpf_core_field_offset(struct inode, i_sb));
+}
+
+/*
  * Datagrams a socket dropped: sk_drops, and since 6.18 also per-NUMA-node counters that
  * busy protocols (UDP) count into instead, reached through sk_drop_counters.
  */

@@ -61,17 +61,47 @@ static __always_inline struct file *fd_file(long fd)
 	return f;
 }
 
-/* Reads an inode's current state. */
+/* An inode's state as of the copy sp (inode_span_read). */
+static __always_inline void inode_state(struct rec_inode *st, const struct inode_span *sp)
+{
+	st->mode = span_mode(sp);
+	st->nlink = SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode, i_nlink));
+	st->uid = SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode, i_uid.val));
+	st->gid = SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode, i_gid.val));
+	st->size = SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode, i_size));
+	st->atime_ns = span_atime_ns(sp);
+	st->mtime_ns = span_mtime_ns(sp);
+	st->ctime_ns = span_ctime_ns(sp);
+}
+
+/*
+ * Per-CPU room for the copy of an inode's first bytes: on the stack it would not fit the
+ * 512 bytes 5.10 and 6.1 allow the descriptor path (fd_event -> file_create -> path_walk).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct inode_span);
+} inode_scratch SEC(".maps");
+
+/* Copies the first bytes of inode to this CPU's inode_scratch; NULL without one. */
+static __always_inline struct inode_span *inode_span_get(struct inode *inode)
+{
+	struct inode_span *sp = bpf_map_lookup_elem(&inode_scratch, &scratch_key);
+
+	if (sp)
+		inode_span_read(sp, inode);
+	return sp;
+}
+
+/* Reads an inode's current state: one copy of its first bytes. */
 static __always_inline void inode_read(struct rec_inode *st, struct inode *inode)
 {
-	st->mode = BPF_CORE_READ(inode, i_mode);
-	st->nlink = BPF_CORE_READ(inode, i_nlink);
-	st->uid = BPF_CORE_READ(inode, i_uid.val);
-	st->gid = BPF_CORE_READ(inode, i_gid.val);
-	st->size = BPF_CORE_READ(inode, i_size);
-	st->atime_ns = inode_atime_ns(inode);
-	st->mtime_ns = inode_mtime_ns(inode);
-	st->ctime_ns = inode_ctime_ns(inode);
+	struct inode_span *sp = inode_span_get(inode);
+
+	if (sp)
+		inode_state(st, sp);
 }
 
 /* Refreshes the inode's current state in the record. */
@@ -171,9 +201,9 @@ static __always_inline struct rec_file *file_insert(struct file_key *key, struct
 	return bpf_map_lookup_elem(&files, key);
 }
 
-/* Creates the aggregation for the open file f. */
+/* Creates the aggregation for the open file f, whose inode's state is in sp. */
 static __noinline struct rec_file *file_create(struct file_key *key, struct file *f,
-					       struct inode *inode, __u64 now)
+					       const struct inode_span *sp, __u64 now)
 {
 	__u32 zero = 0;
 	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
@@ -183,7 +213,7 @@ static __noinline struct rec_file *file_create(struct file_key *key, struct file
 		return NULL;
 	path_walk((__u64)BPF_CORE_READ(f, f_path.dentry), (__u64)BPF_CORE_READ(f, f_path.mnt));
 	file_set_path(r, ps);
-	file_refresh(r, inode);
+	inode_state(&r->inode, sp);
 	return file_insert(key, r);
 }
 
@@ -199,12 +229,15 @@ static __always_inline __u32 file_type(struct file *f, struct inode **inodep)
 	return inode ? BPF_CORE_READ(inode, i_mode) & S_IFMT : 0;
 }
 
-/* The aggregation of (current tgid, inode), a regular file's, or NULL; its key in key. */
-static __always_inline struct rec_file *file_lookup(struct inode *inode, struct file_key *key)
+/*
+ * The aggregation of (current tgid, inode), a regular file's, or NULL; its key in key.
+ * sp is the copy of the inode's first bytes (inode_span_read).
+ */
+static __always_inline struct rec_file *file_lookup(const struct inode_span *sp, struct file_key *key)
 {
 	key->pid = bpf_get_current_pid_tgid() >> 32;
-	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	key->ino = BPF_CORE_READ(inode, i_ino);
+	key->dev = BPF_CORE_READ(span_sb(sp), s_dev);
+	key->ino = span_ino(sp);
 	return bpf_map_lookup_elem(&files, key);
 }
 
@@ -226,12 +259,20 @@ static __always_inline void file_count(struct rec_file *r, __u32 ev)
 static __always_inline void file_event_inode(struct file *f, struct inode *inode, __u32 ev)
 {
 	struct file_key key = {};
-	struct rec_file *r = file_lookup(inode, &key);
-	__u64 now = bpf_ktime_get_ns();
-	__u32 fmode = BPF_CORE_READ(f, f_mode);
+	struct inode_span *sp;
+	struct rec_file *r;
+	__u64 now;
+	__u32 fmode;
 
+	/* the inode's state is read once, here, for the key and the record */
+	sp = inode_span_get(inode);
+	if (!sp)
+		return;
+	r = file_lookup(sp, &key);
+	now = bpf_ktime_get_ns();
+	fmode = BPF_CORE_READ(f, f_mode);
 	if (!r) {
-		r = file_create(&key, f, inode, now);
+		r = file_create(&key, f, sp, now);
 		if (!r)
 			return;
 	}
@@ -241,7 +282,7 @@ static __always_inline void file_event_inode(struct file *f, struct inode *inode
 	r->flags |= FILE_FLAG_OPENED;
 	if (fmode & FMODE_WRITE)
 		r->flags |= FILE_FLAG_WRITABLE;
-	file_refresh(r, inode);
+	inode_state(&r->inode, sp);
 	r->hdr.ts_ns = now;
 	if (file_full(r))
 		file_export(r, &key);
@@ -265,20 +306,24 @@ static __always_inline void file_event(struct file *f, __u32 ev)
 static __always_inline void file_release(struct file *f, struct inode *inode)
 {
 	struct file_key key = {};
+	struct inode_span *sp;
 	struct rec_file *r;
 	__u64 now;
 
 	if (file_ref_count(f) != 1)
 		return;
-	r = file_lookup(inode, &key);
+	sp = inode_span_get(inode);
+	if (!sp)
+		return;
+	r = file_lookup(sp, &key);
 	now = bpf_ktime_get_ns();
 	if (!r) {
-		r = file_create(&key, f, inode, now);
+		r = file_create(&key, f, sp, now);
 		if (!r)
 			return;
 	}
 	file_count(r, (BPF_CORE_READ(f, f_mode) & FMODE_WRITE) ? FS_CLOSE_WRITE : FS_CLOSE_NOWRITE);
-	file_refresh(r, inode);
+	inode_state(&r->inode, sp);
 	r->hdr.ts_ns = now;
 	file_export(r, &key);
 }

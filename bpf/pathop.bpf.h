@@ -162,17 +162,20 @@ static __always_inline void path_op_inode(struct inode *inode)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
 	struct inode_snap *s;
-	__u32 n, mode;
+	struct inode_span *sp;
+	__u32 n;
 	__u64 ino;
 
 	if (!op || !inode)
 		return;
-	mode = BPF_CORE_READ(inode, i_mode);
-	if ((mode & S_IFMT) == S_IFDIR) {
+	sp = inode_span_get(inode);
+	if (!sp)
+		return;
+	if ((span_mode(sp) & S_IFMT) == S_IFDIR) {
 		op->ndirs++;
 		return;
 	}
-	ino = BPF_CORE_READ(inode, i_ino);
+	ino = span_ino(sp);
 	n = op->nsnaps;
 	if (n > 0 && op->snaps[0].ino == ino)
 		return;
@@ -183,8 +186,8 @@ static __always_inline void path_op_inode(struct inode *inode)
 	s = &op->snaps[n & 1];
 	s->inode = inode;
 	s->ino = ino;
-	s->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	inode_read(&s->st, inode);
+	s->dev = BPF_CORE_READ(span_sb(sp), s_dev);
+	inode_state(&s->st, sp);
 	op->nsnaps = n + 1;
 }
 
