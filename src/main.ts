@@ -288,6 +288,16 @@ async function run(config: Config): Promise<number> {
     const stop = async (): Promise<void> => {
       if (stopping) return;
       stopping = true;
+      try {
+        await finish();
+        resolve(0);
+      } catch (e) {
+        // a stop always ends the agent, even one that failed half-way
+        process.stderr.write(`kflowd: stopping failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        resolve(1);
+      }
+    };
+    const finish = async (): Promise<void> => {
       clearInterval(drainTimer);
       clearInterval(slowTimer);
       clearInterval(statsTimer);
@@ -317,7 +327,6 @@ async function run(config: Config): Promise<number> {
       reader.close();
       object.close();
       process.stderr.write(stopSummary(printer.printed, lost, notes));
-      resolve(0);
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

@@ -11,7 +11,8 @@ import type { SockRecord } from "../records/sock.ts";
 /** most sockets with waiting messages */
 const MAX_SOCKETS = 4096;
 /** most closed sockets remembered */
-const MAX_CLOSED = 1024;
+export const MAX_CLOSED = 1024;
+const NONE: readonly SockRecord[] = [];
 
 export class AppMessages {
   private readonly bySocket = new Map<bigint, AppMessage[]>();
@@ -43,14 +44,25 @@ export class AppMessages {
 
   /** The last record of a socket was printed; bare is it without its traffic. */
   closed(bare: SockRecord): void {
-    if (this.closedSockets.size >= MAX_CLOSED) this.closedSockets.delete(this.closedSockets.keys().next().value!);
+    if (this.closedSockets.size >= MAX_CLOSED) {
+      // forgotten: its late messages wait like those of any socket without a record
+      const oldest = this.closedSockets.keys().next().value!;
+      this.closedSockets.delete(oldest);
+      this.late.delete(oldest);
+    }
     this.closedSockets.set(bare.key, bare);
   }
 
   /** Closed sockets (without traffic) that have messages again; each returned once. */
-  *lateSockets(): Generator<SockRecord> {
-    for (const key of this.late) yield this.closedSockets.get(key)!;
+  lateSockets(): readonly SockRecord[] {
+    if (this.late.size === 0) return NONE;
+    const bare: SockRecord[] = [];
+    for (const key of this.late) {
+      const rec = this.closedSockets.get(key);
+      if (rec) bare.push(rec);
+    }
     this.late.clear();
+    return bare;
   }
 
   /** Messages still waiting for a record (at stop: never claimed). */

@@ -21,6 +21,8 @@ exec 7>"$work/pre.client"
 echo before >&7
 "$KFLOWD" -o json-min -p "http=tcp/$SCENARIO_PORT" >"$work/records" 2>"$work/stderr" &
 agent=$!
+# the agent never outlives this script, however it ends
+trap 'kill $agent 2>/dev/null' EXIT
 i=0
 until grep -q "started in terminal mode" "$work/stderr"; do
   i=$((i + 1))
