@@ -19,10 +19,11 @@ class FakeWriter implements Writer {
   private stalled = false;
   private waiting: { resolve: (n: number) => void; reject: (e: unknown) => void }[] = [];
 
-  write(chunk: string | Uint8Array): number | Promise<number> {
+  write(chunk: Uint8Array): number | Promise<number> {
     if (this.throwOnWrite) throw this.throwOnWrite;
     this.writes++;
-    this.text += typeof chunk === "string" ? chunk : decoder.decode(chunk);
+    // the sink reuses its buffer: what is kept must be a copy (Bun's FileSink copies)
+    this.text += decoder.decode(chunk);
     return this.answer();
   }
 
@@ -86,6 +87,32 @@ describe("stdout sink", () => {
     expect(w.text).toBe(want);
     expect(sink.dropped).toBe(0);
     expect(sink.failure).toBeUndefined();
+  });
+
+  test("a batch goes to the writer as one chunk and one flush; a large one in chunks of about 1 MiB", () => {
+    const { sink, w } = make();
+    for (let i = 1; i <= 1000; i++) sink.write(rec(i));
+    sink.flush();
+    expect(w.writes).toBe(1);
+    expect(w.flushes).toBe(1);
+    sink.flush();
+    expect(w.writes).toBe(1);
+    const line = `${"x".repeat(1023)}\n`;
+    for (let i = 0; i < 4096; i++) sink.write(line);
+    sink.flush();
+    expect(w.writes).toBe(5);
+    expect(w.flushes).toBe(2);
+    expect(w.text.length).toBe(rec(1).length * 9 + (rec(10).length * 90) + (rec(100).length * 900) + rec(1000).length + 4096 * 1024);
+  });
+
+  test("records formatted into the buffer count like written ones", () => {
+    const { sink, w } = make();
+    const out = sink.begin();
+    out.text('{"a": 1}\n');
+    sink.end();
+    sink.write(rec(2));
+    sink.flush();
+    expect(w.text).toBe(`{"a": 1}\n${rec(2)}`);
   });
 
   test("non-ASCII text reaches the writer as UTF-8, unchanged", () => {
