@@ -20,14 +20,20 @@ export function seconds9(ns: bigint): string {
 let cachedSecond = -1n;
 let cachedPrefix = "";
 
+/** A second since the epoch as "Thu, Apr 04 2024 15:34:35". */
+export function secondPrefix(sec: bigint): string {
+  const d = new Date(Number(sec) * 1000);
+  return (
+    `${DAYS[d.getUTCDay()]}, ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCDate())} ${d.getUTCFullYear()} ` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
+  );
+}
+
 /** ns since the epoch as "Thu, Apr 04 2024 15:34:35.643031330 UTC". */
 export function timestamp(ns: bigint): string {
   const sec = ns / NS_PER_S;
   if (sec !== cachedSecond) {
-    const d = new Date(Number(sec) * 1000);
-    cachedPrefix =
-      `${DAYS[d.getUTCDay()]}, ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCDate())} ${d.getUTCFullYear()} ` +
-      `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+    cachedPrefix = secondPrefix(sec);
     cachedSecond = sec;
   }
   return `${cachedPrefix}.${(ns % NS_PER_S).toString().padStart(9, "0")} UTC`;
