@@ -115,9 +115,9 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
   const slash = path.lastIndexOf("/");
   out.ascii(', "FilePath": ');
   if (slash < 0) out.ascii('"/"');
-  else out.str(path, 0, slash + 1);
+  else out.strRange(path, 0, slash + 1);
   out.ascii(', "File": ');
-  out.str(path, slash + 1);
+  out.strRange(path, slash + 1, path.length);
   if (r.origin !== undefined) {
     out.ascii(', "FileOrigin": ');
     out.str(r.origin);

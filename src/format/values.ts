@@ -42,13 +42,22 @@ export function timestamp(ns: bigint): string {
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
-/** "0755/-rwxr-xr-x": octal of the low 12 bits, then ls-style letters (l for symlinks). */
-export function permissions(mode: number): string {
-  const bits = mode & 0o7777;
-  let s = (mode & S_IFMT) === S_IFLNK ? "l" : "-";
+function permissionsOf(bits: number, link: boolean): string {
+  let s = link ? "l" : "-";
   const rwx = "rwx";
   for (let i = 8; i >= 0; i--) s += bits & (1 << i) ? rwx[(8 - i) % 3] : "-";
   return `${bits.toString(8).padStart(4, "0")}/${s}`;
+}
+
+/** permissions() made once per permission bits and symlink or not (index: bits | link << 12) */
+const PERMISSIONS: (string | undefined)[] = new Array(2 << 12).fill(undefined);
+
+/** "0755/-rwxr-xr-x": octal of the low 12 bits, then ls-style letters (l for symlinks). */
+export function permissions(mode: number): string {
+  const bits = mode & 0o7777;
+  const link = (mode & S_IFMT) === S_IFLNK;
+  const i = link ? bits | (1 << 12) : bits;
+  return (PERMISSIONS[i] ??= permissionsOf(bits, link));
 }
 
 /** kflowd's FileMode: symlink, hardlink (more than one link) or regular. */

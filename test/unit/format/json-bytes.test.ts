@@ -253,7 +253,7 @@ describe("byte writers match the string formats", () => {
       expect(written((o) => o.str(s))).toBe(utf8(JSON.stringify(s)));
       const from = int(s.length + 1);
       const to = from + int(s.length - from + 1);
-      expect(written((o) => o.str(s, from, to))).toBe(utf8(JSON.stringify(s.slice(from, to))));
+      expect(written((o) => o.strRange(s, from, to))).toBe(utf8(JSON.stringify(s.slice(from, to))));
     }
   });
 
