@@ -15,7 +15,7 @@ const MAX_CLOSED = 1024;
 
 export class AppMessages {
   private readonly bySocket = new Map<bigint, AppMessage[]>();
-  /** closed sockets (without their traffic) by key, oldest first */
+  /** the last records of closed sockets by key, oldest first */
   private readonly closedSockets = new Map<bigint, SockRecord>();
   /** closed sockets that got messages after their last record */
   private readonly late = new Set<bigint>();
@@ -41,13 +41,13 @@ export class AppMessages {
     return list.length >= this.perRecord;
   }
 
-  /** The last record of a socket was printed; bare is it without its traffic. */
-  closed(bare: SockRecord): void {
+  /** The last record of a socket was printed. */
+  closed(last: SockRecord): void {
     if (this.closedSockets.size >= MAX_CLOSED) this.closedSockets.delete(this.closedSockets.keys().next().value!);
-    this.closedSockets.set(bare.key, bare);
+    this.closedSockets.set(last.key, last);
   }
 
-  /** Closed sockets (without traffic) that have messages again; each returned once. */
+  /** The last records of closed sockets that have messages again; each returned once. */
   *lateSockets(): Generator<SockRecord> {
     for (const key of this.late) yield this.closedSockets.get(key)!;
     this.late.clear();
