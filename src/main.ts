@@ -138,7 +138,10 @@ async function run(config: Config): Promise<number> {
   /** drain whether stdout's reader keeps up or not (at the end of a stop) */
   let force = false;
 
-  /** without -p no application messages are captured: socket records need no bookkeeping for them */
+  /**
+   * application capture turned off altogether (-p NAME=off for every application; it is on
+   * by default): no message can come, socket records need no bookkeeping for them
+   */
   const appCapture = config.apps.ports.length > 0 || config.apps.unixSyslog;
 
   /** Messages still waiting for the socket of rec, in records of their own without its traffic. */

@@ -62,6 +62,8 @@ export class AppMessages {
 
   /** The messages for the record of socket key (at most a record's worth), removed. */
   take(key: bigint): AppMessage[] | undefined {
+    // most sockets have none: no lookup (hashing a bigint) while nothing waits at all
+    if (this.bySocket.size === 0) return undefined;
     const list = this.bySocket.get(key);
     if (!list) return undefined;
     if (list.length <= this.perRecord) {
