@@ -138,9 +138,19 @@ async function run(config: Config): Promise<number> {
   /** drain whether stdout's reader keeps up or not (at the end of a stop) */
   let force = false;
 
-  /** Messages still waiting for the socket of bare (one without traffic), in records of their own. */
-  function printRest(bare: SockRecord): void {
-    for (let more = messages.take(bare.key); more; more = messages.take(bare.key)) printer.sock(bare, more);
+  /**
+   * application capture turned off altogether (-p NAME=off for every application; it is on
+   * by default): no message can come, socket records need no bookkeeping for them
+   */
+  const appCapture = config.apps.ports.length > 0 || config.apps.unixSyslog;
+
+  /** Messages still waiting for the socket of rec, in records of their own without its traffic. */
+  function printRest(rec: SockRecord): void {
+    let bare: SockRecord | undefined;
+    for (let more = messages.take(rec.key); more; more = messages.take(rec.key)) {
+      bare ??= withoutTraffic(rec);
+      printer.sock(bare, more);
+    }
   }
 
   function visit(view: DataView, bytes: Uint8Array, off: number, size: number): void {
@@ -163,11 +173,14 @@ async function run(config: Config): Promise<number> {
           return;
         }
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
+        if (!appCapture) {
+          printer.sock(rec, undefined);
+          return;
+        }
         printer.sock(rec, messages.take(rec.key));
         // more messages than one record holds: records of their own, without the counters again
-        const bare = withoutTraffic(rec);
-        printRest(bare);
-        if (rec.closed) messages.closed(bare);
+        printRest(rec);
+        if (rec.closed) messages.closed(rec);
         return;
       }
       case RecType.REC_TYPE_APP: {
@@ -196,7 +209,7 @@ async function run(config: Config): Promise<number> {
 
   function drain(): void {
     reader.drain(visit, keepDraining);
-    for (const bare of messages.lateSockets()) printRest(bare);
+    for (const rec of messages.lateSockets()) printRest(rec);
     if (full.size > 0) {
       for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);
       full.clear();

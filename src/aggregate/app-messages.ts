@@ -16,7 +16,7 @@ const NONE: readonly SockRecord[] = [];
 
 export class AppMessages {
   private readonly bySocket = new Map<bigint, AppMessage[]>();
-  /** closed sockets (without their traffic) by key, oldest first */
+  /** the last records of closed sockets by key, oldest first */
   private readonly closedSockets = new Map<bigint, SockRecord>();
   /** closed sockets that got messages after their last record */
   private readonly late = new Set<bigint>();
@@ -42,27 +42,27 @@ export class AppMessages {
     return list.length >= this.perRecord;
   }
 
-  /** The last record of a socket was printed; bare is it without its traffic. */
-  closed(bare: SockRecord): void {
+  /** The last record of a socket was printed. */
+  closed(last: SockRecord): void {
     if (this.closedSockets.size >= MAX_CLOSED) {
       // forgotten: its late messages wait like those of any socket without a record
       const oldest = this.closedSockets.keys().next().value!;
       this.closedSockets.delete(oldest);
       this.late.delete(oldest);
     }
-    this.closedSockets.set(bare.key, bare);
+    this.closedSockets.set(last.key, last);
   }
 
-  /** Closed sockets (without traffic) that have messages again; each returned once. */
+  /** The last records of closed sockets that have messages again; each returned once. */
   lateSockets(): readonly SockRecord[] {
     if (this.late.size === 0) return NONE;
-    const bare: SockRecord[] = [];
+    const last: SockRecord[] = [];
     for (const key of this.late) {
       const rec = this.closedSockets.get(key);
-      if (rec) bare.push(rec);
+      if (rec) last.push(rec);
     }
     this.late.clear();
-    return bare;
+    return last;
   }
 
   /** Messages still waiting for a record (at stop: never claimed). */
@@ -74,6 +74,8 @@ export class AppMessages {
 
   /** The messages for the record of socket key (at most a record's worth), removed. */
   take(key: bigint): AppMessage[] | undefined {
+    // most sockets have none: no lookup (hashing a bigint) while nothing waits at all
+    if (this.bySocket.size === 0) return undefined;
     const list = this.bySocket.get(key);
     if (!list) return undefined;
     if (list.length <= this.perRecord) {

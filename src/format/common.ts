@@ -1,5 +1,6 @@
 /** The Info* and Proc* keys that start every record, in kflowd's order. */
 import type { TaskIdentity } from "../records/task.ts";
+import { encode, type JsonBytes } from "./json-bytes.ts";
 import { seconds9 } from "./values.ts";
 
 /** Per-host facts and per-record values of the Info* keys. */
@@ -39,6 +40,17 @@ export interface VersionLookup {
 /** JSON string literal: quotes, backslashes, control characters and lone surrogates escaped. */
 export const str = JSON.stringify as (s: string) => string;
 
+/** The Info keys that only depend on the host and the monitor: from InfoMonitor to InfoUptime's key. */
+function infoHost(host: HostInfo, monitor: string): string {
+  return (
+    `, "InfoMonitor": ${str(monitor)}, ` +
+    `"InfoHostName": ${str(host.hostName)}, "InfoHostIP": ${str(host.hostIp)}, ` +
+    (host.hostToken === undefined ? "" : `"InfoHostToken": ${str(host.hostToken)}, `) +
+    `"InfoSystem": ${str(host.system)}, "InfoKernel": ${str(host.kernel)}, "InfoVersion": ${str(host.version)}, ` +
+    `"InfoUptime": `
+  );
+}
+
 /** deferred: the kernel kept the record aggregating while the ring buffer was full. */
 export function infoJson(
   host: HostInfo,
@@ -49,13 +61,42 @@ export function infoJson(
   deferred: boolean,
 ): string {
   return (
-    `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": ${str(timestamp)}, "InfoMonitor": ${str(monitor)}, ` +
-    `"InfoHostName": ${str(host.hostName)}, "InfoHostIP": ${str(host.hostIp)}, ` +
-    (host.hostToken === undefined ? "" : `"InfoHostToken": ${str(host.hostToken)}, `) +
-    `"InfoSystem": ${str(host.system)}, "InfoKernel": ${str(host.kernel)}, "InfoVersion": ${str(host.version)}, ` +
-    `"InfoUptime": ${seconds9(uptimeNs)}` +
+    `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": ${str(timestamp)}${infoHost(host, monitor)}${seconds9(uptimeNs)}` +
     (deferred ? `, "InfoDeferred": true` : "")
   );
+}
+
+/** infoHost() as bytes, made once per host and monitor */
+let infoHostOf: HostInfo | undefined;
+const infoHostBytes = new Map<string, Uint8Array>();
+
+/** infoJson() into out, with the timestamp of nowNs. */
+export function infoBytes(
+  out: JsonBytes,
+  host: HostInfo,
+  monitor: string,
+  seq: number,
+  nowNs: bigint,
+  uptimeNs: bigint,
+  deferred: boolean,
+): void {
+  if (host !== infoHostOf) {
+    infoHostOf = host;
+    infoHostBytes.clear();
+  }
+  let hostPart = infoHostBytes.get(monitor);
+  if (hostPart === undefined) {
+    hostPart = encode(infoHost(host, monitor));
+    infoHostBytes.set(monitor, hostPart);
+  }
+  out.ascii('{"InfoSequenceNumber": ');
+  out.num(seq);
+  out.ascii(', "InfoTimestamp": "');
+  out.timestamp(nowNs);
+  out.byte(34);
+  out.raw(hostPart);
+  out.seconds9(uptimeNs);
+  if (deferred) out.ascii(', "InfoDeferred": true');
 }
 
 /** kflowd's Proc: the exe name when the comm is a prefix of it, else "exe/comm". */
@@ -72,4 +113,32 @@ export function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint, v
     `"ProcPPID": ${task.ppid}, "ProcPID": ${task.pid}, "ProcTID": ${task.tid}, ` +
     `"ProcUID": ${task.uid}, "ProcGID": ${task.gid}, "ProcAge": ${seconds9(ageNs)}`
   );
+}
+
+/** procJson() into out. */
+export function procBytes(out: JsonBytes, task: TaskIdentity, names: NameLookup, ageNs: bigint, versions?: VersionLookup): void {
+  out.ascii('"ProcParent": ');
+  out.str(task.parentExe);
+  out.ascii(', "Proc": ');
+  out.str(procName(task));
+  if (versions) {
+    out.ascii(', "ProcVersion": ');
+    out.str(versions.exeVersion(task.exe));
+  }
+  out.ascii(', "ProcUser": ');
+  out.str(names.user(task.uid));
+  out.ascii(', "ProcGroup": ');
+  out.str(names.group(task.gid));
+  out.ascii(', "ProcPPID": ');
+  out.num(task.ppid);
+  out.ascii(', "ProcPID": ');
+  out.num(task.pid);
+  out.ascii(', "ProcTID": ');
+  out.num(task.tid);
+  out.ascii(', "ProcUID": ');
+  out.num(task.uid);
+  out.ascii(', "ProcGID": ');
+  out.num(task.gid);
+  out.ascii(', "ProcAge": ');
+  out.seconds9(ageNs);
 }

@@ -5,12 +5,15 @@ import {
   type DeviceLookup,
   type HostInfo,
   type InterfaceLookup,
+  infoBytes,
   infoJson,
   type NameLookup,
+  procBytes,
   procJson,
   str,
   type VersionLookup,
 } from "./common.ts";
+import type { JsonBytes } from "./json-bytes.ts";
 import { fileMode, permissions, seconds9, timestamp } from "./values.ts";
 
 /** JSON names of the events, indexed by FsEvent ("FS_CLOSE_WRITE" -> "CLOSE_WRITE"). */
@@ -33,6 +36,9 @@ export interface FormatContext {
   /** time since the agent started monitoring, ns */
   readonly uptimeNs: bigint;
 }
+
+/** '"CLOSE_WRITE": ' per event, for eventsBytes() */
+const FS_EVENT_KEYS: readonly string[] = FS_EVENT_NAMES.map((name) => `"${name}": `);
 
 function eventsJson(counts: readonly number[]): string {
   let s = "";
@@ -84,4 +90,98 @@ export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigest
     (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "") +
     (digests ? `, "FileMD5": ${str(digests.md5)}, "FileSHA256": ${str(digests.sha256)}` : "");
   return `${s}}`;
+}
+
+function eventsBytes(out: JsonBytes, counts: readonly number[]): void {
+  out.byte(123); // {
+  let first = true;
+  for (let i = 0; i < FS_EVENT_KEYS.length; i++) {
+    const n = counts[i]!;
+    if (n === 0) continue;
+    if (!first) out.ascii(", ");
+    first = false;
+    out.ascii(FS_EVENT_KEYS[i]!);
+    out.num(n);
+  }
+  out.byte(125); // }
+}
+
+/** fileJson() into out, without making the string (json-min on stdout). */
+export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, digests?: FileDigests): void {
+  infoBytes(out, ctx.host, "filesystem", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
+  out.ascii(", ");
+  procBytes(out, r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions);
+  const path = r.path;
+  const slash = path.lastIndexOf("/");
+  out.ascii(', "FilePath": ');
+  if (slash < 0) out.ascii('"/"');
+  else out.strRange(path, 0, slash + 1);
+  out.ascii(', "File": ');
+  out.strRange(path, slash + 1, path.length);
+  if (r.origin !== undefined) {
+    out.ascii(', "FileOrigin": ');
+    out.str(r.origin);
+  }
+  if (ctx.versions && isExecutable(r)) {
+    out.ascii(', "FileVersion": ');
+    out.str(ctx.versions.fileVersion(r.path));
+  }
+  if (r.mode !== 0) {
+    out.ascii(', "FileMode": "');
+    out.ascii(fileMode(r.mode, r.nlink));
+    out.byte(34);
+  }
+  out.ascii(', "FileEventCount": ');
+  out.num(r.events);
+  out.ascii(', "FileEvents": ');
+  eventsBytes(out, r.eventCounts);
+  out.ascii(', "FileEventsDuration": ');
+  out.seconds9(r.tsNs - r.tsFirstNs);
+  // a path operation the kernel could not map to an inode has nothing more to say
+  if (!r.inodeKnown) {
+    out.byte(125);
+    return;
+  }
+  const sizeChange = r.size - r.sizeFirst;
+  const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
+  out.ascii(', "FileInode": ');
+  out.big(r.ino);
+  out.ascii(', "FileInodeLinkCount": ');
+  out.num(r.nlink);
+  out.ascii(', "FileDevice": ');
+  out.str(ctx.devices.device(r.dev));
+  out.ascii(', "FilePermissions": "');
+  out.ascii(permissions(r.mode));
+  out.ascii('", "FileUser": ');
+  out.str(ctx.names.user(r.uid));
+  out.ascii(', "FileGroup": ');
+  out.str(ctx.names.group(r.gid));
+  out.ascii(', "FileUID": ');
+  out.num(r.uid);
+  out.ascii(', "FileGID": ');
+  out.num(r.gid);
+  out.ascii(', "FileSize": ');
+  out.num(r.size);
+  if (sizeChange !== 0) {
+    out.ascii(', "FileSizeChange": ');
+    out.num(sizeChange);
+  }
+  out.ascii(', "FileAccessTime": "');
+  out.timestamp(r.atimeNs);
+  out.ascii('", "FileStatusChangeTime": "');
+  out.timestamp(r.ctimeNs);
+  out.ascii('", "FileModificationTime": "');
+  out.timestamp(r.mtimeNs);
+  out.byte(34);
+  if (mtimeChange !== 0n) {
+    out.ascii(', "FileModificationTimeChange": ');
+    out.seconds9(mtimeChange);
+  }
+  if (digests) {
+    out.ascii(', "FileMD5": ');
+    out.str(digests.md5);
+    out.ascii(', "FileSHA256": ');
+    out.str(digests.sha256);
+  }
+  out.byte(125);
 }

@@ -20,14 +20,20 @@ export function seconds9(ns: bigint): string {
 let cachedSecond = -1n;
 let cachedPrefix = "";
 
+/** A second since the epoch as "Thu, Apr 04 2024 15:34:35". */
+export function secondPrefix(sec: bigint): string {
+  const d = new Date(Number(sec) * 1000);
+  return (
+    `${DAYS[d.getUTCDay()]}, ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCDate())} ${d.getUTCFullYear()} ` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
+  );
+}
+
 /** ns since the epoch as "Thu, Apr 04 2024 15:34:35.643031330 UTC". */
 export function timestamp(ns: bigint): string {
   const sec = ns / NS_PER_S;
   if (sec !== cachedSecond) {
-    const d = new Date(Number(sec) * 1000);
-    cachedPrefix =
-      `${DAYS[d.getUTCDay()]}, ${MONTHS[d.getUTCMonth()]} ${pad2(d.getUTCDate())} ${d.getUTCFullYear()} ` +
-      `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+    cachedPrefix = secondPrefix(sec);
     cachedSecond = sec;
   }
   return `${cachedPrefix}.${(ns % NS_PER_S).toString().padStart(9, "0")} UTC`;
@@ -36,13 +42,22 @@ export function timestamp(ns: bigint): string {
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
-/** "0755/-rwxr-xr-x": octal of the low 12 bits, then ls-style letters (l for symlinks). */
-export function permissions(mode: number): string {
-  const bits = mode & 0o7777;
-  let s = (mode & S_IFMT) === S_IFLNK ? "l" : "-";
+function permissionsOf(bits: number, link: boolean): string {
+  let s = link ? "l" : "-";
   const rwx = "rwx";
   for (let i = 8; i >= 0; i--) s += bits & (1 << i) ? rwx[(8 - i) % 3] : "-";
   return `${bits.toString(8).padStart(4, "0")}/${s}`;
+}
+
+/** permissions() made once per permission bits and symlink or not (index: bits | link << 12) */
+const PERMISSIONS: (string | undefined)[] = new Array(2 << 12).fill(undefined);
+
+/** "0755/-rwxr-xr-x": octal of the low 12 bits, then ls-style letters (l for symlinks). */
+export function permissions(mode: number): string {
+  const bits = mode & 0o7777;
+  const link = (mode & S_IFMT) === S_IFLNK;
+  const i = link ? bits | (1 << 12) : bits;
+  return (PERMISSIONS[i] ??= permissionsOf(bits, link));
 }
 
 /** kflowd's FileMode: symlink, hardlink (more than one link) or regular. */

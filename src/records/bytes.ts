@@ -12,12 +12,39 @@ export function u64Big(view: DataView, off: number): bigint {
   return view.getBigUint64(off, true);
 }
 
-/** A NUL-terminated string in a fixed-size field. */
-export function cString(bytes: Uint8Array, off: number, max: number): string {
+/** Bytes before the NUL (or the end) of a fixed-size field. */
+export function cStringLength(bytes: Uint8Array, off: number, max: number): number {
   let end = off;
   const limit = off + max;
   while (end < limit && bytes[end] !== 0) end++;
-  return utf8.decode(bytes.subarray(off, end));
+  return end - off;
+}
+
+/** A NUL-terminated string in a fixed-size field. */
+export function cString(bytes: Uint8Array, off: number, max: number): string {
+  const len = cStringLength(bytes, off, max);
+  return len === 0 ? "" : utf8.decode(bytes.subarray(off, off + len));
+}
+
+/**
+ * text() that remembers the last bytes it decoded: names (comm, executables) come in runs
+ * of records of the same process, and comparing a few bytes is cheaper than decoding.
+ */
+export class RecentText {
+  private bytes = new Uint8Array(0);
+  private value = "";
+
+  get(bytes: Uint8Array, off: number, len: number): string {
+    const last = this.bytes;
+    if (len === last.length) {
+      let i = 0;
+      while (i < len && bytes[off + i] === last[i]) i++;
+      if (i === len) return this.value;
+    }
+    this.bytes = bytes.slice(off, off + len);
+    this.value = utf8.decode(this.bytes);
+    return this.value;
+  }
 }
 
 /** len bytes as UTF-8; invalid sequences become U+FFFD. */

@@ -1,4 +1,4 @@
-import { cString, text, u64Big } from "./bytes.ts";
+import { cStringLength, RecentText, u64Big } from "./bytes.ts";
 import { RecTask, RecTaskCommLen } from "./layout.gen.ts";
 
 /** The process behind a record, as captured by the kernel at its first event. */
@@ -16,6 +16,11 @@ export interface TaskIdentity {
   /** basename of the parent's executable */
   readonly parentExe: string;
 }
+
+/** the last name of each kind decoded: the next record is often from the same process */
+const recentComm = new RecentText();
+const recentExe = new RecentText();
+const recentParentExe = new RecentText();
 
 /**
  * Decodes a struct rec_task at off; its two names start at tailOff. Returns the
@@ -36,9 +41,9 @@ export function decodeTask(
     uid: view.getUint32(off + RecTask.uid, true),
     gid: view.getUint32(off + RecTask.gid, true),
     startNs: u64Big(view, off + RecTask.startNs),
-    comm: cString(bytes, off + RecTask.comm, RecTaskCommLen),
-    exe: text(bytes, tailOff, exeLen),
-    parentExe: text(bytes, tailOff + exeLen, parentLen),
+    comm: recentComm.get(bytes, off + RecTask.comm, cStringLength(bytes, off + RecTask.comm, RecTaskCommLen)),
+    exe: recentExe.get(bytes, tailOff, exeLen),
+    parentExe: recentParentExe.get(bytes, tailOff + exeLen, parentLen),
   };
 }
 

@@ -1,15 +1,16 @@
 /**
  * Decoded records to text and to the sinks: one-line or indented JSON to stdout, or the
  * table there with one-line JSON for the collectors. Each record printed takes the next
- * sequence number and the processing time.
+ * sequence number and the processing time. One-line JSON that only stdout wants is
+ * formatted straight into stdout's buffer as bytes, without making the record's string.
  */
 import type { AppMessage } from "../records/app.ts";
 import type { FileRecord } from "../records/file.ts";
 import type { SockRecord } from "../records/sock.ts";
 import type { OutputFormat } from "../config.ts";
-import { type FileDigests, type FormatContext, fileJson } from "../format/file-json.ts";
+import { type FileDigests, type FormatContext, fileBytes, fileJson } from "../format/file-json.ts";
 import { pretty } from "../format/pretty.ts";
-import { sockJson } from "../format/sock-json.ts";
+import { sockBytes, sockJson } from "../format/sock-json.ts";
 import { TableFormat } from "../format/table.ts";
 import type { Sink } from "./stdout.ts";
 import type { UdpSink } from "./udp.ts";
@@ -32,6 +33,8 @@ export class RecordPrinter {
   private readonly table: TableFormat | undefined;
   /** JSON is made when stdout shows it or collectors want it */
   private readonly json: boolean;
+  /** one-line JSON for stdout alone: formatted into its buffer (the same bytes as the string) */
+  private readonly direct: boolean;
 
   constructor(
     context: Omit<FormatContext, "seq" | "nowNs" | "uptimeNs">,
@@ -41,6 +44,7 @@ export class RecordPrinter {
     this.indented = opts.output === "json";
     this.table = opts.output === "table" ? new TableFormat(opts.width) : undefined;
     this.json = !this.table || opts.collectors !== undefined;
+    this.direct = opts.output === "json-min" && opts.toStdout && opts.collectors === undefined;
   }
 
   /** Records printed so far (the last sequence number). */
@@ -57,13 +61,23 @@ export class RecordPrinter {
   file(rec: FileRecord, digests: FileDigests | undefined): void {
     const c = this.next();
     if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.file(rec, c)}\n`);
-    if (this.json) this.emit(fileJson(rec, c, digests));
+    if (this.direct) {
+      const out = this.opts.stdout.begin();
+      fileBytes(out, rec, c, digests);
+      out.byte(10);
+      this.opts.stdout.end();
+    } else if (this.json) this.emit(fileJson(rec, c, digests));
   }
 
   sock(rec: SockRecord, messages: AppMessage[] | undefined): void {
     const c = this.next();
     if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.sock(rec, c, messages ?? [])}\n`);
-    if (this.json) this.emit(sockJson(rec, c, messages));
+    if (this.direct) {
+      const out = this.opts.stdout.begin();
+      sockBytes(out, rec, c, messages);
+      out.byte(10);
+      this.opts.stdout.end();
+    } else if (this.json) this.emit(sockJson(rec, c, messages));
   }
 
   /** Stamps the per-record Info values. */

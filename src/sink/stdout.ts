@@ -1,14 +1,24 @@
 /**
- * Records to standard output, buffered and flushed once per drained batch. A reader that
- * does not keep up never blocks the agent and never grows its memory without bound:
- * while a flush waits for the pipe, records are held up to MAX_HELD_CHARS and dropped
- * beyond it; a reader that went away (EPIPE) or any other write error ends output to
- * stdout. Records not written either way are counted in `dropped`, never fatal.
+ * Records to standard output, buffered and handed to the writer once per drained batch:
+ * records are formatted (or encoded) into one byte buffer and the writer gets that
+ * buffer as one chunk at flush(), or every CHUNK_BYTES during a large batch. A reader
+ * that does not keep up never blocks the agent and never grows its memory without bound:
+ * while a write or flush waits for the pipe, records are held up to MAX_HELD_BYTES and
+ * dropped beyond it; a reader that went away (EPIPE) or any other write error ends
+ * output to stdout. Records not written either way are counted in `dropped`, never fatal.
  */
+import { JsonBytes } from "../format/json-bytes.ts";
 
 export interface Sink {
   /** one record (or line) of text, including its separator */
   write(text: string): void;
+  /**
+   * The buffer the next record is formatted into, at its end (UTF-8, separator
+   * included); end() then takes it as one record. Nothing else may be written between.
+   */
+  begin(): JsonBytes;
+  /** takes what was formatted since begin() as one record: kept, held or dropped */
+  end(): void;
   /** hands what was written to the kernel; returns at once if the reader is behind */
   flush(): void;
   /** flushes what is left, waiting for the reader at most `waitMs`, then closes */
@@ -24,18 +34,23 @@ export interface Sink {
   holdBack(): boolean;
 }
 
-/** most text held while the reader is behind; about 8 MiB of JSON (~7000 records) */
-export const MAX_HELD_CHARS = 8 << 20;
-/** a reader this far behind (characters held) makes holdBack() true... */
-const HOLD_BACK_CHARS = 4 << 20;
+/** most output held while the reader is behind; about 8 MiB of JSON (~7000 records) */
+export const MAX_HELD_BYTES = 8 << 20;
+/** a reader this far behind (bytes held) makes holdBack() true... */
+const HOLD_BACK_BYTES = 4 << 20;
 /** ...for at most this long at a time */
 const MAX_HOLD_BACK_MS = 5000;
 /** how long close() waits for a slow reader before the rest is counted as dropped */
 const CLOSE_WAIT_MS = 1000;
+/** a batch larger than this goes to the writer in chunks of about this size */
+const CHUNK_BYTES = 1 << 20;
+/** the buffer's size; it grows while records are held, and shrinks back once written */
+const BUFFER_BYTES = 2 * CHUNK_BYTES;
 
 /** The part of Bun's FileSink the sink uses; tests substitute their own. */
 export interface Writer {
-  write(chunk: string): number | Promise<number>;
+  /** copies what it does not write at once (Bun's FileSink does): the chunk is reused */
+  write(chunk: Uint8Array): number | Promise<number>;
   flush(): number | Promise<number>;
   end(): number | Promise<number>;
   unref(): void;
@@ -47,15 +62,18 @@ export interface Writer {
  */
 export function stdoutSink(
   writer: Writer = Bun.stdout.writer(),
-  maxHeldChars = MAX_HELD_CHARS,
+  maxHeldBytes = MAX_HELD_BYTES,
   notice: (line: string) => void = (line) => process.stderr.write(line),
 ): Sink {
+  /** the records not handed to the writer yet: held while `pending` */
+  const out = new JsonBytes(BUFFER_BYTES);
+  /** where the record being formatted starts in `out` */
+  let recordStart = 0;
+  /** records in `out` */
+  let inBuffer = 0;
   /** records handed to the writer since its last completed flush */
   let inWriter = 0;
-  /** records waiting while a flush is in progress */
-  let held: string[] = [];
-  let heldChars = 0;
-  /** the flush the reader has not taken yet */
+  /** the write or flush the reader has not taken yet */
   let pending: Promise<void> | undefined;
   let dropped = 0;
   let failure: string | undefined;
@@ -69,10 +87,10 @@ export function stdoutSink(
       failure = (e as { code?: string } | null)?.code ?? (e instanceof Error ? e.message : String(e));
       notice(`kflowd: stdout: ${failure}; records are no longer printed there (counted as dropped)\n`);
     }
-    dropped += inWriter + held.length;
+    dropped += inWriter + inBuffer;
     inWriter = 0;
-    held = [];
-    heldChars = 0;
+    inBuffer = 0;
+    out.reset(BUFFER_BYTES);
     pending = undefined;
     // nothing more will be written: pending bytes must not keep the agent from exiting
     try {
@@ -87,13 +105,7 @@ export function stdoutSink(
         if (pending !== mine) return;
         pending = undefined;
         inWriter = 0;
-        if (held.length > 0) {
-          const texts = held;
-          held = [];
-          heldChars = 0;
-          for (const t of texts) put(t);
-          flush();
-        }
+        if (inBuffer > 0) flush();
       },
       (e: unknown) => {
         if (pending === mine) fail(e);
@@ -102,35 +114,52 @@ export function stdoutSink(
     pending = mine;
   }
 
-  function put(text: string): void {
+  /** Hands the buffered records to the writer (unless it is waiting for the reader). */
+  function hand(): void {
+    if (failure !== undefined || pending || inBuffer === 0) return;
+    inWriter += inBuffer;
+    inBuffer = 0;
+    try {
+      // the writer flushes by itself past its buffer size; that flush may have to wait
+      const r = writer.write(out.bytes());
+      if (typeof r !== "number") wait(r);
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    out.reset(out.buf.length > BUFFER_BYTES ? BUFFER_BYTES : out.buf.length);
+  }
+
+  function begin(): JsonBytes {
+    recordStart = out.pos;
+    return out;
+  }
+
+  function end(): void {
     if (failure !== undefined) {
+      out.pos = recordStart;
       dropped++;
       return;
     }
     if (pending) {
-      if (heldChars + text.length > maxHeldChars) {
+      if (out.pos > maxHeldBytes) {
+        out.pos = recordStart;
         if (!behind) {
           behind = true;
-          notice(`kflowd: stdout: the reader is ${maxHeldChars >> 20} MiB behind; records are dropped until it catches up (counted)\n`);
+          notice(`kflowd: stdout: the reader is ${maxHeldBytes >> 20} MiB behind; records are dropped until it catches up (counted)\n`);
         }
         dropped++;
         return;
       }
-      held.push(text);
-      heldChars += text.length;
+      inBuffer++;
       return;
     }
-    try {
-      inWriter++;
-      // the writer flushes by itself past its buffer size; that flush may have to wait
-      const r = writer.write(text);
-      if (typeof r !== "number") wait(r);
-    } catch (e) {
-      fail(e);
-    }
+    inBuffer++;
+    if (out.pos >= CHUNK_BYTES) hand();
   }
 
   function flush(): void {
+    hand();
     if (failure !== undefined || pending || inWriter === 0) return;
     try {
       const r = writer.flush();
@@ -142,17 +171,22 @@ export function stdoutSink(
   }
 
   return {
-    write: put,
+    write(text: string): void {
+      begin().text(text);
+      end();
+    },
+    begin,
+    end,
     flush,
     async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
       const deadline = Date.now() + waitMs;
       flush();
-      while ((pending || held.length > 0) && failure === undefined && Date.now() < deadline) {
+      while ((pending || inBuffer > 0) && failure === undefined && Date.now() < deadline) {
         await Promise.race([pending ?? Promise.resolve(), Bun.sleep(20)]);
         flush();
       }
       if (failure !== undefined) return;
-      if (pending || held.length > 0 || inWriter > 0) {
+      if (pending || inBuffer > 0 || inWriter > 0) {
         // the reader is stuck: what it has not taken is dropped, not waited for forever
         fail(new Error("the reader did not take the last records"));
         return;
@@ -171,7 +205,7 @@ export function stdoutSink(
       return failure;
     },
     holdBack(): boolean {
-      if (failure !== undefined || heldChars < HOLD_BACK_CHARS) {
+      if (failure !== undefined || !pending || out.pos < HOLD_BACK_BYTES) {
         holdingSince = 0;
         return false;
       }
