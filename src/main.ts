@@ -55,6 +55,11 @@ const BATCH_BYTES = 1 << 20;
 const STATS_MS = 10_000;
 /** how often the kernel's count of deferred records is looked at */
 const DEFERRED_CHECK_MS = 100;
+/**
+ * how often the files of processes that ended are looked for: each time walks the keys
+ * of the whole file map, so exits are gathered rather than handled every drain
+ */
+const EXIT_FLUSH_MS = 100;
 /** at stop, how long the ring buffer is drained at the pace of a slow stdout reader */
 const STOP_DRAIN_MS = 1000;
 /** at stop, how long records still waiting for checksums are given */
@@ -137,6 +142,7 @@ async function run(config: Config): Promise<number> {
   let stopping = false;
   /** drain whether stdout's reader keeps up or not (at the end of a stop) */
   let force = false;
+  let exitsFlushedAt = 0;
 
   /**
    * application capture turned off altogether (-p NAME=off for every application; it is on
@@ -214,9 +220,10 @@ async function run(config: Config): Promise<number> {
       for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);
       full.clear();
     }
-    if (exits.size > 0) {
+    if (exits.size > 0 && (force || Date.now() - exitsFlushedAt >= EXIT_FLUSH_MS)) {
       flusher.flushExited(exits, visit);
       exits.clear();
+      exitsFlushedAt = Date.now();
     }
     sink.flush();
   }
