@@ -1,7 +1,6 @@
 /** The Info* and Proc* keys that start every record, in kflowd's order. */
 import type { TaskIdentity } from "../records/task.ts";
 import { encode, type JsonBytes } from "./json-bytes.ts";
-import { seconds9 } from "./values.ts";
 
 /** Per-host facts and per-record values of the Info* keys. */
 export interface HostInfo {
@@ -41,7 +40,7 @@ export interface VersionLookup {
 export const str = JSON.stringify as (s: string) => string;
 
 /** The Info keys that only depend on the host and the monitor: from InfoMonitor to InfoUptime's key. */
-function infoHost(host: HostInfo, monitor: string): string {
+export function infoHost(host: HostInfo, monitor: string): string {
   return (
     `, "InfoMonitor": ${str(monitor)}, ` +
     `"InfoHostName": ${str(host.hostName)}, "InfoHostIP": ${str(host.hostIp)}, ` +
@@ -51,26 +50,14 @@ function infoHost(host: HostInfo, monitor: string): string {
   );
 }
 
-/** deferred: the kernel kept the record aggregating while the ring buffer was full. */
-export function infoJson(
-  host: HostInfo,
-  monitor: string,
-  seq: number,
-  timestamp: string,
-  uptimeNs: bigint,
-  deferred: boolean,
-): string {
-  return (
-    `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": ${str(timestamp)}${infoHost(host, monitor)}${seconds9(uptimeNs)}` +
-    (deferred ? `, "InfoDeferred": true` : "")
-  );
-}
-
 /** infoHost() as bytes, made once per host and monitor */
 let infoHostOf: HostInfo | undefined;
 const infoHostBytes = new Map<string, Uint8Array>();
 
-/** infoJson() into out, with the timestamp of nowNs. */
+/**
+ * The Info keys into out, from "{" to InfoUptime (and InfoDeferred: the kernel kept the
+ * record aggregating while the ring buffer was full), with the timestamp of nowNs.
+ */
 export function infoBytes(
   out: JsonBytes,
   host: HostInfo,
@@ -105,17 +92,7 @@ export function procName(task: TaskIdentity): string {
   return task.exe.startsWith(task.comm) ? task.exe : `${task.exe}/${task.comm}`;
 }
 
-export function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint, versions?: VersionLookup): string {
-  return (
-    `"ProcParent": ${str(task.parentExe)}, "Proc": ${str(procName(task))}, ` +
-    (versions ? `"ProcVersion": ${str(versions.exeVersion(task.exe))}, ` : "") +
-    `"ProcUser": ${str(names.user(task.uid))}, "ProcGroup": ${str(names.group(task.gid))}, ` +
-    `"ProcPPID": ${task.ppid}, "ProcPID": ${task.pid}, "ProcTID": ${task.tid}, ` +
-    `"ProcUID": ${task.uid}, "ProcGID": ${task.gid}, "ProcAge": ${seconds9(ageNs)}`
-  );
-}
-
-/** procJson() into out. */
+/** The Proc keys into out. */
 export function procBytes(out: JsonBytes, task: TaskIdentity, names: NameLookup, ageNs: bigint, versions?: VersionLookup): void {
   out.ascii('"ProcParent": ');
   out.str(task.parentExe);

@@ -6,15 +6,12 @@ import {
   type HostInfo,
   type InterfaceLookup,
   infoBytes,
-  infoJson,
   type NameLookup,
   procBytes,
-  procJson,
-  str,
   type VersionLookup,
 } from "./common.ts";
-import type { JsonBytes } from "./json-bytes.ts";
-import { fileMode, permissions, seconds9, timestamp } from "./values.ts";
+import { type JsonBytes, text, textStart } from "./json-bytes.ts";
+import { fileMode, permissions } from "./values.ts";
 
 /** JSON names of the events, indexed by FsEvent ("FS_CLOSE_WRITE" -> "CLOSE_WRITE"). */
 export const FS_EVENT_NAMES: readonly string[] = Object.entries(FsEvent)
@@ -40,15 +37,6 @@ export interface FormatContext {
 /** '"CLOSE_WRITE": ' per event, for eventsBytes() */
 const FS_EVENT_KEYS: readonly string[] = FS_EVENT_NAMES.map((name) => `"${name}": `);
 
-function eventsJson(counts: readonly number[]): string {
-  let s = "";
-  for (let i = 0; i < FS_EVENT_NAMES.length; i++) {
-    const n = counts[i]!;
-    if (n !== 0) s += `${s === "" ? "" : ", "}"${FS_EVENT_NAMES[i]}": ${n}`;
-  }
-  return `{${s}}`;
-}
-
 /** kflowd's "executable file": a regular file with any execute bit. */
 export function isExecutable(r: FileRecord): boolean {
   return r.inodeKnown && (r.mode & 0o170000) === 0o100000 && (r.mode & 0o111) !== 0;
@@ -58,38 +46,6 @@ export function isExecutable(r: FileRecord): boolean {
 export interface FileDigests {
   readonly md5: string;
   readonly sha256: string;
-}
-
-/** digests: -c on and the file executable (undefined: no checksum keys). */
-export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigests): string {
-  const slash = r.path.lastIndexOf("/");
-  const dir = r.path.slice(0, slash + 1) || "/";
-  const name = r.path.slice(slash + 1);
-  let s =
-    `${infoJson(ctx.host, "filesystem", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs, r.deferred)}, ` +
-    `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions)}, ` +
-    `"FilePath": ${str(dir)}, "File": ${str(name)}, ` +
-    (r.origin !== undefined ? `"FileOrigin": ${str(r.origin)}, ` : "") +
-    (ctx.versions && isExecutable(r) ? `"FileVersion": ${str(ctx.versions.fileVersion(r.path))}, ` : "") +
-    (r.mode !== 0 ? `"FileMode": ${str(fileMode(r.mode, r.nlink))}, ` : "") +
-    `"FileEventCount": ${r.events}, "FileEvents": ${eventsJson(r.eventCounts)}, ` +
-    `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}`;
-  // a path operation the kernel could not map to an inode has nothing more to say
-  if (!r.inodeKnown) return `${s}}`;
-  const sizeChange = r.size - r.sizeFirst;
-  const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
-  s +=
-    `, "FileInode": ${r.ino}, "FileInodeLinkCount": ${r.nlink}, "FileDevice": ${str(ctx.devices.device(r.dev))}, ` +
-    `"FilePermissions": ${str(permissions(r.mode))}, ` +
-    `"FileUser": ${str(ctx.names.user(r.uid))}, "FileGroup": ${str(ctx.names.group(r.gid))}, ` +
-    `"FileUID": ${r.uid}, "FileGID": ${r.gid}, "FileSize": ${r.size}, ` +
-    (sizeChange !== 0 ? `"FileSizeChange": ${sizeChange}, ` : "") +
-    `"FileAccessTime": ${str(timestamp(r.atimeNs))}, ` +
-    `"FileStatusChangeTime": ${str(timestamp(r.ctimeNs))}, ` +
-    `"FileModificationTime": ${str(timestamp(r.mtimeNs))}` +
-    (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "") +
-    (digests ? `, "FileMD5": ${str(digests.md5)}, "FileSHA256": ${str(digests.sha256)}` : "");
-  return `${s}}`;
 }
 
 function eventsBytes(out: JsonBytes, counts: readonly number[]): void {
@@ -106,7 +62,7 @@ function eventsBytes(out: JsonBytes, counts: readonly number[]): void {
   out.byte(125); // }
 }
 
-/** fileJson() into out, without making the string (json-min on stdout). */
+/** The record into out, as one line of JSON; digests: -c on and the file executable (undefined: no checksum keys). */
 export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, digests?: FileDigests): void {
   infoBytes(out, ctx.host, "filesystem", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
   out.ascii(", ");
@@ -184,4 +140,11 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
     out.str(digests.sha256);
   }
   out.byte(125);
+}
+
+/** The record as one line of JSON text (pretty JSON, the collectors). */
+export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigests): string {
+  const out = textStart();
+  fileBytes(out, r, ctx, digests);
+  return text(out);
 }

@@ -303,3 +303,18 @@ export class JsonBytes {
 export function encode(s: string): Uint8Array {
   return encoder.encode(s);
 }
+
+const decoder = new TextDecoder();
+/** where records made as text (pretty JSON, collectors) are formatted first */
+const textScratch = new JsonBytes();
+
+/** An empty buffer for one record that is wanted as text: format into it, then text(). */
+export function textStart(): JsonBytes {
+  textScratch.reset();
+  return textScratch;
+}
+
+/** What was formatted into out, as text. */
+export function text(out: JsonBytes): string {
+  return decoder.decode(out.bytes());
+}

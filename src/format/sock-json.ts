@@ -4,14 +4,13 @@ import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../records/net.ts";
 import type { SockDirection, SockRecord } from "../records/sock.ts";
 import { appJson } from "./app-json.ts";
 import { SockRole } from "../records/layout.gen.ts";
-import { ipv4, ipv6 } from "./addr.ts";
-import { infoBytes, infoJson, procBytes, procJson, str } from "./common.ts";
+import { ipv6 } from "./addr.ts";
+import { infoBytes, procBytes } from "./common.ts";
 import type { FormatContext } from "./file-json.ts";
-import type { JsonBytes } from "./json-bytes.ts";
-import { seconds9, timestamp } from "./values.ts";
+import { type JsonBytes, text, textStart } from "./json-bytes.ts";
 
 /** Kernel TCP states (include/net/tcp_states.h), by number. */
-const TCP_STATES = [
+export const TCP_STATES = [
   "TCP_NONE", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2",
   "TCP_TIME_WAIT", "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING",
   "TCP_NEW_SYN_RECV", "TCP_BOUND_INACTIVE",
@@ -32,111 +31,16 @@ export function tcpFlagsName(mask: number): string {
   return FLAGS_NAMES[mask] ?? flagsNameOf(mask);
 }
 
-function flagsJson(d: SockDirection): string {
-  return `{${d.flags.map(([mask, n]) => `"${tcpFlagsName(mask)}": ${n}`).join(", ")}}`;
-}
-
-function addr(r: SockRecord, b: Uint8Array): string {
-  return r.family === AF_INET ? ipv4(b) : ipv6(b);
-}
-
-/** interface of the first packet in a direction */
-function iface(ctx: FormatContext, d: SockDirection): string {
-  return str(ctx.interfaces.interface(d.ifindex));
-}
-
-function tcpTx(r: SockRecord, ctx: FormatContext): string {
-  const d = r.tx;
-  return (
-    `"SockTxInterface": ${iface(ctx, d)}, "SockTxDataPackets": ${d.dataPackets}, "SockTxPackets": ${d.packets}, ` +
-    `"SockTxPacketsRetrans": ${r.retrans}, "SockTxPacketsDups": ${r.dsackDups}, "SockTxFlags": ${flagsJson(d)}, ` +
-    `"SockTxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, "SockTxBytes": ${d.bytes}, ` +
-    `"SockTxBytesAcked": ${r.bytesAcked}, "SockTxBytesRetrans": ${r.bytesRetrans}` +
-    (r.rtoMs === undefined ? "" : `, "SockTxRTO": ${r.rtoMs}`)
-  );
-}
-
-function tcpRx(r: SockRecord, ctx: FormatContext): string {
-  const d = r.rx;
-  return (
-    `"SockRxInterface": ${iface(ctx, d)}, "SockRxDataPackets": ${d.dataPackets}, "SockRxPackets": ${d.packets}, ` +
-    `"SockRxPacketsQueued": ${queued(r)}, "SockRxPacketsDrop": ${r.drops}, "SockRxPacketsReorder": ${r.reorder}, ` +
-    `"SockRxPacketsFrag": ${d.frags}, "SockRxFlags": ${flagsJson(d)}, "SockRxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, ` +
-    `"SockRxBytes": ${d.bytes}, "SockRxTTL": ${ttl(d)}, ` +
-    `"SockRTT": ${seconds9(BigInt(r.srttUs) * 1000n)}`
-  );
-}
-
 /** average TTL / hop limit of the packets received */
-function ttl(d: SockDirection): number {
+export function ttl(d: SockDirection): number {
   return d.ttlPackets ? Math.round(d.ttlSum / d.ttlPackets) : 0;
 }
 
 /** rcv_nxt - copied_seq counts a received FIN's sequence number too: not a queued byte. */
-function queued(r: SockRecord): number {
+export function queued(r: SockRecord): number {
   const finSeen = r.rx.flags.some(([mask]) => mask & 1);
   return Math.max(0, r.queued - (finSeen ? 1 : 0));
 }
-
-function udpTx(r: SockRecord, ctx: FormatContext): string {
-  const d = r.tx;
-  return (
-    `"SockTxInterface": ${iface(ctx, d)}, "SockTxPackets": ${d.packets}, ` +
-    `"SockTxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, "SockTxBytes": ${d.bytes}`
-  );
-}
-
-function udpRx(r: SockRecord, ctx: FormatContext): string {
-  const d = r.rx;
-  return (
-    `"SockRxInterface": ${iface(ctx, d)}, "SockRxPackets": ${d.packets}, ` +
-    `"SockRxPacketsQueued": ${r.queued}, "SockRxPacketsDrop": ${r.drops}, "SockRxPacketsFrag": ${d.frags}, ` +
-    `"SockRxDuration": ${seconds9(d.tsLastNs - d.tsFirstNs)}, "SockRxBytes": ${d.bytes}, ` +
-    `"SockRxTTL": ${ttl(d)}`
-  );
-}
-
-function inetJson(r: SockRecord, ctx: FormatContext): string {
-  const tcp = r.proto === IPPROTO_TCP;
-  const state = tcp ? (TCP_STATES[r.state] ?? `TCP_${r.state}`) : r.state === 1 ? "UDP_ESTABLISHED" : "UDP_CLOSE";
-  const blocks: string[] = [];
-  const tx = r.tx.packets > 0 ? (tcp ? tcpTx(r, ctx) : udpTx(r, ctx)) : undefined;
-  const rx = r.rx.packets > 0 ? (tcp ? tcpRx(r, ctx) : udpRx(r, ctx)) : undefined;
-  // clients list what they sent first, servers what they received
-  const order = r.role === SockRole.SOCK_ROLE_SERVER ? [rx, tx] : [tx, rx];
-  for (const b of order) if (b) blocks.push(b);
-  return (
-    `"SockProtocol": ${tcp ? '"TCP"' : '"UDP"'}, "SockRole": ${str(roleName(r))}, "SockState": ${str(state)}, ` +
-    `"SockFamily": ${r.family === AF_INET ? '"AF_INET"' : '"AF_INET6"'}, ` +
-    `"SockLocalIP": ${str(addr(r, r.laddr))}, "SockLocalPort": ${r.lport}, ` +
-    `"SockRemoteIP": ${str(addr(r, r.raddr))}, "SockRemotePort": ${r.rport}` +
-    blocks.map((b) => `, ${b}`).join("")
-  );
-}
-
-function roleName(r: SockRecord): string {
-  return r.role === SockRole.SOCK_ROLE_SERVER ? "SERVER" : "CLIENT";
-}
-
-function unixJson(r: SockRecord): string {
-  return (
-    `"SockRole": ${str(roleName(r))}, "SockAddress": ${str(r.unixPath)}, "SockFamily": "AF_UNIX", ` +
-    `"SockTxBytes": ${r.tx.bytes}` +
-    (r.rx.packets > 0 ? `, "SockRxBytes": ${r.rx.bytes}` : "")
-  );
-}
-
-/** The record, with the application messages captured on its socket (if any). */
-export function sockJson(r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): string {
-  const body = r.family === AF_UNIX ? unixJson(r) : inetJson(r, ctx);
-  return (
-    `${infoJson(ctx.host, "socket", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs, r.deferred)}, ` +
-    `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions)}, ${body}, ` +
-    `"SockAge": ${seconds9(r.tsNs - r.tsFirstNs)}${appJson(r, messages)}}`
-  );
-}
-
-/* The same records as bytes: sockJson() without making the strings (json-min on stdout). */
 
 function flagsBytes(out: JsonBytes, d: SockDirection): void {
   out.byte(123); // {
@@ -317,7 +221,7 @@ function unixBytes(out: JsonBytes, r: SockRecord): void {
   }
 }
 
-/** sockJson() into out. */
+/** The record into out, as one line of JSON, with the application messages captured on its socket (if any). */
 export function sockBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): void {
   infoBytes(out, ctx.host, "socket", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
   out.ascii(", ");
@@ -327,7 +231,14 @@ export function sockBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext, mes
   else inetBytes(out, r, ctx);
   out.ascii(', "SockAge": ');
   out.seconds9(r.tsNs - r.tsFirstNs);
-  // captured application messages are rare next to records: their text as made for sockJson()
+  // captured application messages are rare next to records: made as text
   if (messages && messages.length > 0) out.text(appJson(r, messages));
   out.byte(125);
+}
+
+/** The record as one line of JSON text (pretty JSON, the collectors). */
+export function sockJson(r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): string {
+  const out = textStart();
+  sockBytes(out, r, ctx, messages);
+  return text(out);
 }

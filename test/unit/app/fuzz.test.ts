@@ -16,6 +16,7 @@ import type { AppMessage } from "../../../src/records/app.ts";
 import { AppKind, SockRole } from "../../../src/records/layout.gen.ts";
 import { IPPROTO_TCP } from "../../../src/records/net.ts";
 import type { SockRecord } from "../../../src/records/sock.ts";
+import { prng } from "../../helpers/prng.ts";
 
 /** inputs per decoder */
 const N = 1_000_000;
@@ -27,18 +28,6 @@ const CAP = 4095;
  * garbage collection and a loaded machine).
  */
 const SLOW_MS = 2000;
-
-/** mulberry32: small, fast, seeded */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const enc = new TextEncoder();
 const latin1 = new TextDecoder("latin1");

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import type { HostInfo } from "../../../src/format/common.ts";
-import { type FileDigests, type FormatContext, fileBytes, fileJson } from "../../../src/format/file-json.ts";
+import { type FileDigests, type FormatContext, fileBytes } from "../../../src/format/file-json.ts";
 import { JsonBytes } from "../../../src/format/json-bytes.ts";
-import { sockBytes, sockJson } from "../../../src/format/sock-json.ts";
+import { sockBytes } from "../../../src/format/sock-json.ts";
+import { fileJson, sockJson } from "./json-oracle.ts";
 import { seconds9, timestamp } from "../../../src/format/values.ts";
 import type { AppMessage } from "../../../src/records/app.ts";
 import type { FileRecord } from "../../../src/records/file.ts";
@@ -10,6 +11,7 @@ import { AppKind, FsEvent, SockRole } from "../../../src/records/layout.gen.ts";
 import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../../../src/records/net.ts";
 import type { SockDirection, SockRecord } from "../../../src/records/sock.ts";
 import type { TaskIdentity } from "../../../src/records/task.ts";
+import { prng as rng } from "../../helpers/prng.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -32,18 +34,6 @@ function written(f: (out: JsonBytes) => void, initialBytes = 16): string {
   const out = new JsonBytes(initialBytes);
   f(out);
   return decoder.decode(out.bytes());
-}
-
-/** A deterministic generator (mulberry32), so a failure can be reproduced. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const rand = rng(20240404);
@@ -292,7 +282,7 @@ describe("byte writers match the string formats", () => {
   });
 });
 
-describe("records as bytes match their JSON strings", () => {
+describe("records as bytes match the reference string formatters (json-oracle.ts)", () => {
   test("file records: hostile names, optional keys, zero and 64-bit values", () => {
     for (let i = 0; i < 3000; i++) {
       const ctx = context();
