@@ -257,23 +257,14 @@ export class JsonBytes {
       b[this.pos++] = THREE_DIGITS[d + 2]!;
       return;
     }
-    let len = 4;
-    for (let t = 10_000; n >= t && len < 16; t *= 10) len++;
-    let p = this.pos + len;
+    // Larger ones through the runtime's own conversion. Digits computed here three at a
+    // time (a division loop switching between int32 and double) made JSC's optimized
+    // code throw "TypeError: No default value" on arm64 now and then (Debian 6.1 arm64
+    // guest of the kernel matrix, 1 run in 2).
+    const s = String(n);
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
     this.pos = p;
-    // three digits per division (an integer division costs tens of cycles)
-    while (n >= 1000) {
-      const q = n <= 0x7fffffff ? (n / 1000) | 0 : Math.floor(n / 1000);
-      const d = 3 * (n - q * 1000);
-      b[--p] = THREE_DIGITS[d + 2]!;
-      b[--p] = THREE_DIGITS[d + 1]!;
-      b[--p] = THREE_DIGITS[d]!;
-      n = q;
-    }
-    const d = 3 * n;
-    b[--p] = THREE_DIGITS[d + 2]!;
-    if (n >= 10) b[--p] = THREE_DIGITS[d + 1]!;
-    if (n >= 100) b[--p] = THREE_DIGITS[d]!;
   }
 
   /** 0 <= n < 1e9 as exactly nine digits; room was ensured. */
