@@ -85,13 +85,16 @@ struct {
 	__type(value, struct inode_span);
 } inode_scratch SEC(".maps");
 
-/* Copies the first bytes of inode to this CPU's inode_scratch; NULL without one. */
+/*
+ * Copies the first bytes of inode to this CPU's inode_scratch; NULL without one or when
+ * they could not be read (a record of zeros would name inode 0 of no device).
+ */
 static __always_inline struct inode_span *inode_span_get(struct inode *inode)
 {
 	struct inode_span *sp = bpf_map_lookup_elem(&inode_scratch, &scratch_key);
 
-	if (sp)
-		inode_span_read(sp, inode);
+	if (sp && !inode_span_read(sp, inode))
+		return NULL;
 	return sp;
 }
 
