@@ -15,6 +15,18 @@
 import { constants, type BigIntStats } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 
+/**
+ * One version of a file as a record names it: the path that led to it and its (dev, inode,
+ * size, mtime); dev is the kernel dev_t (major << 20 | minor).
+ */
+export interface FileVersion {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: bigint;
+  readonly size: number;
+  readonly mtimeNs: bigint;
+}
+
 /** Digests of one file version, lowercase hex. */
 export interface Digests {
   readonly md5: string;
@@ -87,8 +99,8 @@ export function kernelDev(statDev: bigint): number {
   return Number(major) * 0x100000 + Number(minor);
 }
 
-function versionKey(dev: number, ino: bigint, size: number, mtimeNs: bigint): string {
-  return `${dev}:${ino}:${size}:${mtimeNs}`;
+function versionKey(v: FileVersion): string {
+  return `${v.dev}:${v.ino}:${v.size}:${v.mtimeNs}`;
 }
 
 function errorCode(e: unknown): unknown {
@@ -150,12 +162,9 @@ export class Checksums {
     return this.cache.size;
   }
 
-  /**
-   * Cached digests of exactly this file version, else undefined. Synchronous, no I/O.
-   * dev is the kernel dev_t (major << 20 | minor).
-   */
-  get(dev: number, ino: bigint, size: number, mtimeNs: bigint): Digests | undefined {
-    return this.lookup(versionKey(dev, ino, size, mtimeNs));
+  /** Cached digests of exactly this file version, else undefined. Synchronous, no I/O. */
+  get(v: FileVersion): Digests | undefined {
+    return this.lookup(versionKey(v));
   }
 
   /**
@@ -163,19 +172,19 @@ export class Checksums {
    * concurrent requests for the same version, and caches the result. Resolves undefined
    * (never rejects) when it refuses or fails, counting the reason in `refused`.
    */
-  compute(path: string, dev: number, ino: bigint, size: number, mtimeNs: bigint): Promise<Digests | undefined> {
+  compute(v: FileVersion): Promise<Digests | undefined> {
     try {
-      const key = versionKey(dev, ino, size, mtimeNs);
+      const key = versionKey(v);
       const hit = this.lookup(key);
       if (hit) return Promise.resolve(hit);
       const pending = this.inflight.get(key);
       if (pending) return pending;
-      if (size > this.maxFileBytes) return Promise.resolve(this.refuse("tooBig"));
+      if (v.size > this.maxFileBytes) return Promise.resolve(this.refuse("tooBig"));
       if (this.running >= this.maxConcurrent && this.waiting.length >= this.maxQueued) {
         return Promise.resolve(this.refuse("busy"));
       }
       const slot = this.acquire();
-      const job = this.run(slot, key, path, dev, ino, size, mtimeNs);
+      const job = this.run(slot, key, v);
       this.inflight.set(key, job);
       return job;
     } catch {
@@ -213,19 +222,11 @@ export class Checksums {
     else this.running--;
   }
 
-  private async run(
-    slot: Promise<void> | undefined,
-    key: string,
-    path: string,
-    dev: number,
-    ino: bigint,
-    size: number,
-    mtimeNs: bigint,
-  ): Promise<Digests | undefined> {
+  private async run(slot: Promise<void> | undefined, key: string, v: FileVersion): Promise<Digests | undefined> {
     try {
       await slot;
       try {
-        const digests = await this.hashFile(path, dev, ino, size, mtimeNs);
+        const digests = await this.hashFile(v);
         if (digests) this.store(key, digests);
         return digests;
       } finally {
@@ -248,34 +249,22 @@ export class Checksums {
     }
   }
 
-  private async hashFile(
-    path: string,
-    dev: number,
-    ino: bigint,
-    size: number,
-    mtimeNs: bigint,
-  ): Promise<Digests | undefined> {
+  private async hashFile(v: FileVersion): Promise<Digests | undefined> {
     let fh: FileHandle;
     try {
-      fh = await openNoFollow(path);
+      fh = await openNoFollow(v.path);
     } catch (e) {
       return this.refuse(errorCode(e) === "ELOOP" ? "symlink" : "openFailed");
     }
     try {
-      return await this.hashOpened(fh, dev, ino, size, mtimeNs);
+      return await this.hashOpened(fh, v);
     } finally {
       await fh.close().catch(() => undefined);
     }
   }
 
   /** Everything after open(2) goes through the descriptor. */
-  private async hashOpened(
-    fh: FileHandle,
-    dev: number,
-    ino: bigint,
-    size: number,
-    mtimeNs: bigint,
-  ): Promise<Digests | undefined> {
+  private async hashOpened(fh: FileHandle, v: FileVersion): Promise<Digests | undefined> {
     let before: BigIntStats;
     try {
       before = await fh.stat({ bigint: true });
@@ -283,13 +272,13 @@ export class Checksums {
       return this.refuse("readFailed");
     }
     if (!before.isFile()) return this.refuse("notRegular");
-    if (before.ino !== ino || kernelDev(before.dev) !== dev) return this.refuse("otherFile");
+    if (before.ino !== v.ino || kernelDev(before.dev) !== v.dev) return this.refuse("otherFile");
     if (before.size > BigInt(this.maxFileBytes)) return this.refuse("tooBig");
-    if (before.size !== BigInt(size) || before.mtimeNs !== mtimeNs) return this.refuse("outdated");
+    if (before.size !== BigInt(v.size) || before.mtimeNs !== v.mtimeNs) return this.refuse("outdated");
 
     const md5 = new Bun.CryptoHasher("md5");
     const sha256 = new Bun.CryptoHasher("sha256");
-    const total = size;
+    const total = v.size;
     const buf = Buffer.allocUnsafe(Math.max(1, Math.min(CHUNK_BYTES, total)));
     let pos = 0;
     let after: BigIntStats;

@@ -25,14 +25,14 @@ export class DigestWait {
 
   /** Prints rec now if its file version is hashed already, else once it is. */
   add(rec: FileRecord): void {
-    const known = this.checksums.get(rec.dev, rec.ino, rec.size, rec.mtimeNs);
+    const known = this.checksums.get(rec);
     if (known) return this.print(rec, known, false);
     if (this.waiting.size >= MAX_WAITING) {
       this.missing++;
       return this.print(rec, NO_DIGESTS, false);
     }
     this.waiting.add(rec);
-    void this.checksums.compute(rec.path, rec.dev, rec.ino, rec.size, rec.mtimeNs).then((digests) => {
+    void this.checksums.compute(rec).then((digests) => {
       if (this.closed || !this.waiting.delete(rec)) return;
       if (!digests) this.missing++;
       this.print(rec, digests ?? NO_DIGESTS, true);

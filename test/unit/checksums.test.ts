@@ -13,19 +13,11 @@ import {
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { Checksums, kernelDev } from "../../src/enrich/checksums.ts";
+import { Checksums, type FileVersion, kernelDev } from "../../src/enrich/checksums.ts";
 import { devHex } from "../../src/enrich/devices.ts";
 
 const dir = mkdtempSync(`${tmpdir()}/kflowd-sum-`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Version {
-  readonly path: string;
-  readonly dev: number;
-  readonly ino: bigint;
-  readonly size: number;
-  readonly mtimeNs: bigint;
-}
 
 function run(...argv: string[]): string {
   const p = Bun.spawnSync(argv);
@@ -34,7 +26,7 @@ function run(...argv: string[]): string {
 }
 
 /** The record the kernel would send, from stat(1) rather than our own dev_t conversion. */
-function version(path: string): Version {
+function version(path: string): FileVersion {
   const [major, minor, ino, size, sec, nsec] = run("stat", "-c", "%Hd %Ld %i %s %Y %.9Y", path).trim().split(" ");
   const frac = nsec!.split(".")[1] ?? "0";
   return {
@@ -46,8 +38,8 @@ function version(path: string): Version {
   };
 }
 
-function compute(c: Checksums, v: Version, path = v.path): ReturnType<Checksums["compute"]> {
-  return c.compute(path, v.dev, v.ino, v.size, v.mtimeNs);
+function compute(c: Checksums, v: FileVersion, path = v.path): ReturnType<Checksums["compute"]> {
+  return c.compute({ ...v, path });
 }
 
 function toolDigests(path: string): { md5: string; sha256: string } {
@@ -93,14 +85,14 @@ test.skipIf(notRoot)("kernelDev agrees with stat() of mknod'ed big device number
 test("digests equal md5sum and sha256sum; the second request is served from the cache", async () => {
   const v = version(exe("#!/bin/sh\necho hello\n"));
   const c = new Checksums();
-  expect(c.get(v.dev, v.ino, v.size, v.mtimeNs)).toBeUndefined();
+  expect(c.get(v)).toBeUndefined();
   const d = await compute(c, v);
   expect(d).toEqual(toolDigests(v.path));
   expect(c.hashed).toBe(1);
   expect(await compute(c, v)).toEqual(d!);
-  expect(c.get(v.dev, v.ino, v.size, v.mtimeNs)).toEqual(d!);
+  expect(c.get(v)).toEqual(d!);
   expect(c.hashed).toBe(1);
-  expect(c.get(v.dev, v.ino, v.size, v.mtimeNs + 1n)).toBeUndefined(); // another version is another key
+  expect(c.get({ ...v, mtimeNs: v.mtimeNs + 1n })).toBeUndefined(); // another version is another key
   expect(Object.values(c.refused).every((x) => x === 0)).toBe(true);
 });
 
@@ -191,7 +183,7 @@ test("files above maxFileBytes are refused as tooBig, by the record's size and b
   const v = version(exe(randomBytes(2048)));
   const c = new Checksums({ maxFileBytes: 1024 });
   expect(await compute(c, v)).toBeUndefined();
-  expect(await c.compute(v.path, v.dev, v.ino, 100, v.mtimeNs)).toBeUndefined(); // record lies about the size
+  expect(await c.compute({ ...v, size: 100 })).toBeUndefined(); // record lies about the size
   expect(c.refused.tooBig).toBe(2);
   expect(c.hashed).toBe(0);
 });
@@ -206,7 +198,7 @@ test("a missing path is openFailed", async () => {
 test("bad arguments resolve undefined instead of rejecting", async () => {
   const v = version(exe("x"));
   const c = new Checksums();
-  expect(await c.compute(v.path, v.dev, v.ino, Number.NaN, v.mtimeNs)).toBeUndefined();
+  expect(await c.compute({ ...v, size: Number.NaN })).toBeUndefined();
   expect(c.refused.unexpected).toBe(1);
 });
 
@@ -242,7 +234,7 @@ test("a file growing while it is read is discarded as changedWhileReading", asyn
   expect(await compute(c, v)).toBeUndefined();
   expect(c.refused.changedWhileReading).toBe(1);
   expect(c.hashed).toBe(0);
-  expect(c.get(v.dev, v.ino, v.size, v.mtimeNs)).toBeUndefined();
+  expect(c.get(v)).toBeUndefined();
 });
 
 test("a same-size change of mtime while reading is discarded as changedWhileReading", async () => {
@@ -256,7 +248,7 @@ test("a same-size change of mtime while reading is discarded as changedWhileRead
 });
 
 test("at most maxConcurrent hashes run, the backlog is bounded, beyond it busy", async () => {
-  const [a, b, d] = [exe("a"), exe("b"), exe("d")].map(version) as [Version, Version, Version];
+  const [a, b, d] = [exe("a"), exe("b"), exe("d")].map(version) as [FileVersion, FileVersion, FileVersion];
   const c = new Checksums({ maxConcurrent: 1, maxQueued: 1 });
   const pa = compute(c, a);
   const pb = compute(c, b);
@@ -270,7 +262,7 @@ test("at most maxConcurrent hashes run, the backlog is bounded, beyond it busy",
 });
 
 test("a queued request waits for the slot: it ends after the one ahead of it", async () => {
-  const [a, b] = [exe(randomBytes(4 * 1024 * 1024)), exe("b")].map(version) as [Version, Version];
+  const [a, b] = [exe(randomBytes(4 * 1024 * 1024)), exe("b")].map(version) as [FileVersion, FileVersion];
   const c = new Checksums({ maxConcurrent: 1 });
   const order: string[] = [];
   await Promise.all([compute(c, a).then(() => order.push("a")), compute(c, b).then(() => order.push("b"))]);
@@ -279,15 +271,15 @@ test("a queued request waits for the slot: it ends after the one ahead of it", a
 });
 
 test("LRU: the least recently used version is evicted at maxEntries", async () => {
-  const [a, b, d] = [exe("a"), exe("b"), exe("d")].map(version) as [Version, Version, Version];
+  const [a, b, d] = [exe("a"), exe("b"), exe("d")].map(version) as [FileVersion, FileVersion, FileVersion];
   const c = new Checksums({ maxEntries: 2 });
   await compute(c, a);
   await compute(c, b);
-  expect(c.get(a.dev, a.ino, a.size, a.mtimeNs)).toBeDefined(); // a is now the most recent
+  expect(c.get(a)).toBeDefined(); // a is now the most recent
   await compute(c, d);
   expect(c.size).toBe(2);
-  expect(c.get(b.dev, b.ino, b.size, b.mtimeNs)).toBeUndefined();
-  expect(c.get(a.dev, a.ino, a.size, a.mtimeNs)).toBeDefined();
-  expect(c.get(d.dev, d.ino, d.size, d.mtimeNs)).toBeDefined();
+  expect(c.get(b)).toBeUndefined();
+  expect(c.get(a)).toBeDefined();
+  expect(c.get(d)).toBeDefined();
   expect(c.hashed).toBe(3);
 });
