@@ -6,6 +6,7 @@ import { pretty } from "../../../src/format/pretty.ts";
 import type { FileRecord } from "../../../src/records/file.ts";
 import { FsEvent } from "../../../src/records/layout.gen.ts";
 import { ROOT } from "../../helpers/paths.ts";
+import { counts, task } from "./fixtures.ts";
 
 const host: HostInfo = {
   hostName: "web-01",
@@ -21,23 +22,9 @@ const names: NameLookup = {
   group: (gid) => ({ 0: "root", 4: "adm" })[gid] ?? "",
 };
 
-function counts(set: Partial<Record<number, number>>): number[] {
-  return Array.from({ length: FsEvent.FS_EVENT_COUNT }, (_, i) => set[i] ?? 0);
-}
-
 // A hostile name: quote, backslash, newline, tab, a control byte, U+FFFD from invalid UTF-8.
 const record: FileRecord = {
-  task: {
-    pid: 4242,
-    tid: 4243,
-    ppid: 1,
-    uid: 1000,
-    gid: 100,
-    startNs: 1_000_000_000n,
-    comm: "python3",
-    exe: "python3.11",
-    parentExe: "bash",
-  },
+  task,
   tsFirstNs: 5_000_000_000n,
   tsNs: 5_250_000_001n,
   ino: 0x1234567890abcdefn,

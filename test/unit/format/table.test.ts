@@ -17,6 +17,7 @@ import type { FileRecord } from "../../../src/records/file.ts";
 import { AppKind, FsEvent, SockRole } from "../../../src/records/layout.gen.ts";
 import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../../../src/records/net.ts";
 import type { SockDirection, SockRecord } from "../../../src/records/sock.ts";
+import { counts, task } from "./fixtures.ts";
 
 const host: HostInfo = {
   hostName: "web-01",
@@ -37,22 +38,6 @@ const ctx: FormatContext = {
   seq: 17,
   nowNs: 1764172744123456789n,
   uptimeNs: 3_500_000_000n,
-};
-
-function counts(set: Partial<Record<number, number>>): number[] {
-  return Array.from({ length: FsEvent.FS_EVENT_COUNT }, (_, i) => set[i] ?? 0);
-}
-
-const task = {
-  pid: 4242,
-  tid: 4243,
-  ppid: 1,
-  uid: 1000,
-  gid: 100,
-  startNs: 1_000_000_000n,
-  comm: "python3",
-  exe: "python3.11",
-  parentExe: "bash",
 };
 
 const file: FileRecord = {
