@@ -124,7 +124,7 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 		__u32 proto = BPF_CORE_READ(sk, sk_protocol);
 
 		if (cfg.sock_claim_io)
-			sock_claim(sk);
+			sock_claim(sk, proto);
 		if (ev == FS_ACCESS && proto == IPPROTO_UDP)
 			sock_udp_counters(sk);
 		if (!app_port_possible(sk, proto))

@@ -501,10 +501,10 @@ static __always_inline void sock_guess_role(struct rec_sock *s, __u16 proto, __u
 
 /*
  * Without the socket iterator (cfg.sock_claim_io): the current task read or wrote the TCP
- * or UDP socket sk, whose record has no owner yet because the socket was open before the
- * agent. It becomes the owner.
+ * or UDP socket sk (protocol proto), whose record has no owner yet because the socket was
+ * open before the agent. It becomes the owner.
  */
-static __always_inline void sock_claim(const struct sock *sk)
+static __always_inline void sock_claim(const struct sock *sk, __u16 proto)
 {
 	__u64 cookie = sk_cookie(sk);
 	struct rec_sock *s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
@@ -512,7 +512,7 @@ static __always_inline void sock_claim(const struct sock *sk)
 	if (!s || s->task.pid || (s->flags & SOCK_FLAG_AGENT))
 		return;
 	sock_owner(s, false);
-	sock_guess_role(s, BPF_CORE_READ(sk, sk_protocol), BPF_CORE_READ(sk, __sk_common.skc_num),
+	sock_guess_role(s, proto, BPF_CORE_READ(sk, __sk_common.skc_num),
 			bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
 }
 
