@@ -444,38 +444,60 @@ int BPF_PROG(netif_receive_skb__frags, struct sk_buff *skb)
 /*
  * Run once at start: the TCP and UDP sockets that were open before the agent get their
  * owner (the first process found holding them) and a role (sock_guess_role). Needs
- * bpf_sock_from_file (5.11) and socket cookies of BTF sockets (5.12).
+ * bpf_sock_from_file (5.11) and BTF socket pointers in iterators (5.12). The socket is
+ * reached through a walked pointer, which newer verifiers mark untrusted, so no helper
+ * takes it: a socket whose cookie exists already (it had packets since the start, or ss
+ * asked) has its record filled here; the others leave the owner waiting under the sock's
+ * address for their first packet (sock_take_waiting_owner). The owner is left waiting
+ * first, so a packet that makes the cookie and record meanwhile finds one or the other.
  */
 SEC("iter/task_file")
 int iter_task_file__existing(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
+	struct sock_waiting_owner *o;
 	struct socket *sock;
 	struct rec_sock *s;
 	struct sock *sk;
-	__u16 family, proto;
+	__u16 family, proto, lport, rport;
+	__u64 addr, cookie;
 
 	if (!task || !file || !monitor_sockets())
 		return 0;
 	sock = bpf_sock_from_file(file);
 	if (!sock)
 		return 0;
-	sk = sock->sk;
-	if (!sk)
+	/* the address as a number, read rather than converted from the pointer */
+	if (bpf_probe_read_kernel(&addr, sizeof(addr), &sock->sk) || !addr)
 		return 0;
-	family = sk->__sk_common.skc_family;
-	proto = sk->sk_protocol;
+	sk = (struct sock *)addr;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	proto = BPF_CORE_READ(sk, sk_protocol);
 	if ((family != AF_INET && family != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return 0;
 	/* listeners carry no traffic of their own; their connections are found themselves */
-	if (proto == IPPROTO_TCP && sk->__sk_common.skc_state == TCP_LISTEN)
+	if (proto == IPPROTO_TCP && BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_LISTEN)
 		return 0;
-	s = sock_get(bpf_get_socket_cookie(sk), bpf_ktime_get_ns());
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* the first process found holding it stays the owner */
+	if (bpf_map_update_elem(&sock_waiting_owners, &addr, &waiting_owner_zero, BPF_NOEXIST))
+		return 0;
+	o = bpf_map_lookup_elem(&sock_waiting_owners, &addr);
+	if (!o)
+		return 0;
+	task_identity_of(task, &o->task, o->tail);
+	o->lport = lport;
+	o->rport = rport;
+	o->proto = proto;
+	cookie = sk_cookie(sk);
+	s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
 	if (!s || (s->flags & SOCK_FLAG_AGENT) || s->task.pid)
 		return 0;
-	task_identity_of(task, &s->task, s->tail);
-	sock_guess_role(s, proto, sk->__sk_common.skc_num, bpf_ntohs(sk->__sk_common.skc_dport));
+	s->task = o->task;
+	__builtin_memcpy(s->tail, o->tail, sizeof(s->tail));
+	sock_guess_role(s, proto, lport, rport);
 	return 0;
 }
 

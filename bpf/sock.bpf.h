@@ -56,6 +56,32 @@ static __noinline struct rec_sock *sock_get(__u64 key, __u64 now)
 	return s;
 }
 
+/*
+ * Owners of sockets open before the start whose cookie nobody had asked for yet (the
+ * iterator cannot make one: it reaches the socket through a walked pointer, which some
+ * kernels, e.g. 6.18.44, mark untrusted for bpf_get_socket_cookie). Keyed by the struct
+ * sock address; the socket's first packet after the start makes its record and takes
+ * the owner from here (sock_take_waiting_owner). Memory only for entries in use.
+ */
+struct sock_waiting_owner {
+	struct rec_task task;
+	__u16 lport;      /* host order: checked against the packet's socket */
+	__u16 rport;
+	__u8 proto;
+	__u8 pad[3];
+	char tail[REC_SOCK_TAIL];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sock_waiting_owner);
+} sock_waiting_owners SEC(".maps");
+
+const struct sock_waiting_owner waiting_owner_zero SEC(".rodata.zero") = {};
+
 /* The current task owns s: kept unless final is set by a stronger claim already. */
 static __always_inline void sock_owner(struct rec_sock *s, bool final)
 {
@@ -384,6 +410,43 @@ static __always_inline __u32 frag_take(const struct pkt_info *p, __u8 proto, __u
 	return got;
 }
 
+/*
+ * The role of a socket that was open before the agent, which saw neither its connect nor
+ * its accept: a TCP socket with a local port below the kernel's default ephemeral range
+ * talking to one inside it is taken to be a server; a UDP socket bound to a port with no
+ * peer of its own is marked bound (its first packet received then makes it a server).
+ */
+#define EPHEMERAL_PORT_LOW 32768
+
+static __always_inline void sock_guess_role(struct rec_sock *s, __u16 proto, __u16 lport, __u16 rport)
+{
+	if (proto == IPPROTO_TCP && !s->role)
+		s->role = lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER
+										: SOCK_ROLE_CLIENT;
+	if (proto == IPPROTO_UDP && lport && !rport)
+		s->flags |= SOCK_FLAG_BOUND;
+}
+
+/*
+ * A record just made for a packet of sk without an owner: the socket was open before the
+ * start; the iterator may have left its owner waiting (same protocol and local port, so
+ * a struct sock reused by a socket of its own is not taken for it).
+ */
+static __always_inline void sock_take_waiting_owner(struct rec_sock *s, struct bpf_sock *sk)
+{
+	__u64 addr = (__u64)(long)sk;
+	struct sock_waiting_owner *o = bpf_map_lookup_elem(&sock_waiting_owners, &addr);
+
+	if (!o)
+		return;
+	if (o->proto == s->proto && o->lport == s->lport && !s->task.pid) {
+		s->task = o->task;
+		__builtin_memcpy(s->tail, o->tail, sizeof(s->tail));
+		sock_guess_role(s, o->proto, o->lport, o->rport);
+	}
+	bpf_map_delete_elem(&sock_waiting_owners, &addr);
+}
+
 /* cgroup_skb: one packet of a TCP or UDP socket, sent (rx false) or received. */
 static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 {
@@ -392,6 +455,7 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 	struct rec_sock *s;
 	struct rec_sock_dir *d;
 	__u64 now, cookie;
+	bool created;
 	__u32 segs;
 
 	if (!sk)
@@ -415,12 +479,15 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 	 */
 	if (!s && sk->protocol == IPPROTO_TCP && sk->state == TCP_CLOSE)
 		return;
-	if (!s)
+	created = !s;
+	if (created)
 		s = sock_get(cookie, now);
 	if (!s || (s->flags & SOCK_FLAG_AGENT))
 		return;
 	if (!s->family)
 		sock_fill_inet(s, sk);
+	if (created && !s->task.pid)
+		sock_take_waiting_owner(s, sk);
 	/* an unconnected UDP socket: the peer of its first packet */
 	if (!s->rport) {
 		s->rport = rx ? p.sport : p.dport;
@@ -480,23 +547,6 @@ static __always_inline void sock_tcp_counters(struct rec_sock *s, const struct s
 static __always_inline __u64 sk_cookie(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
-}
-
-/*
- * The role of a socket that was open before the agent, which saw neither its connect nor
- * its accept: a TCP socket with a local port below the kernel's default ephemeral range
- * talking to one inside it is taken to be a server; a UDP socket bound to a port with no
- * peer of its own is marked bound (its first packet received then makes it a server).
- */
-#define EPHEMERAL_PORT_LOW 32768
-
-static __always_inline void sock_guess_role(struct rec_sock *s, __u16 proto, __u16 lport, __u16 rport)
-{
-	if (proto == IPPROTO_TCP && !s->role)
-		s->role = lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER
-										: SOCK_ROLE_CLIENT;
-	if (proto == IPPROTO_UDP && lport && !rport)
-		s->flags |= SOCK_FLAG_BOUND;
 }
 
 /*

@@ -1,5 +1,6 @@
 // A TCP connection opened before the agent starts: the start-up iterator finds its two
-// processes, so the records of its later traffic name them, with their roles.
+// processes, so the records of its later traffic name them, with their roles: sockets
+// whose cookie nobody asked for, and sockets whose cookie ss made before the start.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { release } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
@@ -40,11 +41,19 @@ c.close()
 `;
 
 describe.skipIf(skip || !releaseAtLeast(release(), [5, 12]))("sockets open before the start", () => {
-  test("both ends are attributed to their processes, with roles and the traffic after the start", async () => {
+  test.each([
+    ["no cookie yet", false],
+    ["cookies made by ss before the start", true],
+  ])("both ends are attributed to their processes, with roles and the traffic after the start (%s)", async (_, ss) => {
     const server = Bun.spawn(["python3", "-c", SERVER], { stdout: "pipe", stderr: "inherit" });
     await waitForText(server.stdout, "ready");
     const client = Bun.spawn(["python3", "-c", CLIENT], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
     await waitForText(client.stdout, "connected");
+    if (ss) {
+      const out = Bun.spawnSync(["ss", "-tnHe", "state", "established", `( sport = :${PORT} or dport = :${PORT} )`]).stdout.toString();
+      // ss -e prints each socket's cookie as "sk:<hex>", making it where there was none
+      expect(out.match(/ sk:[0-9a-f]+ /g)?.length).toBe(2);
+    }
 
     const agent = await RunningAgent.start(["-o", "json-min", "-m", "socket"]);
     try {
