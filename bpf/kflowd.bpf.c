@@ -51,13 +51,13 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 
 	switch (id) {
 	case NR_close:
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		break;
 	case NR_dup2:
 	case NR_dup3:
 		/* dup2(old, new) closes new first, unless old == new */
-		fd = SYSCALL_ARG2(regs);
-		if (fd == (long)SYSCALL_ARG1(regs))
+		fd = (int)SYSCALL_ARG2(regs);
+		if (fd == (int)SYSCALL_ARG1(regs))
 			return 0;
 		break;
 	default:
@@ -202,7 +202,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		/* (the mmsg calls return messages, not bytes: those count as calls only) */
 		if (ret == 0)
 			return 0;
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		ev = nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS;
 		bytes = nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret;
 		ubuf = SYSCALL_ARG2(regs);
@@ -216,7 +216,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_preadv2:
 		if (ret == 0)
 			return 0;
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		ev = FS_ACCESS;
 		bytes = ret;
 		ubuf = SYSCALL_ARG2(regs);
@@ -230,7 +230,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_pwritev2:
 		if (ret == 0)
 			return 0;
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		ev = FS_MODIFY;
 		bytes = ret;
 		ubuf = SYSCALL_ARG2(regs);
@@ -241,14 +241,14 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
 		if (ret == 0)
 			return 0;
-		fd = SYSCALL_ARG2(regs);
+		fd = (int)SYSCALL_ARG2(regs);
 		ev = FS_ACCESS;
-		fd2 = SYSCALL_ARG1(regs);
+		fd2 = (int)SYSCALL_ARG1(regs);
 		bytes = ret;
 		break;
 	case NR_ftruncate:
 	case NR_fallocate:
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		ev = FS_MODIFY;
 		break;
 	case NR_utimensat:
@@ -262,7 +262,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_fchown:
 	case NR_fsetxattr:
 	case NR_fremovexattr:
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		ev = FS_ATTRIB;
 		break;
 	case NR_splice:
@@ -270,9 +270,9 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		/* (fd_in, off_in, fd_out, ...) */
 		if (ret == 0)
 			return 0;
-		fd = SYSCALL_ARG1(regs);
+		fd = (int)SYSCALL_ARG1(regs);
 		ev = FS_ACCESS;
-		fd2 = SYSCALL_ARG3(regs);
+		fd2 = (int)SYSCALL_ARG3(regs);
 		bytes = ret;
 		break;
 	default:

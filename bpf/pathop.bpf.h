@@ -48,6 +48,7 @@ struct inode_snap {
 struct path_op {
 	/* [0] the file (the old name of a rename or link), [1] the new name */
 	const char *upath[2];
+	/* the directories they are relative to: an int in the syscall, sign-extended here */
 	__s64 dfd[2];
 	__u32 kind;
 	__u32 flags;
@@ -90,7 +91,7 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 		if (SYSCALL_ARG3(regs) & AT_REMOVEDIR)
 			return;
 		op.kind = PATH_OP_UNLINK;
-		op.dfd[0] = SYSCALL_ARG1(regs);
+		op.dfd[0] = (int)SYSCALL_ARG1(regs);
 		op.upath[0] = (void *)SYSCALL_ARG2(regs);
 		break;
 	case NR_rename:
@@ -105,9 +106,9 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 	case NR_renameat:
 	case NR_linkat:
 		op.kind = nr == NR_linkat ? PATH_OP_LINK : PATH_OP_RENAME;
-		op.dfd[0] = SYSCALL_ARG1(regs);
+		op.dfd[0] = (int)SYSCALL_ARG1(regs);
 		op.upath[0] = (void *)SYSCALL_ARG2(regs);
-		op.dfd[1] = SYSCALL_ARG3(regs);
+		op.dfd[1] = (int)SYSCALL_ARG3(regs);
 		op.upath[1] = (void *)SYSCALL_ARG4(regs);
 		break;
 	case NR_symlink:
@@ -116,7 +117,7 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 		break;
 	case NR_symlinkat:
 		op.kind = PATH_OP_SYMLINK;
-		op.dfd[1] = SYSCALL_ARG2(regs);
+		op.dfd[1] = (int)SYSCALL_ARG2(regs);
 		op.upath[1] = (void *)SYSCALL_ARG3(regs);
 		break;
 	case NR_chmod:
@@ -141,7 +142,7 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 	case NR_fchownat:
 	case NR_futimesat:
 		op.kind = PATH_OP_ATTRIB;
-		op.dfd[0] = SYSCALL_ARG1(regs);
+		op.dfd[0] = (int)SYSCALL_ARG1(regs);
 		op.upath[0] = (void *)SYSCALL_ARG2(regs);
 		break;
 	case NR_truncate:
