@@ -98,19 +98,34 @@ static __always_inline struct inode_span *inode_span_get(struct inode *inode)
 	return sp;
 }
 
-/* Reads an inode's current state: one copy of its first bytes. */
-static __always_inline void inode_read(struct rec_inode *st, struct inode *inode)
+/* Refreshes the inode's current state in the record. */
+static __always_inline void file_refresh(struct rec_file *r, struct inode *inode)
 {
 	struct inode_span *sp = inode_span_get(inode);
 
 	if (sp)
-		inode_state(st, sp);
+		inode_state(&r->inode, sp);
 }
 
-/* Refreshes the inode's current state in the record. */
-static __always_inline void file_refresh(struct rec_file *r, struct inode *inode)
+/*
+ * The same after an unlink, which may have ended the inode: evicted (its size cut to 0)
+ * and freed after an RCU grace period, so perhaps already reused by another inode. Its
+ * state is taken only while it still has links and is still the file's, (dev, ino);
+ * otherwise the file is gone, as it was before the unlink but with no links left.
+ */
+static __always_inline void file_refresh_unlinked(struct rec_file *r, struct inode *inode)
 {
-	inode_read(&r->inode, inode);
+	struct inode_span *sp = inode_span_get(inode);
+	struct rec_inode st;
+
+	if (sp) {
+		inode_state(&st, sp);
+		if (st.nlink && span_ino(sp) == r->ino && BPF_CORE_READ(span_sb(sp), s_dev) == r->dev) {
+			r->inode = st;
+			return;
+		}
+	}
+	r->inode.nlink = 0;
 }
 
 /* Bytes of the record up to the end of its tail. */

@@ -249,7 +249,10 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 		path_resolve(ps, dfd, upath, how & PATH_OP_KERNEL_PATHS);
 		file_set_path(r, ps);
 		if (s) {
+			/* the state before the operation: what it changed is measured against it */
 			r->inode = s->st;
+			r->size_first = s->st.size;
+			r->mtime_first_ns = s->st.mtime_ns;
 		} else {
 			r->flags |= FILE_FLAG_NO_INODE;
 			/* what the operation itself says about the file */
@@ -298,9 +301,16 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 		file_count(r, FS_OPEN_EXEC);
 		break;
 	}
-	/* the inode is still alive after everything but an unlink: read its state now */
-	if (s && kind != PATH_OP_UNLINK)
+	/* the state after the operation (file systems take the snapshot before or after it) */
+	if (s && kind == PATH_OP_UNLINK)
+		file_refresh_unlinked(r, s->inode);
+	else if (s)
 		file_refresh(r, s->inode);
+	/* a new symlink had no state before: its snapshot may predate its own times */
+	if (s && kind == PATH_OP_SYMLINK && !in_map) {
+		r->size_first = r->inode.size;
+		r->mtime_first_ns = r->inode.mtime_ns;
+	}
 	r->hdr.ts_ns = now;
 	if (!s || ends || file_full(r)) {
 		if (in_map)
