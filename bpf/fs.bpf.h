@@ -265,12 +265,38 @@ static __always_inline bool file_full(struct rec_file *r)
 	return cfg.events_max && r->events >= cfg.events_max;
 }
 
+/* The time of the record's last event; the first too after a split (file_split). */
+static __always_inline void file_touch(struct rec_file *r, __u64 now)
+{
+	r->hdr.ts_ns = now;
+	if (!r->ts_first_ns)
+		r->ts_first_ns = now;
+}
+
 static __always_inline void file_count(struct rec_file *r, __u32 ev)
 {
 	if (ev < REC_FS_EVENT_SLOTS) {
 		r->event_counts[ev]++;
 		r->events++;
 	}
+}
+
+/*
+ * -e N reached: the record goes out as it stands and counting starts again in place,
+ * with the same file, process and state, so that the next record's changes are measured
+ * from here (and its path is not walked again). Also between two events of one operation
+ * (an open that creates, a rename). With the ring buffer full the record keeps counting
+ * (exact counts in a coarser record) and goes out at its next event or its end.
+ */
+static __always_inline void file_split(struct rec_file *r)
+{
+	if (!file_full(r) || !file_output(r))
+		return;
+	__builtin_memset(r->event_counts, 0, sizeof(r->event_counts));
+	r->events = 0;
+	r->ts_first_ns = 0;
+	r->size_first = r->inode.size;
+	r->mtime_first_ns = r->inode.mtime_ns;
 }
 
 /* One event (FS_OPEN, FS_ACCESS, FS_MODIFY, ...) on the open regular file f (inode). */
@@ -289,21 +315,33 @@ static __always_inline void file_event_inode(struct file *f, struct inode *inode
 	r = file_lookup(sp, &key);
 	now = bpf_ktime_get_ns();
 	fmode = BPF_CORE_READ(f, f_mode);
+	/*
+	 * A file just created cannot have a record yet: one found is of an earlier file whose
+	 * inode number was freed and reused while the process still held it (a mapping kept
+	 * it open past close). That record ends here, under its own name.
+	 */
+	if (r && ev == FS_OPEN && (fmode & FMODE_CREATED)) {
+		file_export(r, &key);
+		r = bpf_map_lookup_elem(&files, &key);
+	}
 	if (!r) {
 		r = file_create(&key, f, sp, now);
 		if (!r)
 			return;
 	}
-	if (ev == FS_OPEN && (fmode & FMODE_CREATED))
+	if (ev == FS_OPEN && (fmode & FMODE_CREATED)) {
 		file_count(r, FS_CREATE);
+		inode_state(&r->inode, sp);
+		file_touch(r, now);
+		file_split(r);
+	}
 	file_count(r, ev);
 	r->flags |= FILE_FLAG_OPENED;
 	if (fmode & FMODE_WRITE)
 		r->flags |= FILE_FLAG_WRITABLE;
 	inode_state(&r->inode, sp);
-	r->hdr.ts_ns = now;
-	if (file_full(r))
-		file_export(r, &key);
+	file_touch(r, now);
+	file_split(r);
 }
 
 /* One event on the open file f, if it is a regular file. */
@@ -342,7 +380,7 @@ static __always_inline void file_release(struct file *f, struct inode *inode)
 	}
 	file_count(r, (BPF_CORE_READ(f, f_mode) & FMODE_WRITE) ? FS_CLOSE_WRITE : FS_CLOSE_NOWRITE);
 	inode_state(&r->inode, sp);
-	r->hdr.ts_ns = now;
+	file_touch(r, now);
 	file_export(r, &key);
 }
 

@@ -48,7 +48,6 @@ struct inode_snap {
 struct path_op {
 	/* [0] the file (the old name of a rename or link), [1] the new name */
 	const char *upath[2];
-	/* the directories they are relative to: an int in the syscall, sign-extended here */
 	__s64 dfd[2];
 	__u32 kind;
 	__u32 flags;
@@ -209,14 +208,20 @@ static __always_inline void file_set_origin(struct rec_file *r, struct path_scra
 	r->origin_len = keep;
 }
 
+/* Two directory descriptors in one scalar argument: where a file is now, and where it was. */
+#define DFDS(now, was) ((__u64)(__u32)(now) | (__u64)(__u32)(was) << 32)
+#define DFD_NOW(dfds) ((long)(int)(__u32)(dfds))
+#define DFD_WAS(dfds) ((long)(int)(__u32)((dfds) >> 32))
+
 /*
  * One file affected by a finished operation of kind how (enum path_op_kind, with
  * PATH_OP_KERNEL_PATHS when the paths are kernel strings): its inode (or NULL when no
- * inode source saw it), where it is now (dfd, upath) and, for renames, where it was
- * (oupath). The kind, not the struct path_op: a caller without one (an exec) then needs
- * no path_op on its stack, which 5.10 and 6.1 count with path_walk's into 512 bytes.
+ * inode source saw it), where it is now (DFD_NOW(dfds), upath) and, for renames, where it
+ * was (DFD_WAS(dfds), oupath). The kind, not the struct path_op: a caller without one (an
+ * exec) then needs no path_op on its stack, which 5.10 and 6.1 count with path_walk's
+ * into 512 bytes.
  */
-static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
+static __noinline void path_op_file(__u32 how, struct inode_snap *s, __u64 dfds,
 				    const char *upath, const char *oupath)
 {
 	__u32 zero = 0;
@@ -227,6 +232,9 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 	__u32 kind = how & ~PATH_OP_KERNEL_PATHS;
 	bool ends = kind != PATH_OP_ATTRIB && kind != PATH_OP_TRUNCATE;
 	bool in_map = false;
+	/* -e reached by MOVED_FROM: that record goes out alone, under the old name */
+	bool split = false;
+	bool named;
 
 	if (!ps)
 		return;
@@ -242,11 +250,20 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 		r = bpf_map_lookup_elem(&files, &key);
 		in_map = r != NULL;
 	}
+	if (kind == PATH_OP_RENAME && cfg.events_max)
+		split = (r ? r->events : 0) + 1 >= cfg.events_max;
+	/* a record the process has open is named already; it follows a rename below */
+	named = r != NULL && kind != PATH_OP_RENAME;
 	if (!r) {
 		r = file_begin(&key, now);
 		if (!r)
 			return;
-		path_resolve(ps, dfd, upath, how & PATH_OP_KERNEL_PATHS);
+		if (split) {
+			path_resolve(ps, DFD_WAS(dfds), oupath, false);
+		} else {
+			path_resolve(ps, DFD_NOW(dfds), upath, how & PATH_OP_KERNEL_PATHS);
+			named = true;
+		}
 		file_set_path(r, ps);
 		if (s) {
 			/* the state before the operation: what it changed is measured against it */
@@ -271,9 +288,16 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 				return;
 			in_map = true;
 		}
-	} else if (kind == PATH_OP_RENAME) {
-		/* the process has the file open: its record follows the new name */
-		path_resolve(ps, dfd, upath, false);
+	}
+	if (split) {
+		file_count(r, FS_MOVED_FROM);
+		if (s)
+			file_refresh(r, s->inode);
+		file_touch(r, now);
+		file_split(r);
+	}
+	if (!named) {
+		path_resolve(ps, DFD_NOW(dfds), upath, false);
 		file_set_path(r, ps);
 	}
 	if (kind == PATH_OP_RENAME)
@@ -284,7 +308,8 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 		file_count(r, FS_DELETE);
 		break;
 	case PATH_OP_RENAME:
-		file_count(r, FS_MOVED_FROM);
+		if (!split)
+			file_count(r, FS_MOVED_FROM);
 		file_count(r, FS_MOVED_TO);
 		break;
 	case PATH_OP_LINK:
@@ -311,12 +336,14 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, long dfd,
 		r->size_first = r->inode.size;
 		r->mtime_first_ns = r->inode.mtime_ns;
 	}
-	r->hdr.ts_ns = now;
-	if (!s || ends || file_full(r)) {
+	file_touch(r, now);
+	if (!s || ends) {
 		if (in_map)
 			file_export(r, &key);
 		else if (!file_output(r))
 			stat_inc(STAT_RING_FULL);
+	} else {
+		file_split(r);
 	}
 }
 
@@ -333,7 +360,7 @@ static __noinline void exec_script_by_name(struct linux_binprm *bprm)
 
 	if (!tier || *tier == INODE_TIER_KPROBE || name == BPF_CORE_READ(bprm, interp))
 		return;
-	path_op_file(PATH_OP_EXEC | PATH_OP_KERNEL_PATHS, NULL, AT_FDCWD, name, NULL);
+	path_op_file(PATH_OP_EXEC | PATH_OP_KERNEL_PATHS, NULL, DFDS(AT_FDCWD, AT_FDCWD), name, NULL);
 }
 
 /* sys_exit of a path operation: report it if it succeeded, and forget it. */
@@ -360,13 +387,13 @@ static __noinline void path_op_end(long ret)
 	    (kind == PATH_OP_ATTRIB || kind == PATH_OP_TRUNCATE || kind == PATH_OP_RENAME))
 		goto done;
 	if (kind == PATH_OP_RENAME || kind == PATH_OP_LINK || kind == PATH_OP_SYMLINK)
-		path_op_file(kind, first, op->dfd[1], op->upath[1], op->upath[0]);
+		path_op_file(kind, first, DFDS(op->dfd[1], op->dfd[0]), op->upath[1], op->upath[0]);
 	else
-		path_op_file(kind, first, op->dfd[0], op->upath[0], NULL);
+		path_op_file(kind, first, DFDS(op->dfd[0], AT_FDCWD), op->upath[0], NULL);
 	/* RENAME_EXCHANGE: the other file moved the opposite way */
 	if (kind == PATH_OP_RENAME && (op->flags & RENAME_EXCHANGE))
-		path_op_file(kind, op->nsnaps > 1 ? &op->snaps[1] : NULL, op->dfd[0], op->upath[0],
-			     op->upath[1]);
+		path_op_file(kind, op->nsnaps > 1 ? &op->snaps[1] : NULL, DFDS(op->dfd[0], op->dfd[1]),
+			     op->upath[0], op->upath[1]);
 done:
 	bpf_map_delete_elem(&path_ops, &tid);
 }

@@ -49,7 +49,8 @@ export const FILE_KIND: AggregateKind = {
   valueSize: RecFile.SIZE,
   size: (v) =>
     RecFile.tail + taskNames(v, RecFile.task) + v.getUint16(RecFile.pathLen, true) + v.getUint16(RecFile.originLen, true),
-  active: () => true,
+  // a record split by -e waits with no events for its next one
+  active: (v) => v.getUint32(RecFile.events, true) > 0,
   abandoned: () => false,
   restart: () => false,
   unsent: (v) => (v.getUint16(RecFile.flags, true) & FileFlags.FILE_FLAG_UNSENT) !== 0,
@@ -168,7 +169,7 @@ export class FileFlusher extends MapFlusher {
       if (this.view.getBigUint64(RecFile.task + RecTask.startNs, true) !== exit.startNs) continue;
       // an unsent record was finished by its close already (the ring buffer was full)
       if (!this.kind.unsent(this.view)) this.addClose(exit.tsNs);
-      if (this.map.delete(key)) n += this.emit(visit);
+      if (this.map.delete(key) && this.kind.active(this.view)) n += this.emit(visit);
     }
     return n;
   }

@@ -27,6 +27,35 @@ describe.skipIf(skip)("aggregation limits", () => {
     }
   });
 
+  test("-e 1: one event per record; an open that creates and a rename are two, each named", async () => {
+    const dir = mkdtempSync(`${tmpdir()}/kflowd-agg-`);
+    const agent = await RunningAgent.start(["-o", "json-min", "-e", "1"]);
+    try {
+      const path = `${dir}/one.txt`;
+      const fd = openSync(path, "w");
+      writeSync(fd, "abc");
+      writeSync(fd, "de");
+      closeSync(fd);
+      const records = await agent.waitForFile(path, 5);
+      expect(records.map((r) => r.FileEvents)).toEqual([{ CREATE: 1 }, { OPEN: 1 }, { MODIFY: 1 }, { MODIFY: 1 }, { CLOSE_WRITE: 1 }]);
+      expect(records.map((r) => r.FileEventCount)).toEqual([1, 1, 1, 1, 1]);
+      // each write's change is measured from the record before it
+      expect(records.map((r) => r.FileSizeChange)).toEqual([undefined, undefined, 3, 2, undefined]);
+      const mv = Bun.spawn(["mv", "one.txt", "two.txt"], { cwd: dir });
+      expect(await mv.exited).toBe(0);
+      const [from] = await agent.waitFor(() => {
+        const r = agent.fileRecords(path).filter((r) => r.ProcPID === mv.pid);
+        return r.length ? r : undefined;
+      }, "the MOVED_FROM record");
+      expect(from).toMatchObject({ File: "one.txt", FileEvents: { MOVED_FROM: 1 } });
+      expect(from).not.toHaveProperty("FileOrigin");
+      const [to] = await agent.waitForFile(`${dir}/two.txt`);
+      expect(to).toMatchObject({ ProcPID: mv.pid, File: "two.txt", FileOrigin: "one.txt", FileEvents: { MOVED_TO: 1 } });
+    } finally {
+      expect(await agent.stop()).toBe(0);
+    }
+  });
+
   test("-t 1,60: a file left open and idle is printed, and later events start a new record", async () => {
     const dir = mkdtempSync(`${tmpdir()}/kflowd-agg-`);
     const agent = await RunningAgent.start(["-o", "json-min", "-t", "1,60"]);
