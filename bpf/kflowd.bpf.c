@@ -38,6 +38,110 @@ static __always_inline bool monitor_sockets(void)
 }
 
 /*
+ * The descriptor that held the struct file at file_addr is about to be closed: a regular
+ * file or a UNIX socket whose last reference that is ends. A global function with a
+ * scalar argument, verified once for its callers (close, dup2, close_range's loop).
+ */
+__noinline int fd_release(__u64 file_addr)
+{
+	struct file *f = (void *)file_addr;
+	struct inode *inode;
+	__u32 type;
+
+	if (!f)
+		return 0;
+	type = file_type(f, &inode);
+	if (type == S_IFSOCK) {
+		if (monitor_sockets())
+			unix_release(f);
+	} else if (type == S_IFREG && monitor_files()) {
+		file_release(f, inode);
+	}
+	return 0;
+}
+
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+/*
+ * Words of the open-descriptor bitmap close_range() walks: 4096 descriptors. Past these
+ * the files are reported at the process's exit (or after the idle timeout).
+ */
+#define FD_WORDS_MAX 64
+
+/*
+ * Of the descriptors first .. last, releases those of word w (64 descriptors) of the
+ * table fds_addr (an array of struct file pointers), if its open_fds word bits says any
+ * of them is open. A global function: verified once. Each loop here has one branch per
+ * iteration besides its bound, so that the verifier's work stays linear.
+ */
+__noinline int fd_word_release(__u64 fds_addr, __u64 bits, __u32 w, __u32 first, __u32 last)
+{
+	__u32 lo = w * 64, hi = w * 64 + 63;
+
+	if (!bits)
+		return 0;
+	if (lo < first)
+		lo = first;
+	if (hi > last)
+		hi = last;
+	for (__u32 i = 0; i < 64; i++) {
+		struct file *f = NULL;
+
+		if (lo + i > hi)
+			break;
+		bpf_probe_read_kernel(&f, sizeof(f), (void *)(fds_addr + (__u64)(lo + i) * sizeof(f)));
+		if (f)
+			fd_release((__u64)f);
+	}
+	return 0;
+}
+
+/*
+ * Releases the open descriptors first .. last (within the table) of the table fds_addr,
+ * 64 at a time, as told by its open_fds bitmap at bits_addr.
+ */
+__noinline int fd_range_release(__u64 fds_addr, __u64 bits_addr, __u32 first, __u32 last)
+{
+	__u32 w0 = first / 64, w1 = last / 64;
+
+	if (w1 - w0 >= FD_WORDS_MAX)
+		stat_inc(STAT_CLOSE_RANGE_CUT);
+	for (__u32 i = 0; i < FD_WORDS_MAX; i++) {
+		__u64 bits = 0;
+
+		if (w0 + i > w1)
+			break;
+		bpf_probe_read_kernel(&bits, sizeof(bits), (void *)(bits_addr + (__u64)(w0 + i) * sizeof(bits)));
+		fd_word_release(fds_addr, bits, w0 + i, first, last);
+	}
+	return 0;
+}
+
+/*
+ * close_range(first, last, flags) closes every open descriptor from first to last (the
+ * table's end at most). With CLOSE_RANGE_CLOEXEC it only marks them; with
+ * CLOSE_RANGE_UNSHARE a table shared with other threads or processes is copied first, so
+ * the files stay open there and nothing is released.
+ */
+static __always_inline void close_range_release(__u32 first, __u32 last, __u32 flags)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
+	__u32 max_fds = BPF_CORE_READ(fdt, max_fds);
+
+	if (flags & CLOSE_RANGE_CLOEXEC)
+		return;
+	if ((flags & CLOSE_RANGE_UNSHARE) && BPF_CORE_READ(files, count.counter) > 1)
+		return;
+	if (last >= max_fds)
+		last = max_fds - 1;
+	if (first > last)
+		return;
+	fd_range_release((__u64)BPF_CORE_READ(fdt, fd), (__u64)BPF_CORE_READ(fdt, open_fds), first, last);
+}
+
+/*
  * Before the syscall: releases (afterwards the file is gone) and the arguments of path
  * operations (finished at exit).
  */
@@ -45,9 +149,6 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
 	long fd;
-	struct file *f;
-	struct inode *inode;
-	__u32 type;
 
 	switch (id) {
 	case NR_close:
@@ -60,6 +161,10 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 		if (fd == (int)SYSCALL_ARG1(regs))
 			return 0;
 		break;
+	case NR_close_range:
+		if (!is_agent())
+			close_range_release(SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
+		return 0;
 	default:
 		if (monitor_files() && !is_agent())
 			path_op_begin(regs, id);
@@ -67,16 +172,7 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	}
 	if (is_agent())
 		return 0;
-	f = fd_file(fd);
-	if (!f)
-		return 0;
-	type = file_type(f, &inode);
-	if (type == S_IFSOCK) {
-		if (monitor_sockets())
-			unix_release(f);
-	} else if (type == S_IFREG && monitor_files()) {
-		file_release(f, inode);
-	}
+	fd_release((__u64)fd_file(fd));
 	return 0;
 }
 

@@ -93,7 +93,12 @@ enum stat_id {
 	 * unsent: it keeps aggregating and the agent exports it at its next scan (not a loss)
 	 */
 	STAT_DEFERRED = 9,
-	STAT_COUNT = 10,
+	/*
+	 * close_range() closed more descriptors than the kernel side walks: the files past
+	 * CLOSE_RANGE_MAX are reported at the process's exit or after the idle timeout
+	 */
+	STAT_CLOSE_RANGE_CUT = 10,
+	STAT_COUNT = 11,
 };
 
 /* First member of every ring-buffer record. */

@@ -40,6 +40,7 @@
 #define NR_copy_file_range 326
 #define NR_pwritev2 328
 #define NR_openat2 437
+#define NR_close_range 436
 /* the syscall number survives in orig_ax; the arguments stay in their registers */
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define SYSCALL_ARG1(regs) ((regs)->di)
@@ -106,6 +107,7 @@
 #define NR_preadv2 286
 #define NR_pwritev2 287
 #define NR_openat2 437
+#define NR_close_range 436
 /* numbers no syscall has, so that shared switch statements stay valid */
 #define NR_open (-1001)
 #define NR_creat (-1002)

@@ -192,11 +192,11 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 80,
+  SIZE: 88,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 10;
+export const RecStatsCountersLen = 11;
 
 export const KfConfig = {
   SIZE: 128,
@@ -263,7 +263,8 @@ export const StatId = {
   STAT_SOCK_RECORDS: 7,
   STAT_APP_LOST: 8,
   STAT_DEFERRED: 9,
-  STAT_COUNT: 10,
+  STAT_CLOSE_RANGE_CUT: 10,
+  STAT_COUNT: 11,
 } as const;
 
 export const InodeTier = {

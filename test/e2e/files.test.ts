@@ -116,6 +116,34 @@ describe.skipIf(skip)("file records from the compiled agent", () => {
     expect(r!.Proc).toMatch(/^(sh|bash|dash\/sh)$/);
   });
 
+  test("close_range(2) releases its descriptors as close does; with CLOSE_RANGE_CLOEXEC it does not", async () => {
+    // the process stays alive afterwards (until its stdin ends): the records are the close's, not the exit's
+    const script = `import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+kept = os.open("kept.txt", os.O_CREAT | os.O_WRONLY)
+os.write(kept, b"k")
+if libc.syscall(436, kept, kept, 4) != 0: sys.exit(1)  # CLOSE_RANGE_CLOEXEC: only marked
+fds = [os.open(f"range{i}.txt", os.O_CREAT | os.O_WRONLY) for i in range(3)]
+for fd in fds: os.write(fd, b"x" * (fd + 1))
+os.closerange(fds[0], 65536)  # close_range(first, 65536, 0)
+print("closed", flush=True)
+sys.stdin.read()`;
+    const py = Bun.spawn(["python3", "-c", script], { cwd: dir, stdin: "pipe", stdout: "pipe" });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const [r] = await agent.waitForFile(`${dir}/range${i}.txt`);
+        expect(r).toMatchObject({ ProcPID: py.pid, FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 } });
+      }
+      expect(agent.fileRecords(`${dir}/kept.txt`)).toEqual([]);
+    } finally {
+      py.stdin.end();
+      expect(await py.exited).toBe(0);
+    }
+    // kept.txt stayed open: its close comes with the exit
+    const [kept] = await agent.waitForFile(`${dir}/kept.txt`);
+    expect(kept).toMatchObject({ ProcPID: py.pid, FileEvents: { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 } });
+  });
+
   test("cp: the kernel-side copy counts as ACCESS on the source and MODIFY on the copy", async () => {
     const src = `${dir}/cp-src.bin`;
     const dst = `${dir}/cp-dst.bin`;
