@@ -84,6 +84,21 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
   expectOp("ln -s", `${dir}/soft.txt`, "lns", { FileEvents: { CREATE: 1 }, FileMode: "symlink", FileInode: soft?.ino });
   expectOp("chmod", `${dir}/moved.txt`, "chmod", { FileEvents: { ATTRIB: 1 }, FilePermissions: "0600/-rw-------" });
   expectOp("rm", `${dir}/hard.txt`, "rm", { FileEvents: { DELETE: 1 }, FileInode: moved?.ino });
+  // by relative names: named, and no change keys where the operation changed neither
+  const rel = `${dir}/rel`;
+  const c = out.stats.get(`${rel}/sub/c.txt`);
+  const t = out.stats.get(`${rel}/t.txt`);
+  const tBefore = out.stats.get(`${rel}/t.txt.before`);
+  const unchanged = { FileSizeChange: undefined, FileModificationTimeChange: undefined };
+  expectOp("mv a.txt b.txt", `${rel}/b.txt`, "rmv", { FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 }, FileOrigin: "a.txt", FileInode: c?.ino, ...unchanged });
+  expectOp("chmod 640 b.txt", `${rel}/b.txt`, "rchmod", { FileEvents: { ATTRIB: 1 }, FilePermissions: "0640/-rw-r-----", ...unchanged });
+  expectOp("ln b.txt hard.txt", `${rel}/hard.txt`, "rln", { FileEvents: { CREATE: 1 }, FileMode: "hardlink", FileInodeLinkCount: 2, FileInode: c?.ino, ...unchanged });
+  expectOp("ln -s b.txt soft.txt", `${rel}/soft.txt`, "rlns", { FileEvents: { CREATE: 1 }, FileMode: "symlink", FileSize: 5, FileInode: out.stats.get(`${rel}/soft.txt`)?.ino, ...unchanged });
+  expectOp("rm hard.txt", `${rel}/hard.txt`, "rrm", { FileEvents: { DELETE: 1 }, FileInodeLinkCount: 1, FileInode: c?.ino, ...unchanged });
+  expectOp("truncate -s 4 t.txt", `${rel}/t.txt`, "rtrunc", { FileSize: 4, FileSizeChange: tBefore ? 4 - tBefore.size : undefined, FileInode: t?.ino });
+  expectOp("touch -d t.txt", `${rel}/t.txt`, "rtouch", { FileModificationTime: "Sat, Feb 03 2001 04:05:06.000000000 UTC", FileSizeChange: undefined });
+  expectOp("mv ../b.txt c.txt in sub", `${rel}/sub/c.txt`, "rup", { FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 }, FileOrigin: "b.txt", FileInode: c?.ino, ...unchanged });
+  expectOp("rm -r tree", `${rel}/tree/x/t.txt`, "rrmr", { FileEvents: { DELETE: 1 }, FileInodeLinkCount: 0 });
   // a script's exec: with kprobes it carries the inode, without only its name
   const script = `${dir}/script.sh`;
   const exec = out.records.find(

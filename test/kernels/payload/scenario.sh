@@ -29,6 +29,25 @@ printf '#!/bin/sh\nexit 0\n' >"$d/script.sh"
 chmod 755 "$d/script.sh"
 sh -c 'echo "=== PID script $$"; exec "$1/script.sh"' sh "$d"
 
+# the same as people type them: in a directory, by relative names (.. included)
+mkdir -p "$d/rel/sub" "$d/rel/tree/x"
+cd "$d/rel"
+echo one >a.txt
+echo 0123456789 >t.txt
+echo t >tree/x/t.txt
+echo u >tree/u.txt
+sh -c 'echo "=== PID rmv $$"; exec mv a.txt b.txt'
+sh -c 'echo "=== PID rchmod $$"; exec chmod 640 b.txt'
+sh -c 'echo "=== PID rln $$"; exec ln b.txt hard.txt'
+sh -c 'echo "=== PID rlns $$"; exec ln -s b.txt soft.txt'
+sh -c 'echo "=== PID rrm $$"; exec rm hard.txt'
+echo "=== STAT $d/rel/t.txt.before $(stat -c '%i %s' t.txt)"
+sh -c 'echo "=== PID rtrunc $$"; exec truncate -s 4 t.txt'
+sh -c 'echo "=== PID rtouch $$"; exec touch -d "2001-02-03 04:05:06" t.txt'
+sh -c 'cd sub && echo "=== PID rup $$" && exec mv ../b.txt c.txt'
+sh -c 'echo "=== PID rrmr $$"; exec rm -r tree'
+cd /
+
 # sockets: TCP from busybox wget to busybox httpd, UDP from a DNS query nobody answers,
 # and (in the guests, which have no /dev/log of their own) UNIX datagrams to syslogd
 port=${SCENARIO_PORT:-18080}
@@ -51,6 +70,7 @@ if [ -n "$KFLOWD_GUEST" ]; then
 fi
 
 # stat does not follow symlinks without -L
-for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt" "$d/moved.txt" "$d/soft.txt" "$d/script.sh"; do
+for f in "$d/echo.txt" "$d/open.txt" "$deep/deep.txt" "$d/moved.txt" "$d/soft.txt" "$d/script.sh" \
+  "$d/rel/sub/c.txt" "$d/rel/soft.txt" "$d/rel/t.txt"; do
   echo "=== STAT $f $(stat -c '%i %s' "$f")"
 done
