@@ -31,6 +31,8 @@ export interface KernelOptions {
   readonly appBytes: number;
   /** -m: what is monitored */
   readonly monitor: Monitor;
+  /** "none": no inode source for path operations even where one exists (tests of that tier) */
+  readonly inodeSource?: "best" | "none";
 }
 
 /** Which hooks serve a feature on this kernel. */
@@ -145,10 +147,13 @@ function configBytes(opts: KernelOptions, claimByIo: boolean): Uint8Array {
 }
 
 /** Attaches the best inode source for path operations and tells the kernel side. */
-function attachInodeTier(object: BpfObject, ctime: boolean): FeatureTier {
+function attachInodeTier(object: BpfObject, ctime: boolean, none: boolean): FeatureTier {
   let tier: FeatureTier;
   let code: number;
-  if (ctime) {
+  if (none) {
+    tier = { feature: "file-inode", tier: "none", programs: [], degraded: "turned off: path operations are reported without inode data" };
+    code = InodeTier.INODE_TIER_NONE;
+  } else if (ctime) {
     object.attach(CTIME_PROGRAMS);
     tier = { feature: "file-inode", tier: "ctime-tracepoints", programs: CTIME_PROGRAMS };
     code = InodeTier.INODE_TIER_CTIME;
@@ -202,16 +207,17 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
+    const none = opts.inodeSource === "none";
     const ctime = kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length;
-    for (const p of CTIME_PROGRAMS) object.setAutoload(p, file && ctime);
-    for (const p of KPROBE_PROGRAMS) object.setAutoload(p, file && !ctime);
+    for (const p of CTIME_PROGRAMS) object.setAutoload(p, file && ctime && !none);
+    for (const p of KPROBE_PROGRAMS) object.setAutoload(p, file && !ctime && !none);
     for (const p of [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS]) object.setAutoload(p, socket);
     object.setAutoload(EXISTING_SOCKETS_PROGRAM, existing);
     object.load();
     // the syscall programs serve both: files, and UNIX sockets and application messages
     object.attach(FILE_PROGRAMS);
     const features: FeatureTier[] = [];
-    if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime));
+    if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime, none));
     if (socket) {
       const sockets = attachSockets(object);
       features.push(sockets);
