@@ -24,6 +24,7 @@ const SYMBOLS = {
   bpf_link__destroy: { args: [ptr], returns: i32 }, // LIBBPF_0.0.4
   bpf_map_lookup_elem: { args: [i32, ptr, ptr], returns: i32 }, // LIBBPF_0.0.1
   bpf_map_delete_elem: { args: [i32, ptr], returns: i32 }, // LIBBPF_0.0.1
+  bpf_map_lookup_and_delete_elem: { args: [i32, ptr, ptr], returns: i32 }, // LIBBPF_0.0.2
   bpf_map_get_next_key: { args: [i32, ptr, ptr], returns: i32 }, // LIBBPF_0.0.1
   bpf_map_update_elem: { args: [i32, ptr, ptr, u64], returns: i32 }, // LIBBPF_0.0.1
   libbpf_num_possible_cpus: { args: [], returns: i32 }, // LIBBPF_0.0.4

@@ -41,6 +41,14 @@ export class MapAccess {
     return this.lib.bpf_map_update_elem(this.fd, ptr(key), ptr(value), BPF_EXIST) === 0;
   }
 
+  /**
+   * Copies the value of key into value and deletes it, in one step (hash maps: 5.14+).
+   * Returns 0, -ENOENT if the key is gone, or another -errno where the kernel cannot.
+   */
+  lookupAndDelete(key: Uint8Array, value: Uint8Array): number {
+    return this.lib.bpf_map_lookup_and_delete_elem(this.fd, ptr(key), ptr(value));
+  }
+
   delete(key: Uint8Array): boolean {
     return this.lib.bpf_map_delete_elem(this.fd, ptr(key)) === 0;
   }

@@ -213,8 +213,13 @@ async function run(config: Config): Promise<number> {
   /** Whether draining may go on: stdout's reader keeps up, or it is no longer waited for. */
   const keepDraining = (): boolean => force || !toStdout || !sink.holdBack();
 
+  /** A record from the ring buffer: less what the flushers printed of it already. */
+  function visitRing(view: DataView, bytes: Uint8Array, off: number, size: number): void {
+    if (flusher.settle(view, off, size) && sockFlusher.settle(view, off, size)) visit(view, bytes, off, size);
+  }
+
   function drain(): void {
-    reader.drain(visit, keepDraining);
+    reader.drain(visitRing, keepDraining);
     for (const rec of messages.lateSockets()) printRest(rec);
     if (full.size > 0) {
       for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);

@@ -4,6 +4,13 @@
  * closed by exit, not by a syscall we see), those the kernel finished while the ring
  * buffer was full (left in the map marked unsent) and, at shutdown, everything pending.
  * Each map value is a complete record of its kind.
+ *
+ * The kernel keeps counting into a map value while user space reads it, so user space
+ * never writes a value back (what the kernel added between the read and the write would
+ * be lost) and takes one out of the map only when done with it, in one step where the
+ * kernel allows it (lookup-and-delete, 5.14+). A record printed while its aggregation
+ * goes on is remembered ("printed"); what is printed of it later, from the map or from
+ * the ring buffer, is the difference: deltas against what was printed.
  */
 import type { MapAccess } from "../../ffi/map.ts";
 import type { RecordVisitor } from "../ingest/ring.ts";
@@ -14,71 +21,157 @@ import {
   FileKey,
   FsEvent,
   RecFile,
+  RecFileEventCountsLen,
   RecHdr,
+  RecInode,
   RecSock,
   RecSockDir,
+  RecSockDirFlagCountsLen,
   RecSockFlags,
   RecTask,
+  RecType,
 } from "../records/layout.gen.ts";
 
 /** What the flusher needs to know about one kind of aggregation. */
 export interface AggregateKind {
   readonly valueSize: number;
+  /** the ring-buffer records of this kind */
+  readonly recordType: number;
   /** bytes of the record held in the value */
-  size(view: DataView): number;
+  size(view: DataView, off: number): number;
   /** whether the record holds anything to report */
-  active(view: DataView): boolean;
+  active(view: DataView, off: number): boolean;
+  /** whether the value in view holds more than printed (a copy of an earlier value of it) */
+  progressed(view: DataView, printed: DataView): boolean;
   /**
    * Whether an idle record without activity is to be dropped: a UNIX socket whose
    * process exited without closing it leaves one behind (no kernel hook ends it).
    */
   abandoned(view: DataView): boolean;
   /**
-   * After a timeout export: clears the counters so the entry lives on (sockets keep
-   * their owner and addresses), or returns false to delete it (files).
+   * Whether a record due (idle or active too long) is taken out of the map, not only
+   * printed: an idle file (later events start a new one), a closed socket whose reset
+   * never came. Sockets otherwise stay: their owner and addresses live in the entry.
    */
-  restart(view: DataView, nowNs: bigint): boolean;
+  ends(view: DataView, idle: boolean): boolean;
   /** whether the kernel finished the record but found the ring buffer full */
   unsent(view: DataView): boolean;
+  /** the map key of the record at off (a ring-buffer record), as key bytes */
+  key(view: DataView, off: number): Uint8Array;
+  /** bytes [0, printedEnd) of a value are what a later delta is taken against */
+  readonly printedEnd: number;
+  /** turns the record at off into its difference from printed (a copy of an earlier value) */
+  subtract(view: DataView, off: number, printed: DataView, printedAtNs: bigint): void;
 }
 
 const taskNames = (view: DataView, task: number): number =>
   view.getUint16(task + RecTask.exeLen, true) + view.getUint16(task + RecTask.parentExeLen, true);
 
+const subU32 = (v: DataView, p: DataView, off: number, at: number): void => {
+  const a = v.getUint32(at + off, true);
+  const b = p.getUint32(at, true);
+  v.setUint32(at + off, a > b ? a - b : 0, true);
+};
+
+const subU64 = (v: DataView, p: DataView, off: number, at: number): void => {
+  const a = v.getBigUint64(at + off, true);
+  const b = p.getBigUint64(at, true);
+  v.setBigUint64(at + off, a > b ? a - b : 0n, true);
+};
+
 export const FILE_KIND: AggregateKind = {
   valueSize: RecFile.SIZE,
-  size: (v) =>
-    RecFile.tail + taskNames(v, RecFile.task) + v.getUint16(RecFile.pathLen, true) + v.getUint16(RecFile.originLen, true),
+  recordType: RecType.REC_TYPE_FILE,
+  size: (v, o) =>
+    RecFile.tail + taskNames(v, o + RecFile.task) + v.getUint16(o + RecFile.pathLen, true) + v.getUint16(o + RecFile.originLen, true),
   // a record split by -e waits with no events for its next one
-  active: (v) => v.getUint32(RecFile.events, true) > 0,
+  active: (v, o) => v.getUint32(o + RecFile.events, true) > 0,
+  progressed: (v, p) => v.getUint32(RecFile.events, true) !== p.getUint32(RecFile.events, true),
   abandoned: () => false,
-  restart: () => false,
+  ends: (_, idle) => idle,
   unsent: (v) => (v.getUint16(RecFile.flags, true) & FileFlags.FILE_FLAG_UNSENT) !== 0,
+  key: (v, o) => {
+    const k = new Uint8Array(FileKey.SIZE);
+    const kv = new DataView(k.buffer);
+    kv.setUint32(FileKey.pid, v.getUint32(o + RecFile.task + RecTask.pid, true), true);
+    kv.setUint32(FileKey.dev, v.getUint32(o + RecFile.dev, true), true);
+    kv.setBigUint64(FileKey.ino, v.getBigUint64(o + RecFile.ino, true), true);
+    return k;
+  },
+  printedEnd: RecFile.tail,
+  subtract: (v, o, p, printedAtNs) => {
+    subU32(v, p, o, RecFile.events);
+    for (let i = 0; i < RecFileEventCountsLen; i++) subU32(v, p, o, RecFile.eventCounts + 4 * i);
+    // the changes since the state printed, over the time since that print
+    v.setBigUint64(o + RecFile.sizeFirst, p.getBigUint64(RecFile.inode + RecInode.size, true), true);
+    v.setBigUint64(o + RecFile.mtimeFirstNs, p.getBigUint64(RecFile.inode + RecInode.mtimeNs, true), true);
+    v.setBigUint64(o + RecFile.tsFirstNs, printedAtNs, true);
+  },
 };
+
+const DIR_COUNTERS_U64 = [RecSockDir.packets, RecSockDir.dataPackets, RecSockDir.bytes, RecSockDir.ttlSum];
+const DIR_COUNTERS_U32 = [RecSockDir.ttlPackets, RecSockDir.frags];
+const SOCK_COUNTERS_U64 = [RecSock.bytesAcked, RecSock.bytesRetrans];
+const SOCK_COUNTERS_U32 = [RecSock.retrans, RecSock.dsackDups, RecSock.reorder, RecSock.drops];
 
 export const SOCK_KIND: AggregateKind = {
   valueSize: RecSock.SIZE,
-  size: (v) => RecSock.tail + taskNames(v, RecSock.task),
-  active: (v) =>
-    v.getBigUint64(RecSock.tx + RecSockDir.packets, true) + v.getBigUint64(RecSock.rx + RecSockDir.packets, true) > 0n,
+  recordType: RecType.REC_TYPE_SOCK,
+  size: (v, o) => RecSock.tail + taskNames(v, o + RecSock.task),
+  active: (v, o) =>
+    v.getBigUint64(o + RecSock.tx + RecSockDir.packets, true) + v.getBigUint64(o + RecSock.rx + RecSockDir.packets, true) > 0n,
+  progressed: (v, p) =>
+    v.getBigUint64(RecSock.tx + RecSockDir.packets, true) !== p.getBigUint64(RecSock.tx + RecSockDir.packets, true) ||
+    v.getBigUint64(RecSock.rx + RecSockDir.packets, true) !== p.getBigUint64(RecSock.rx + RecSockDir.packets, true),
   abandoned: (v) => v.getUint8(RecSock.family) === AF_UNIX,
-  restart: (v, nowNs) => {
-    // a closed socket whose record waited for its reset (which never came) is done
-    if (v.getUint8(RecSock.flags) & RecSockFlags.SOCK_FLAG_CLOSED) return false;
-    for (const dir of [RecSock.tx, RecSock.rx]) {
-      for (let off = dir; off < dir + RecSockDir.SIZE; off += 4) v.setUint32(off, 0, true);
-    }
-    v.setBigUint64(RecSock.hdr + RecHdr.tsNs, nowNs, true);
-    return true;
-  },
+  // a closed socket whose record waited for its reset (which never came) is done
+  ends: (v) => (v.getUint8(RecSock.flags) & RecSockFlags.SOCK_FLAG_CLOSED) !== 0,
   unsent: (v) => (v.getUint8(RecSock.flags) & RecSockFlags.SOCK_FLAG_UNSENT) !== 0,
+  key: (v, o) => {
+    const k = new Uint8Array(8);
+    new DataView(k.buffer).setBigUint64(0, v.getBigUint64(o + RecSock.key, true), true);
+    return k;
+  },
+  printedEnd: RecSock.unixPath,
+  subtract: (v, o, p, printedAtNs) => {
+    for (const dir of [RecSock.tx, RecSock.rx]) {
+      for (const at of DIR_COUNTERS_U64) subU64(v, p, o, dir + at);
+      for (const at of DIR_COUNTERS_U32) subU32(v, p, o, dir + at);
+      for (let i = 0; i < RecSockDirFlagCountsLen; i++) subU32(v, p, o, dir + RecSockDir.flagCounts + 4 * i);
+      // the packets since the print: their first came after it
+      if (v.getBigUint64(o + dir + RecSockDir.packets, true) > 0n) {
+        const first = v.getBigUint64(o + dir + RecSockDir.tsFirstNs, true);
+        if (first < printedAtNs) v.setBigUint64(o + dir + RecSockDir.tsFirstNs, printedAtNs, true);
+      }
+    }
+    for (const at of SOCK_COUNTERS_U64) subU64(v, p, o, at);
+    for (const at of SOCK_COUNTERS_U32) subU32(v, p, o, at);
+  },
 };
 
 const NEVER = 1n << 63n;
+const ENOENT = 2;
+
+/** What was printed of an aggregation that goes on: its value then, and when. */
+interface Printed {
+  readonly value: DataView;
+  readonly tsFirstNs: bigint;
+  readonly atNs: bigint;
+  /** scans since its entry was last seen in the map */
+  unseen: number;
+}
+
+/** a printed record whose entry the scans no longer find is forgotten after this many */
+const UNSEEN_SCANS = 2;
+
+const keyId = (key: Uint8Array): string => String.fromCharCode(...key);
 
 export class MapFlusher {
   protected readonly value: Uint8Array;
   protected readonly view: DataView;
+  private readonly printed = new Map<string, Printed>();
+  /** lookup-and-delete works on this kernel's hash maps (5.14+), else undefined until tried */
+  private atomicTake: boolean | undefined;
 
   constructor(
     protected readonly map: MapAccess,
@@ -95,23 +188,39 @@ export class MapFlusher {
    */
   flushStale(nowNs: bigint, idleNs: bigint, activeNs: bigint, visit: RecordVisitor): number {
     let n = 0;
+    for (const p of this.printed.values()) p.unseen++;
     for (const key of this.map.keys()) {
       if (!this.map.lookup(key, this.value)) continue;
+      const id = keyId(key);
+      const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
+      const printed = this.printedOf(id, first);
+      if (printed) printed.unseen = 0;
       if (this.kind.unsent(this.view)) {
-        if (this.map.delete(key)) n += this.emit(visit);
+        if (this.take(key)) n += this.emitTaken(id, visit);
         continue;
       }
       const last = this.view.getBigUint64(RecFile.hdr + RecHdr.tsNs, true);
-      const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
-      if (!this.kind.active(this.view)) {
-        if (nowNs - last >= idleNs && this.kind.abandoned(this.view)) this.map.delete(key);
+      const idle = nowNs - last >= idleNs;
+      // anything not printed yet
+      const fresh = printed ? this.kind.progressed(this.view, printed.value) : this.kind.active(this.view, 0);
+      if (!fresh) {
+        if (idle && this.kind.abandoned(this.view)) {
+          this.map.delete(key);
+          this.printed.delete(id);
+        } else if (idle && this.kind.ends(this.view, true) && this.take(key)) {
+          // (what came in the meantime, if anything, is printed)
+          n += this.emitTaken(id, visit);
+        }
         continue;
       }
-      if (nowNs - last < idleNs && nowNs - first < activeNs) continue;
-      n += this.emit(visit);
-      if (this.kind.restart(this.view, nowNs)) this.map.update(key, this.value);
-      else this.map.delete(key);
+      if (!idle && nowNs - (printed?.atNs ?? first) < activeNs) continue;
+      if (this.kind.ends(this.view, idle)) {
+        if (this.take(key)) n += this.emitTaken(id, visit);
+        continue;
+      }
+      n += this.emitGoingOn(id, first, nowNs, visit);
     }
+    for (const [id, p] of this.printed) if (p.unseen > UNSEEN_SCANS) this.printed.delete(id);
     return n;
   }
 
@@ -125,25 +234,85 @@ export class MapFlusher {
   flushKey(key: bigint, nowNs: bigint, visit: RecordVisitor): number {
     const k = new Uint8Array(8);
     new DataView(k.buffer).setBigUint64(0, key, true);
-    if (!this.map.lookup(k, this.value) || !this.kind.active(this.view)) return 0;
-    const n = this.emit(visit);
-    if (this.kind.restart(this.view, nowNs)) this.map.update(k, this.value);
-    else this.map.delete(k);
-    return n;
+    if (!this.map.lookup(k, this.value) || !this.kind.active(this.view, 0)) return 0;
+    return this.emitGoingOn(keyId(k), this.view.getBigUint64(RecFile.tsFirstNs, true), nowNs, visit, true);
   }
 
   /** Exports every record that holds something, and empties the map (at shutdown). */
   flushAll(visit: RecordVisitor): number {
     let n = 0;
     for (const key of this.map.keys()) {
-      if (!this.map.lookup(key, this.value) || !this.map.delete(key)) continue;
-      if (this.kind.active(this.view)) n += this.emit(visit);
+      if (this.take(key)) n += this.emitTaken(keyId(key), visit);
     }
     return n;
   }
 
+  /**
+   * A record the kernel handed over through the ring buffer (in bytes at off): if part of
+   * its aggregation was printed from the map before, it becomes the rest, in place.
+   * Returns whether anything is left to print.
+   */
+  settle(view: DataView, off: number, size: number): boolean {
+    if (this.printed.size === 0 || size < this.kind.printedEnd) return true;
+    if (view.getUint16(off + RecHdr.type, true) !== this.kind.recordType) return true;
+    const id = keyId(this.kind.key(view, off));
+    const printed = this.printedOf(id, view.getBigUint64(off + RecFile.tsFirstNs, true));
+    if (!printed) return true;
+    // the kernel ended the aggregation (or split it, -e): nothing of it is printed any more
+    this.printed.delete(id);
+    this.kind.subtract(view, off, printed.value, printed.atNs);
+    return this.kind.active(view, off);
+  }
+
+  /** What was printed of the aggregation id, if it is the one that began at tsFirstNs. */
+  private printedOf(id: string, tsFirstNs: bigint): Printed | undefined {
+    const p = this.printed.get(id);
+    return p && p.tsFirstNs === tsFirstNs ? p : undefined;
+  }
+
+  /**
+   * Takes the record of key out of the map into this.value: in one step where the
+   * kernel has lookup-and-delete for hash maps (5.14+), else by a lookup right before
+   * the delete. False if it is gone.
+   */
+  protected take(key: Uint8Array): boolean {
+    if (this.atomicTake !== false) {
+      const err = this.map.lookupAndDelete(key, this.value);
+      if (err === 0) {
+        this.atomicTake = true;
+        return true;
+      }
+      if (err === -ENOENT) return false;
+      // EINVAL or ENOTSUPP: a kernel before 5.14
+      this.atomicTake = false;
+    }
+    return this.map.lookup(key, this.value) && this.map.delete(key);
+  }
+
+  /** Prints the record taken out of the map (this.value), less what was printed of it. */
+  protected emitTaken(id: string, visit: RecordVisitor): number {
+    const printed = this.printedOf(id, this.view.getBigUint64(RecFile.tsFirstNs, true));
+    this.printed.delete(id);
+    if (printed) this.kind.subtract(this.view, 0, printed.value, printed.atNs);
+    return this.kind.active(this.view, 0) ? this.emit(visit) : 0;
+  }
+
+  /**
+   * Prints the record in this.value, which stays in the map and goes on, less what was
+   * printed of it, and remembers it as printed. always: print even without new activity
+   * (its application messages are what is printed).
+   */
+  private emitGoingOn(id: string, tsFirstNs: bigint, nowNs: bigint, visit: RecordVisitor, always = false): number {
+    const printed = this.printedOf(id, tsFirstNs);
+    const copy = new DataView(this.value.slice(0, this.kind.printedEnd).buffer);
+    this.printed.set(id, { value: copy, tsFirstNs, atNs: nowNs, unseen: 0 });
+    if (printed) this.kind.subtract(this.view, 0, printed.value, printed.atNs);
+    if (!always && !this.kind.active(this.view, 0)) return 0;
+    return this.emit(visit);
+  }
+
   protected emit(visit: RecordVisitor): number {
-    const size = this.kind.size(this.view);
+    const size = this.kind.size(this.view, 0);
     if (size > this.kind.valueSize) return 0;
     this.view.setUint32(RecFile.hdr + RecHdr.size, size, true);
     visit(this.view, this.value, 0, size);
@@ -167,9 +336,11 @@ export class FileFlusher extends MapFlusher {
       if (!exit || !this.map.lookup(key, this.value)) continue;
       // a new process may reuse the pid before we get here: its files are not closed
       if (this.view.getBigUint64(RecFile.task + RecTask.startNs, true) !== exit.startNs) continue;
+      // the process is gone: nothing adds to the record any more
+      if (!this.take(key)) continue;
       // an unsent record was finished by its close already (the ring buffer was full)
       if (!this.kind.unsent(this.view)) this.addClose(exit.tsNs);
-      if (this.map.delete(key) && this.kind.active(this.view)) n += this.emit(visit);
+      n += this.emitTaken(keyId(key), visit);
     }
     return n;
   }

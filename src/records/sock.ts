@@ -66,7 +66,9 @@ function decodeDir(view: DataView, off: number): SockDirection {
   const flags: [number, number][] = [];
   for (let i = 0; i < nflags; i++) {
     const mask = view.getUint8(off + RecSockDir.flagOrder + i) & (RecSockDirFlagCountsLen - 1);
-    flags.push([mask, view.getUint32(off + RecSockDir.flagCounts + 4 * mask, true)]);
+    const n = view.getUint32(off + RecSockDir.flagCounts + 4 * mask, true);
+    // (a record printed after an earlier part of its socket's traffic may have none of a combination)
+    if (n > 0) flags.push([mask, n]);
   }
   return {
     packets: u64(view, off + RecSockDir.packets),
