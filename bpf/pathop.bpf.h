@@ -24,12 +24,7 @@ enum path_op_kind {
 	PATH_OP_SYMLINK = 4,
 	PATH_OP_ATTRIB = 5,
 	PATH_OP_TRUNCATE = 6,
-	/* a script run without an inode source: its name from the exec, no inode */
-	PATH_OP_EXEC = 7,
 };
-
-/* with a path_op_kind, to path_op_file(): the paths are kernel strings, not user memory */
-#define PATH_OP_KERNEL_PATHS (1U << 31)
 
 #define AT_REMOVEDIR 0x200
 #define RENAME_EXCHANGE (1 << 1)
@@ -213,23 +208,29 @@ static __always_inline void file_set_origin(struct rec_file *r, struct path_scra
 #define DFD_NOW(dfds) ((long)(int)(__u32)(dfds))
 #define DFD_WAS(dfds) ((long)(int)(__u32)((dfds) >> 32))
 
+/* path_op_file()'s snap when no inode source saw the file */
+#define SNAP_NONE OP_INODES_MAX
+
 /*
- * One file affected by a finished operation of kind how (enum path_op_kind, with
- * PATH_OP_KERNEL_PATHS when the paths are kernel strings): its inode (or NULL when no
- * inode source saw it), where it is now (DFD_NOW(dfds), upath) and, for renames, where it
- * was (DFD_WAS(dfds), oupath). The kind, not the struct path_op: a caller without one (an
- * exec) then needs no path_op on its stack, which 5.10 and 6.1 count with path_walk's
- * into 512 bytes.
+ * One file affected by a finished operation of kind (enum path_op_kind): its inode,
+ * snapshot snap of the current thread's struct path_op (SNAP_NONE when no inode source
+ * saw it), where it is now (DFD_NOW(dfds), upath) and, for renames, where it was
+ * (DFD_WAS(dfds), oupath).
+ *
+ * A global function, verified once for both sides of a rename: scalar arguments only,
+ * the user addresses of the paths as numbers.
  */
-static __noinline void path_op_file(__u32 how, struct inode_snap *s, __u64 dfds,
-				    const char *upath, const char *oupath)
+__noinline int path_op_file(__u32 kind, __u32 snap, __u64 dfds, __u64 upath_addr, __u64 oupath_addr)
 {
 	__u32 zero = 0;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct inode_snap *s = NULL;
+	const char *upath = (const char *)upath_addr;
+	const char *oupath = (const char *)oupath_addr;
 	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
 	struct file_key key = {};
 	struct rec_file *r = NULL;
 	__u64 now = bpf_ktime_get_ns();
-	__u32 kind = how & ~PATH_OP_KERNEL_PATHS;
 	bool ends = kind != PATH_OP_ATTRIB && kind != PATH_OP_TRUNCATE;
 	bool in_map = false;
 	/* -e reached by MOVED_FROM: that record goes out alone, under the old name */
@@ -237,31 +238,51 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, __u64 dfds,
 	bool named;
 
 	if (!ps)
-		return;
+		return 0;
+	if (snap < OP_INODES_MAX) {
+		struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+
+		if (!op)
+			return 0;
+		/* keeps the compiler from computing the address before the check */
+		barrier_var(op);
+		s = snap ? &op->snaps[1] : &op->snaps[0];
+	}
 	key.pid = bpf_get_current_pid_tgid() >> 32;
 	if (s) {
 		__u32 type = s->st.mode & S_IFMT;
 
 		/* kflowd reports regular files and symlinks only */
 		if (type != S_IFREG && type != S_IFLNK)
-			return;
+			return 0;
 		key.dev = s->dev;
 		key.ino = s->ino;
 		r = bpf_map_lookup_elem(&files, &key);
+		/*
+		 * A new name for a file the process has a record of (opened, or changed by
+		 * path): that record goes out under its name, the link gets one of its own.
+		 */
+		if (r && kind == PATH_OP_LINK) {
+			file_export(r, &key);
+			r = NULL;
+		}
 		in_map = r != NULL;
 	}
 	if (kind == PATH_OP_RENAME && cfg.events_max)
 		split = (r ? r->events : 0) + 1 >= cfg.events_max;
-	/* a record the process has open is named already; it follows a rename below */
-	named = r != NULL && kind != PATH_OP_RENAME;
+	/*
+	 * A record the process has is named already (attribute changes keep that name); it
+	 * takes the name a rename gave or an unlink removed (another link's, perhaps).
+	 */
+	named = r != NULL && kind != PATH_OP_RENAME && kind != PATH_OP_UNLINK;
 	if (!r) {
 		r = file_begin(&key, now);
 		if (!r)
-			return;
+			return 0;
 		if (split) {
 			path_resolve(ps, DFD_WAS(dfds), oupath, false);
 		} else {
-			path_resolve(ps, DFD_NOW(dfds), upath, how & PATH_OP_KERNEL_PATHS);
+			path_resolve(ps, DFD_NOW(dfds), upath, false);
 			named = true;
 		}
 		file_set_path(r, ps);
@@ -279,13 +300,11 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, __u64 dfds,
 				r->inode.mode = S_IFREG;
 				r->inode.nlink = 2;
 			}
-			if (kind == PATH_OP_EXEC)
-				r->inode.mode = S_IFREG;
 		}
 		if (s && !ends) {
 			r = file_insert(&key, r);
 			if (!r)
-				return;
+				return 0;
 			in_map = true;
 		}
 	}
@@ -322,9 +341,6 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, __u64 dfds,
 	case PATH_OP_TRUNCATE:
 		file_count(r, FS_MODIFY);
 		break;
-	case PATH_OP_EXEC:
-		file_count(r, FS_OPEN_EXEC);
-		break;
 	}
 	/* the state after the operation (file systems take the snapshot before or after it) */
 	if (s && kind == PATH_OP_UNLINK)
@@ -345,6 +361,7 @@ static __noinline void path_op_file(__u32 how, struct inode_snap *s, __u64 dfds,
 	} else {
 		file_split(r);
 	}
+	return 0;
 }
 
 /*
@@ -358,44 +375,64 @@ static __noinline void exec_script_by_name(struct linux_binprm *bprm)
 	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
 	const char *name = BPF_CORE_READ(bprm, filename);
 
-	if (!tier || *tier == INODE_TIER_KPROBE || name == BPF_CORE_READ(bprm, interp))
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct file_key key = { .pid = bpf_get_current_pid_tgid() >> 32 };
+	__u64 now = bpf_ktime_get_ns();
+	struct rec_file *r;
+
+	if (!tier || *tier == INODE_TIER_KPROBE || name == BPF_CORE_READ(bprm, interp) || !ps)
 		return;
-	path_op_file(PATH_OP_EXEC | PATH_OP_KERNEL_PATHS, NULL, DFDS(AT_FDCWD, AT_FDCWD), name, NULL);
+	r = file_begin(&key, now);
+	if (!r)
+		return;
+	/* as it ran: a regular file, by the name the exec used (relative to the cwd) */
+	path_resolve(ps, AT_FDCWD, name, true);
+	file_set_path(r, ps);
+	r->flags |= FILE_FLAG_NO_INODE;
+	r->inode.mode = S_IFREG;
+	file_count(r, FS_OPEN_EXEC);
+	file_touch(r, now);
+	if (!file_output(r))
+		stat_inc(STAT_RING_FULL);
 }
 
-/* sys_exit of a path operation: report it if it succeeded, and forget it. */
-static __noinline void path_op_end(long ret)
+/*
+ * sys_exit of a path operation: report it if it succeeded, and forget it. A global
+ * function: verified once for the native and the 32-bit exits.
+ */
+__noinline int path_op_end(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
 	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
 	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
-	struct inode_snap *first;
+	__u32 first;
 	__u32 kind;
 
 	if (!op)
-		return;
+		return 0;
 	kind = op->kind;
-	first = op->nsnaps > 0 ? &op->snaps[0] : NULL;
+	first = op->nsnaps > 0 ? 0 : SNAP_NONE;
 	if (ret != 0)
 		goto done;
 	/*
 	 * An inode source is attached but saw no file: a directory was the target (or a
 	 * filesystem that keeps no ctime); kflowd reports files only.
 	 */
-	if (!first && tier && *tier != INODE_TIER_NONE && op->ndirs > 0 &&
+	if (first == SNAP_NONE && tier && *tier != INODE_TIER_NONE && op->ndirs > 0 &&
 	    (kind == PATH_OP_ATTRIB || kind == PATH_OP_TRUNCATE || kind == PATH_OP_RENAME))
 		goto done;
 	if (kind == PATH_OP_RENAME || kind == PATH_OP_LINK || kind == PATH_OP_SYMLINK)
-		path_op_file(kind, first, DFDS(op->dfd[1], op->dfd[0]), op->upath[1], op->upath[0]);
+		path_op_file(kind, first, DFDS(op->dfd[1], op->dfd[0]), (__u64)op->upath[1], (__u64)op->upath[0]);
 	else
-		path_op_file(kind, first, DFDS(op->dfd[0], AT_FDCWD), op->upath[0], NULL);
+		path_op_file(kind, first, DFDS(op->dfd[0], AT_FDCWD), (__u64)op->upath[0], 0);
 	/* RENAME_EXCHANGE: the other file moved the opposite way */
 	if (kind == PATH_OP_RENAME && (op->flags & RENAME_EXCHANGE))
-		path_op_file(kind, op->nsnaps > 1 ? &op->snaps[1] : NULL, DFDS(op->dfd[0], op->dfd[1]),
-			     op->upath[0], op->upath[1]);
+		path_op_file(kind, op->nsnaps > 1 ? 1 : SNAP_NONE, DFDS(op->dfd[0], op->dfd[1]),
+			     (__u64)op->upath[0], (__u64)op->upath[1]);
 done:
 	bpf_map_delete_elem(&path_ops, &tid);
+	return 0;
 }
 
 #endif /* KFLOWD_PATHOP_BPF_H */
