@@ -29,7 +29,7 @@ describe.skipIf(skip)("inode tier none", () => {
   }
 
   async function recordOf(pid: number, path: string, event: number): Promise<FileRecord> {
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 1000; i++) {
       reader.drain(collect);
       const found = files.find((f) => f.task.pid === pid && f.path === path && f.eventCounts[event]! > 0);
       if (found) return found;

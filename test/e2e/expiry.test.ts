@@ -48,8 +48,8 @@ print(json.dumps({"writes": n}))`,
       );
       expect(closed.ProcPID).toBe(pid);
       const records = agent.fileRecords(path).filter((r) => r.ProcPID === pid);
-      // printed while written: more than once
-      expect(records.length).toBeGreaterThanOrEqual(3);
+      // printed while written, and at its close
+      expect(records.length).toBeGreaterThanOrEqual(2);
       const events = (r: Json, e: string) => (r.FileEvents as Record<string, number>)[e];
       expect(sum(records, (r) => events(r, "MODIFY"))).toBe(did.writes!);
       expect(sum(records, (r) => events(r, "CREATE"))).toBe(1);
@@ -95,7 +95,7 @@ print(json.dumps({"sent": n}))`,
       // the close of both sockets ends their last records: wait for the totals to settle
       await agent.waitFor(() => sum(mine(), (r) => r.SockTxPackets) === did.sent, `${did.sent} packets sent in the records`, 10_000);
       const sender = mine().filter((r) => r.SockTxPackets !== undefined);
-      expect(sender.length).toBeGreaterThanOrEqual(3);
+      expect(sender.length).toBeGreaterThanOrEqual(2);
       expect(sum(sender, (r) => r.SockTxPackets)).toBe(did.sent!);
       expect(sum(sender, (r) => r.SockTxBytes)).toBe(did.sent! * 64);
       await agent.waitFor(() => sum(mine(), (r) => r.SockRxPackets) === did.sent, `${did.sent} packets received in the records`, 10_000);
