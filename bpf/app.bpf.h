@@ -18,10 +18,39 @@
 #include "sock.bpf.h"
 #include "syscalls.bpf.h"
 
+#define SYSLOG_PATH_MAX 32
+
+/* A 32-bit program's struct iovec, msghdr and mmsghdr (include/linux/compat.h, socket.h) */
+struct compat_iovec___kf {
+	__u32 iov_base;
+	__u32 iov_len;
+};
+
+struct compat_msghdr___kf {
+	__u32 msg_name;
+	__u32 msg_namelen;
+	__u32 msg_iov;
+	__u32 msg_iovlen;
+	__u32 msg_control;
+	__u32 msg_controllen;
+	__u32 msg_flags;
+};
+
+struct compat_mmsghdr___kf {
+	struct compat_msghdr___kf msg_hdr;
+	__u32 msg_len;
+};
+
 struct app_scratch {
 	/* the gather offset lives in map memory, re-read every iteration (see path.bpf.h) */
 	__u32 off;
 	__u32 pad;
+	/* the caller's msghdr, and a UNIX address: here, not on app_capture()'s stack */
+	union {
+		struct user_msghdr msg;
+		struct compat_msghdr___kf cmsg;
+	};
+	__u64 path[SYSLOG_PATH_MAX / 8];
 	struct rec_app rec;
 	/* room for one more iovec at any masked offset */
 	char slack[REC_APP_CAP];
@@ -63,8 +92,6 @@ static __always_inline bool app_port_possible(struct sock *sk, __u32 proto)
 	return !rport || app_of_ports(proto, BPF_CORE_READ(sk, __sk_common.skc_num), rport) != APP_NONE;
 }
 
-#define SYSLOG_PATH_MAX 32
-
 /*
  * Whether a sun_path (32 bytes, NUL-padded) names the system log: "/dev/log" or
  * "/run/systemd/journal/dev-log", compared as little-endian words (string constants
@@ -96,27 +123,34 @@ static __always_inline __u32 app_cap(void)
 }
 
 /*
- * Copies up to app_cap() bytes from n iovecs (user memory) into s->rec.data, and never
- * more than the moved bytes: a receive buffer is often far larger than the message, and
- * reading past what the kernel wrote can reach a page not yet mapped, which fails the
- * whole copy (zeros) or, where mapped, captures stale bytes as part of the message.
+ * Copies up to app_cap() bytes from n iovecs (user memory; of a 32-bit program: compat)
+ * into s->rec.data, and never more than the moved bytes: a receive buffer is often far
+ * larger than the message, and reading past what the kernel wrote can reach a page not
+ * yet mapped, which fails the whole copy (zeros) or, where mapped, captures stale bytes
+ * as part of the message.
  */
-static __noinline void app_gather(struct app_scratch *s, const struct iovec *iov, __u32 n, __u32 moved)
+static __noinline void app_gather(struct app_scratch *s, const void *iov, __u32 n, __u32 moved, bool compat)
 {
 	__u32 cap = app_cap() < moved ? app_cap() : moved;
 
 	s->off = 0;
+	/* a native struct iovec is two u64, a compat one two u32 (one u64 here) */
+	__u32 size = compat ? sizeof(struct compat_iovec___kf) : sizeof(struct iovec);
+
 	for (int i = 0; i < APP_IOV_MAX; i++) {
-		struct iovec v = {};
+		__u64 v[2] = {};
+		__u64 base, vlen;
 		__u32 off = s->off, len;
 
 		if (i >= n || off >= cap)
 			break;
-		if (bpf_probe_read_user(&v, sizeof(v), &iov[i]))
+		if (bpf_probe_read_user(v, size & 31, (const char *)iov + i * size))
 			break;
-		len = v.iov_len < cap - off ? v.iov_len : cap - off;
+		base = compat ? (__u32)v[0] : v[0];
+		vlen = compat ? v[0] >> 32 : v[1];
+		len = vlen < cap - off ? vlen : cap - off;
 		/* both masks keep the values (off + len <= cap < REC_APP_CAP): the verifier needs them */
-		bpf_probe_read_user(s->rec.data + (off & (REC_APP_CAP - 1)), len & (REC_APP_CAP - 1), v.iov_base);
+		bpf_probe_read_user(s->rec.data + (off & (REC_APP_CAP - 1)), len & (REC_APP_CAP - 1), (void *)base);
 		s->off = off + len;
 	}
 }
@@ -139,6 +173,8 @@ static __always_inline void app_copy(struct app_scratch *s, const void *buf, lon
 struct app_args {
 	__u64 ubuf;
 	__u64 uaux;
+	/* a 32-bit program's call: its iovecs and msghdrs have the compat layout */
+	bool compat;
 };
 
 /*
@@ -151,10 +187,9 @@ static __noinline void app_capture(const struct app_args *a, long nr, struct fil
 	struct app_scratch *s = bpf_map_lookup_elem(&app_scratch, &zero);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	bool rx = nr == NR_read || nr == NR_readv || nr == NR_recvfrom || nr == NR_recvmsg || nr == NR_recvmmsg;
-	struct user_msghdr msg = {};
 	const void *buf = NULL;
 	const void *uaddr = NULL;
-	const struct iovec *iov = NULL;
+	const void *iov = NULL;
 	__u32 niov = 0, app = APP_NONE;
 	__u64 key;
 	__u32 size;
@@ -183,7 +218,23 @@ static __noinline void app_capture(const struct app_args *a, long nr, struct fil
 		/* of sendmmsg/recvmmsg, the first message (struct mmsghdr starts with its msghdr) */
 		struct mmsghdr *mm = (void *)a->ubuf;
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), &mm->msg_hdr))
+		if (a->compat) {
+			struct compat_mmsghdr___kf *cm = (void *)a->ubuf;
+
+			if (bpf_probe_read_user(&s->cmsg, sizeof(s->cmsg), &cm->msg_hdr))
+				return;
+			if (nr == NR_sendmmsg || nr == NR_recvmmsg) {
+				__u32 mlen = 0;
+
+				bpf_probe_read_user(&mlen, sizeof(mlen), &cm->msg_len);
+				ret = mlen;
+			}
+			iov = (void *)(unsigned long)s->cmsg.msg_iov;
+			niov = s->cmsg.msg_iovlen;
+			uaddr = (void *)(unsigned long)s->cmsg.msg_name;
+			break;
+		}
+		if (bpf_probe_read_user(&s->msg, sizeof(s->msg), &mm->msg_hdr))
 			return;
 		if (nr == NR_sendmmsg || nr == NR_recvmmsg) {
 			__u32 mlen = 0;
@@ -191,9 +242,9 @@ static __noinline void app_capture(const struct app_args *a, long nr, struct fil
 			bpf_probe_read_user(&mlen, sizeof(mlen), &mm->msg_len);
 			ret = mlen;
 		}
-		iov = msg.msg_iov;
-		niov = msg.msg_iovlen;
-		uaddr = msg.msg_name;
+		iov = s->msg.msg_iov;
+		niov = s->msg.msg_iovlen;
+		uaddr = s->msg.msg_name;
 		break;
 	}
 	default:
@@ -205,17 +256,17 @@ static __noinline void app_capture(const struct app_args *a, long nr, struct fil
 	if (family == AF_UNIX) {
 		struct unix_sock *us = (void *)sk;
 		struct unix_address *addr = BPF_CORE_READ(us, addr);
-		__u64 path[SYSLOG_PATH_MAX / 8] = {};
 
 		if (!cfg.app_unix_syslog || BPF_CORE_READ(sk, sk_type) != 2 /* SOCK_DGRAM */)
 			return;
+		__builtin_memset(s->path, 0, sizeof(s->path));
 		/*
 		 * the sender names the log by connect() (the peer) or by sendto() (uaddr); a
 		 * receiver's uaddr is the sender's address (recvfrom, recvmsg with msg_name),
 		 * so a receiver is the log by its own address only
 		 */
 		if (uaddr && !rx) {
-			bpf_probe_read_user(path, sizeof(path), (const char *)uaddr + 2);
+			bpf_probe_read_user(s->path, sizeof(s->path), (const char *)uaddr + 2);
 		} else {
 			struct unix_sock *peer = (void *)BPF_CORE_READ(us, peer);
 
@@ -223,9 +274,9 @@ static __noinline void app_capture(const struct app_args *a, long nr, struct fil
 			if (!rx && peer)
 				addr = BPF_CORE_READ(peer, addr);
 			if (addr)
-				bpf_probe_read_kernel(path, sizeof(path), &addr->name[0].sun_path);
+				bpf_probe_read_kernel(s->path, sizeof(s->path), &addr->name[0].sun_path);
 		}
-		if (!syslog_path(path))
+		if (!syslog_path(s->path))
 			return;
 		app = APP_SYSLOG;
 		key = unix_key(f);
@@ -250,7 +301,7 @@ static __noinline void app_capture(const struct app_args *a, long nr, struct fil
 	}
 
 	if (iov)
-		app_gather(s, iov, niov, ret < REC_APP_CAP ? ret : REC_APP_CAP);
+		app_gather(s, iov, niov, ret < REC_APP_CAP ? ret : REC_APP_CAP, a->compat);
 	else
 		app_copy(s, buf, ret);
 	s->rec.hdr.type = REC_TYPE_APP;

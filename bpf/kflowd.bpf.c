@@ -142,32 +142,32 @@ static __always_inline void close_range_release(__u32 first, __u32 last, __u32 f
 }
 
 /*
- * Before the syscall: releases (afterwards the file is gone) and the arguments of path
- * operations (finished at exit).
+ * Before syscall nr (native numbering; compat: a 32-bit program's, its arguments where
+ * the compat ABI keeps them): releases (afterwards the file is gone) and the arguments
+ * of path operations (finished at exit). Inlined twice, compat a constant in each.
  */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
+static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const bool compat)
 {
 	long fd;
 
-	switch (id) {
+	switch (nr) {
 	case NR_close:
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)ARG(1);
 		break;
 	case NR_dup2:
 	case NR_dup3:
 		/* dup2(old, new) closes new first, unless old == new */
-		fd = (int)SYSCALL_ARG2(regs);
-		if (fd == (int)SYSCALL_ARG1(regs))
+		fd = (int)ARG(2);
+		if (fd == (int)ARG(1))
 			return 0;
 		break;
 	case NR_close_range:
 		if (!is_agent())
-			close_range_release(SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs));
+			close_range_release(ARG(1), ARG(2), ARG(3));
 		return 0;
 	default:
 		if (monitor_files() && !is_agent())
-			path_op_begin(regs, id);
+			path_op_begin(regs, nr, compat);
 		return 0;
 	}
 	if (is_agent())
@@ -176,8 +176,28 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 	return 0;
 }
 
-/* fd_event()'s op: the syscall number and the event, in one scalar */
-#define FD_OP(nr, ev) ((__u64)(nr) << 8 | (ev))
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
+{
+	if (syscall_compat(regs)) {
+		long nr = compat_nr(id);
+
+		return nr == -1 ? 0 : sys_enter_do(regs, nr, true);
+	}
+	/* x32 programs' calls: not decoded, counted */
+	if (id & X32_SYSCALL_BIT) {
+		stat_inc(STAT_X32_CALLS);
+		return 0;
+	}
+	return sys_enter_do(regs, id, false);
+}
+
+/*
+ * fd_event()'s op: the syscall number (native numbering), the event and whether a 32-bit
+ * program made the call (its iovecs and msghdrs have the compat layout), in one scalar
+ */
+#define FD_COMPAT 0x80
+#define FD_OP(nr, ev, compat) ((__u64)(nr) << 8 | (ev) | ((compat) ? FD_COMPAT : 0))
 
 /*
  * Bytes moved through fd: a file event, or traffic of a UNIX socket. For a socket, its
@@ -190,9 +210,9 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
  */
 __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 {
-	struct app_args a = { .ubuf = ubuf, .uaux = uaux };
-	long nr = op >> 8;
-	__u32 ev = op & 0xff;
+	struct app_args a = { .ubuf = ubuf, .uaux = uaux, .compat = (op & FD_COMPAT) != 0 };
+	long nr = (long)op >> 8;
+	__u32 ev = op & 0x7f;
 	struct file *f = fd_file(fd);
 	struct inode *inode;
 	struct sock *sk;
@@ -230,15 +250,54 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 	return 0;
 }
 
-/* Opens, reads, writes and in-kernel copies are counted once they succeeded. */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
+/*
+ * The fd_event() calls a 32-bit program's call makes, handed from sys_exit_compat() to
+ * the program itself: called from there, they add no frame of their own to the deepest
+ * chain of calls, whose stacks older kernels add up against 512 bytes.
+ */
+struct fd_call {
+	__s64 fd;
+	__s64 fd2;     /* the second descriptor of a copy (written to), or -1 */
+	__s64 bytes;
+	__u64 op;      /* FD_OP() of fd; fd2's is the same with FS_MODIFY */
+	__u64 ubuf;
+	__u64 uaux;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fd_call);
+} fd_calls SEC(".maps");
+
+/* Fills *out (if there is one); returns whether an fd_event() call is wanted. */
+static __always_inline int fd_call_set(struct fd_call *out, long fd, long fd2, long bytes, __u64 op,
+				       __u64 ubuf, __u64 uaux)
 {
-	long nr, fd, fd2, bytes;
+	if (!out)
+		return 0;
+	out->fd = fd;
+	out->fd2 = fd2;
+	out->bytes = bytes;
+	out->op = op;
+	out->ubuf = ubuf;
+	out->uaux = uaux;
+	return 1;
+}
+
+/*
+ * After syscall nr (native numbering; compat: a 32-bit program's) with arguments a1, a2,
+ * a3 and a5: opens, reads, writes and in-kernel copies are counted once they succeeded.
+ * Inlined twice, compat a constant in each.
+ */
+static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __u64 a3, __u64 a5,
+				       const bool compat, struct fd_call *out)
+{
+	long fd, fd2, bytes;
 	__u64 ubuf, uaux;
 	__u32 ev;
 
-	nr = SYSCALL_NR(regs);
 	switch (nr) {
 	case NR_unlink:
 	case NR_unlinkat:
@@ -298,12 +357,12 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		/* (the mmsg calls return messages, not bytes: those count as calls only) */
 		if (ret == 0)
 			return 0;
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)a1;
 		ev = nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS;
 		bytes = nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret;
-		ubuf = SYSCALL_ARG2(regs);
+		ubuf = a2;
 		if (nr == NR_sendto || nr == NR_recvfrom)
-			uaux = SYSCALL_ARG5(regs);
+			uaux = a5;
 		break;
 	case NR_read:
 	case NR_pread64:
@@ -312,12 +371,12 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_preadv2:
 		if (ret == 0)
 			return 0;
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)a1;
 		ev = FS_ACCESS;
 		bytes = ret;
-		ubuf = SYSCALL_ARG2(regs);
+		ubuf = a2;
 		if (nr == NR_readv)
-			uaux = SYSCALL_ARG3(regs);
+			uaux = a3;
 		break;
 	case NR_write:
 	case NR_pwrite64:
@@ -326,30 +385,30 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_pwritev2:
 		if (ret == 0)
 			return 0;
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)a1;
 		ev = FS_MODIFY;
 		bytes = ret;
-		ubuf = SYSCALL_ARG2(regs);
+		ubuf = a2;
 		if (nr == NR_writev)
-			uaux = SYSCALL_ARG3(regs);
+			uaux = a3;
 		break;
 	case NR_sendfile:
 		/* sendfile(out_fd, in_fd, ...): reads one file, writes the other */
 		if (ret == 0)
 			return 0;
-		fd = (int)SYSCALL_ARG2(regs);
+		fd = (int)a2;
 		ev = FS_ACCESS;
-		fd2 = (int)SYSCALL_ARG1(regs);
+		fd2 = (int)a1;
 		bytes = ret;
 		break;
 	case NR_ftruncate:
 	case NR_fallocate:
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)a1;
 		ev = FS_MODIFY;
 		break;
 	case NR_utimensat:
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
-		if (SYSCALL_ARG2(regs)) {
+		if (a2) {
 			path_op_end(ret);
 			return 0;
 		}
@@ -358,7 +417,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	case NR_fchown:
 	case NR_fsetxattr:
 	case NR_fremovexattr:
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)a1;
 		ev = FS_ATTRIB;
 		break;
 	case NR_splice:
@@ -366,18 +425,129 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		/* (fd_in, off_in, fd_out, ...) */
 		if (ret == 0)
 			return 0;
-		fd = (int)SYSCALL_ARG1(regs);
+		fd = (int)a1;
 		ev = FS_ACCESS;
-		fd2 = (int)SYSCALL_ARG3(regs);
+		fd2 = (int)a3;
 		bytes = ret;
 		break;
 	default:
 		return 0;
 	}
-	fd_event(fd, bytes, FD_OP(nr, ev), ubuf, uaux);
+	if (compat)
+		return fd_call_set(out, fd, fd2, bytes, FD_OP(nr, ev, true), ubuf, uaux);
+	fd_event(fd, bytes, FD_OP(nr, ev, false), ubuf, uaux);
 	/* the second descriptor of a copy is written to */
 	if (fd2 >= 0)
-		fd_event(fd2, bytes, FD_OP(nr, FS_MODIFY), ubuf, uaux);
+		fd_event(fd2, bytes, FD_OP(nr, FS_MODIFY, false), ubuf, uaux);
+	return 0;
+}
+
+/* socketcall(2)'s calls (include/uapi/linux/net.h) that kflowd looks at */
+#define SYS_ACCEPT 5
+#define SYS_SEND 9
+#define SYS_RECV 10
+#define SYS_SENDTO 11
+#define SYS_RECVFROM 12
+#define SYS_SENDMSG 16
+#define SYS_RECVMSG 17
+#define SYS_ACCEPT4 18
+#define SYS_RECVMMSG 19
+#define SYS_SENDMMSG 20
+
+/*
+ * A 32-bit program's socket call that has no native twin: socketcall(call, args) of
+ * ia32 (its arguments an array of 32-bit words in user memory, still there at exit), and
+ * arm's send and recv (sendto and recvfrom without an address).
+ */
+static __always_inline int sys_exit_compat_socket(long nr, long ret, __u64 a1, __u64 a2, struct fd_call *out)
+{
+	__u32 args[5] = {};
+	long call;
+
+	if (nr == NR_COMPAT_SOCKETCALL) {
+		call = a1;
+		if (bpf_probe_read_user(args, sizeof(args), (void *)a2))
+			return 0;
+	} else {
+		call = nr == NR_COMPAT_SEND ? SYS_SEND : SYS_RECV;
+		args[0] = a1;
+		args[1] = a2;
+	}
+	if (ret < 0 || is_agent())
+		return 0;
+	switch (call) {
+	case SYS_ACCEPT:
+	case SYS_ACCEPT4:
+		if (monitor_sockets())
+			sock_accepted(ret);
+		return 0;
+	case SYS_SEND:
+	case SYS_SENDTO:
+		nr = NR_sendto;
+		break;
+	case SYS_RECV:
+	case SYS_RECVFROM:
+		nr = NR_recvfrom;
+		break;
+	case SYS_SENDMSG:
+		nr = NR_sendmsg;
+		break;
+	case SYS_RECVMSG:
+		nr = NR_recvmsg;
+		break;
+	case SYS_SENDMMSG:
+		nr = NR_sendmmsg;
+		break;
+	case SYS_RECVMMSG:
+		nr = NR_recvmmsg;
+		break;
+	default:
+		return 0;
+	}
+	if (ret == 0)
+		return 0;
+	/* send/recv have no address; the mmsg calls return messages, not bytes */
+	return fd_call_set(out, (int)args[0], -1, nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret,
+			   FD_OP(nr, nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS, true),
+			   args[1], call == SYS_SENDTO || call == SYS_RECVFROM ? args[4] : 0);
+}
+
+/*
+ * The exit of call id of a 32-bit program, its arguments (32 bits each) two to a scalar:
+ * a12 = a1 | a2 << 32, a35 = a3 | a5 << 32. A global function: its stack is its own,
+ * not added to the native exit's, and it is verified once. Returns whether fd_calls
+ * holds an fd_event() call to make.
+ */
+__noinline int sys_exit_compat(long id, long ret, __u64 a12, __u64 a35)
+{
+	struct fd_call *out = bpf_map_lookup_elem(&fd_calls, &scratch_key);
+	long nr = compat_nr(id);
+	__u64 a1 = (__u32)a12, a2 = a12 >> 32, a3 = (__u32)a35, a5 = a35 >> 32;
+
+	if (!out)
+		return 0;
+	if (nr == NR_COMPAT_SOCKETCALL || nr == NR_COMPAT_SEND || nr == NR_COMPAT_RECV)
+		return sys_exit_compat_socket(nr, ret, a1, a2, out);
+	return nr == -1 ? 0 : sys_exit_do(nr, ret, a1, a2, a3, a5, true, out);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
+{
+	struct fd_call *c;
+
+	if (!syscall_compat(regs))
+		return sys_exit_do(SYSCALL_NR(regs), ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
+				   SYSCALL_ARG5(regs), false, NULL);
+	if (!sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
+			     COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32))
+		return 0;
+	c = bpf_map_lookup_elem(&fd_calls, &scratch_key);
+	if (!c)
+		return 0;
+	fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
+	if (c->fd2 >= 0)
+		fd_event(c->fd2, c->bytes, (c->op & ~0x7fULL) | FS_MODIFY, c->ubuf, c->uaux);
 	return 0;
 }
 

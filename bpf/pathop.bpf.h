@@ -68,8 +68,11 @@ struct {
 	__type(value, __u32);
 } inode_tier SEC(".maps");
 
-/* sys_enter: remembers a path operation's arguments until its exit. */
-static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
+/*
+ * sys_enter: remembers a path operation's arguments until its exit. nr is the native
+ * number; compat: a 32-bit program's call, arguments where its ABI keeps them (ARG()).
+ */
+static __always_inline void path_op_begin(struct pt_regs *regs, long nr, const bool compat)
 {
 	struct path_op op = {};
 	__u32 tid;
@@ -79,40 +82,40 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 	switch (nr) {
 	case NR_unlink:
 		op.kind = PATH_OP_UNLINK;
-		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		op.upath[0] = (void *)ARG(1);
 		break;
 	case NR_unlinkat:
-		if (SYSCALL_ARG3(regs) & AT_REMOVEDIR)
+		if (ARG(3) & AT_REMOVEDIR)
 			return;
 		op.kind = PATH_OP_UNLINK;
-		op.dfd[0] = (int)SYSCALL_ARG1(regs);
-		op.upath[0] = (void *)SYSCALL_ARG2(regs);
+		op.dfd[0] = (int)ARG(1);
+		op.upath[0] = (void *)ARG(2);
 		break;
 	case NR_rename:
 	case NR_link:
 		op.kind = nr == NR_rename ? PATH_OP_RENAME : PATH_OP_LINK;
-		op.upath[0] = (void *)SYSCALL_ARG1(regs);
-		op.upath[1] = (void *)SYSCALL_ARG2(regs);
+		op.upath[0] = (void *)ARG(1);
+		op.upath[1] = (void *)ARG(2);
 		break;
 	case NR_renameat2:
-		op.flags = SYSCALL_ARG5(regs);
+		op.flags = ARG(5);
 		/* fall through */
 	case NR_renameat:
 	case NR_linkat:
 		op.kind = nr == NR_linkat ? PATH_OP_LINK : PATH_OP_RENAME;
-		op.dfd[0] = (int)SYSCALL_ARG1(regs);
-		op.upath[0] = (void *)SYSCALL_ARG2(regs);
-		op.dfd[1] = (int)SYSCALL_ARG3(regs);
-		op.upath[1] = (void *)SYSCALL_ARG4(regs);
+		op.dfd[0] = (int)ARG(1);
+		op.upath[0] = (void *)ARG(2);
+		op.dfd[1] = (int)ARG(3);
+		op.upath[1] = (void *)ARG(4);
 		break;
 	case NR_symlink:
 		op.kind = PATH_OP_SYMLINK;
-		op.upath[1] = (void *)SYSCALL_ARG2(regs);
+		op.upath[1] = (void *)ARG(2);
 		break;
 	case NR_symlinkat:
 		op.kind = PATH_OP_SYMLINK;
-		op.dfd[1] = (int)SYSCALL_ARG2(regs);
-		op.upath[1] = (void *)SYSCALL_ARG3(regs);
+		op.dfd[1] = (int)ARG(2);
+		op.upath[1] = (void *)ARG(3);
 		break;
 	case NR_chmod:
 	case NR_chown:
@@ -124,11 +127,11 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 	case NR_removexattr:
 	case NR_lremovexattr:
 		op.kind = PATH_OP_ATTRIB;
-		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		op.upath[0] = (void *)ARG(1);
 		break;
 	case NR_utimensat:
 		/* without a path it is futimens(), counted at exit through the descriptor */
-		if (!SYSCALL_ARG2(regs))
+		if (!ARG(2))
 			return;
 		/* fall through */
 	case NR_fchmodat:
@@ -136,12 +139,12 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr)
 	case NR_fchownat:
 	case NR_futimesat:
 		op.kind = PATH_OP_ATTRIB;
-		op.dfd[0] = (int)SYSCALL_ARG1(regs);
-		op.upath[0] = (void *)SYSCALL_ARG2(regs);
+		op.dfd[0] = (int)ARG(1);
+		op.upath[0] = (void *)ARG(2);
 		break;
 	case NR_truncate:
 		op.kind = PATH_OP_TRUNCATE;
-		op.upath[0] = (void *)SYSCALL_ARG1(regs);
+		op.upath[0] = (void *)ARG(1);
 		break;
 	default:
 		return;

@@ -98,7 +98,12 @@ enum stat_id {
 	 * CLOSE_RANGE_MAX are reported at the process's exit or after the idle timeout
 	 */
 	STAT_CLOSE_RANGE_CUT = 10,
-	STAT_COUNT = 11,
+	/*
+	 * system calls of x32 programs (64-bit code with 32-bit pointers, x86 only), which
+	 * the kernel side does not decode: their file and UNIX socket activity is not seen
+	 */
+	STAT_X32_CALLS = 11,
+	STAT_COUNT = 12,
 };
 
 /* First member of every ring-buffer record. */

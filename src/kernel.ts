@@ -58,6 +58,16 @@ const FILE_PROGRAMS = [
   "sched_process_exit__flush",
 ];
 
+/**
+ * 32-bit programs: their calls (ia32 on x86_64, arm32 on arm64) are told apart and read
+ * through the compat tables by the same syscall programs; x32 calls are counted only.
+ */
+const COMPAT_TIER: FeatureTier = {
+  feature: "file-32bit",
+  tier: "compat-tables",
+  programs: [process.arch === "arm64" ? "arm32 calls decoded" : "ia32 calls decoded, x32 counted"],
+};
+
 /** Inodes of path operations from the multigrain ctime tracepoints (6.13+). */
 const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
 const CTIME_PROGRAMS = CTIME_TRACEPOINTS.map((t) => `${t}__path_op`);
@@ -217,7 +227,7 @@ export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, op
     // the syscall programs serve both: files, and UNIX sockets and application messages
     object.attach(FILE_PROGRAMS);
     const features: FeatureTier[] = [];
-    if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime, none));
+    if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime, none), COMPAT_TIER);
     if (socket) {
       const sockets = attachSockets(object);
       features.push(sockets);

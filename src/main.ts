@@ -250,7 +250,12 @@ async function run(config: Config): Promise<number> {
         stdoutDropped: sink.dropped,
         checksumsMissing: digests?.missing ?? 0,
       },
-      notes: { pathsCut: k.STAT_PATH_TRUNCATED, deferred: k.STAT_DEFERRED },
+      notes: {
+        pathsCut: k.STAT_PATH_TRUNCATED,
+        deferred: k.STAT_DEFERRED,
+        x32Calls: k.STAT_X32_CALLS,
+        closeRangeCut: k.STAT_CLOSE_RANGE_CUT,
+      },
     };
   }
 

@@ -48,13 +48,20 @@ export interface StopNotes {
   readonly pathsCut: number;
   /** records the kernel kept aggregating because the ring buffer was full */
   readonly deferred: number;
+  /** calls of x32 programs, which are not decoded (said only when there were any) */
+  readonly x32Calls?: number;
+  /** descriptors close_range() closed past the kernel side's walk, reported at exit */
+  readonly closeRangeCut?: number;
 }
 
 /** The line printed at stop. */
 export function stopSummary(records: number, losses: Losses, notes: StopNotes): string {
   return (
     `kflowd: stopped after ${records} records; lost: ${lossText(losses)}; paths cut ${notes.pathsCut}; ` +
-    `deferred while the ring buffer was full ${notes.deferred}\n`
+    `deferred while the ring buffer was full ${notes.deferred}` +
+    (notes.x32Calls ? `; x32 calls not decoded ${notes.x32Calls}` : "") +
+    (notes.closeRangeCut ? `; close_range() calls past 4096 descriptors ${notes.closeRangeCut}` : "") +
+    "\n"
   );
 }
 

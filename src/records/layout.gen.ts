@@ -192,11 +192,11 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 88,
+  SIZE: 96,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 11;
+export const RecStatsCountersLen = 12;
 
 export const KfConfig = {
   SIZE: 128,
@@ -264,7 +264,8 @@ export const StatId = {
   STAT_APP_LOST: 8,
   STAT_DEFERRED: 9,
   STAT_CLOSE_RANGE_CUT: 10,
-  STAT_COUNT: 11,
+  STAT_X32_CALLS: 11,
+  STAT_COUNT: 12,
 } as const;
 
 export const InodeTier = {

@@ -12,6 +12,7 @@ import { aptUpdate, newestPackage } from "../../scripts/debian.ts";
 import type { KernelTarget } from "./targets.ts";
 
 const PAYLOAD = new URL("./payload/", import.meta.url).pathname;
+const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 /** TCG is slow; a boot, agent start and scenario take well under this */
 const BOOT_TIMEOUT_S = 300;
 
@@ -24,6 +25,27 @@ export async function kernelImage(k: KernelTarget): Promise<[string, string]> {
   if (!existsSync(image)) await extractDeb(await fetchDeb(k.suite, pkg), dir);
   if (!existsSync(image)) throw new Error(`${pkg} has no ${image}`);
   return [image, pkg];
+}
+
+/**
+ * test/fixtures/fileops.c for arch, static, as a native program and as a 32-bit one
+ * (i386 on amd64, armhf on arm64); returns [native, 32-bit] paths in outDir.
+ */
+export async function buildFileops(arch: DebArch, outDir: string): Promise<[string, string]> {
+  const src = `${FIXTURES}fileops.c`;
+  const native = `${outDir}/fileops64-${arch}`;
+  const compat = `${outDir}/fileops32-${arch}`;
+  mkdirSync(outDir, { recursive: true });
+  const flags = ["-O2", "-static", "-Wall", "-Werror"];
+  if (arch === "amd64") {
+    await $`${process.arch === "x64" ? "gcc" : "x86_64-linux-gnu-gcc"} ${flags} -o ${native} ${src}`;
+    // (the 32-bit libc of gcc-12-multilib; its asm headers are the amd64 ones, which cover i386)
+    await $`gcc -m32 ${flags} -idirafter /usr/include/x86_64-linux-gnu -o ${compat} ${src}`;
+  } else {
+    await $`${process.arch === "arm64" ? "gcc" : "aarch64-linux-gnu-gcc"} ${flags} -o ${native} ${src}`;
+    await $`arm-linux-gnueabihf-gcc ${flags} -o ${compat} ${src}`;
+  }
+  return [native, compat];
 }
 
 /** Builds the initramfs for arch around the agent executable; returns its path. */
@@ -42,6 +64,9 @@ export async function buildInitramfs(arch: DebArch, agent: string, outDir: strin
     for (const f of ["run.sh", "scenario.sh"]) copyFileSync(`${PAYLOAD}${f}`, `${stage}/payload/${f}`);
     copyFileSync(agent, `${stage}/payload/kflowd`);
     chmodSync(`${stage}/payload/kflowd`, 0o755);
+    const [native, compat] = await buildFileops(arch, outDir);
+    copyFileSync(native, `${stage}/payload/fileops64`);
+    copyFileSync(compat, `${stage}/payload/fileops32`);
     chmodSync(`${stage}/init`, 0o755);
     chmodSync(`${stage}/bin/busybox`, 0o755);
     writeFileSync(`${stage}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");

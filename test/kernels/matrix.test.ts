@@ -8,8 +8,8 @@ import { $ } from "bun";
 import { hostBpfArch } from "../../bpf/build.ts";
 import { agentPath, buildAgent } from "../../scripts/build.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
-import { boot, buildInitramfs, kernelImage } from "./guest.ts";
-import { type Check, fileChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
+import { boot, buildFileops, buildInitramfs, kernelImage } from "./guest.ts";
+import { type Check, fileChecks, fileopsChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
 import { sysroot } from "../../scripts/sysroot.ts";
 import { KERNELS } from "./targets.ts";
 
@@ -43,7 +43,13 @@ function printMatrix(): void {
 
 function record(kernel: string, output: string, dir: string, seconds: number, guest: boolean): Check[] {
   const out = parseOutput(output);
-  const checks = [...fileChecks(out, dir), ...pathOpChecks(out, dir), ...socketChecks(out, PORT, guest)];
+  const checks = [
+    ...fileChecks(out, dir),
+    ...pathOpChecks(out, dir),
+    ...fileopsChecks(out, dir, "64"),
+    ...fileopsChecks(out, dir, "32"),
+    ...socketChecks(out, PORT, guest),
+  ];
   rows.push({ kernel, tiers: out.tiers, checks, seconds });
   return checks;
 }
@@ -69,8 +75,17 @@ describe.skipIf(skip)("kernel matrix", () => {
     const bin = mkdtempSync(`${tmpdir()}/kflowd-busybox-`);
     const busybox = `${await sysroot(process.arch === "arm64" ? "arm64" : "amd64")}/bin/busybox`;
     await $`${busybox} --install -s ${bin}`;
+    const [fileops64, fileops32] = await buildFileops(process.arch === "arm64" ? "arm64" : "amd64", bin);
     const t0 = performance.now();
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KFLOWD: agentPath(hostBpfArch()), SCENARIO_DIR: dir, SCENARIO_PORT: String(PORT) };
+    const env = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      KFLOWD: agentPath(hostBpfArch()),
+      SCENARIO_DIR: dir,
+      SCENARIO_PORT: String(PORT),
+      FILEOPS64: fileops64,
+      FILEOPS32: fileops32,
+    };
     const output = await $`sh ${PAYLOAD}run.sh`.env(env).text();
     const checks = record(`local ${release()}`, output, dir, (performance.now() - t0) / 1000, false);
     expect(checks.filter((c) => !c.ok)).toEqual([]);

@@ -7,6 +7,8 @@ export interface ScenarioOutput {
   readonly badLines: string[];
   readonly pids: Map<string, number>;
   readonly stats: Map<string, { ino: number; size: number }>;
+  /** programs the scenario could not run here (a 32-bit one without compat support), with why */
+  readonly notRun: Map<string, string>;
   readonly agentRc: number;
   readonly agentStderr: string;
   /** feature -> tier, from the agent's start-up lines */
@@ -36,6 +38,8 @@ export function parseOutput(output: string): ScenarioOutput {
   for (const m of output.matchAll(/^=== STAT (\S+) (\d+) (\d+)$/gm)) {
     stats.set(m[1]!, { ino: Number(m[2]), size: Number(m[3]) });
   }
+  const notRun = new Map<string, string>();
+  for (const m of output.matchAll(/^=== NOTRUN (\S+) (.*)$/gm)) notRun.set(m[1]!, m[2]!);
   const agentStderr = between(output, "=== AGENT STDERR BEGIN\n", "=== AGENT STDERR END");
   const tiers = new Map<string, string>();
   for (const m of agentStderr.matchAll(/^ {2}hooks for ([\w-]+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
@@ -44,6 +48,7 @@ export function parseOutput(output: string): ScenarioOutput {
     badLines,
     pids,
     stats,
+    notRun,
     agentRc: Number(/^=== AGENT RC (\d+)$/m.exec(output)?.[1] ?? -1),
     agentStderr,
     tiers,
@@ -189,5 +194,59 @@ export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
   expectFile("exit with file open", `${dir}/open.txt`, "exit", { CREATE: 1, OPEN: 1, MODIFY: 2, CLOSE_WRITE: 1 });
   const deep = [...out.stats.keys()].find((p) => p.endsWith("/deep.txt")) ?? "";
   expectFile("40-level path", deep, "deep", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+  return checks;
+}
+
+/**
+ * The checks of test/fixtures/fileops.c, run natively (c64) and as a 32-bit program (c32,
+ * feature file-32bit): the same records either way. A 32-bit program the kernel cannot
+ * run (no compat support, or turned off) gives one check saying so.
+ */
+export function fileopsChecks(out: ScenarioOutput, dir: string, bits: "64" | "32"): Check[] {
+  const feature = bits === "32" ? "file-32bit" : "file-at";
+  const name = `c${bits}`;
+  const pid = out.pids.get(name);
+  const checks: Check[] = [];
+  const notRun = out.notRun.get(name);
+  if (notRun !== undefined && bits === "32") {
+    // nothing of it may have been read as a 64-bit program's calls either
+    const stray = out.records.filter((r) => r.ProcPID === pid && String(r.FilePath).startsWith(`${dir}/${name}/`));
+    checks.push({ feature, name: "32-bit program runs here", ok: stray.length === 0, detail: `not run: ${notRun.trim().slice(0, 120)}` });
+    return checks;
+  }
+  const base = `${dir}/${name}/sub`;
+  const mine = out.records.filter((r) => r.ProcPID === pid);
+  const find = (path: string, events: Record<string, number>) =>
+    mine.find((r) => `${r.FilePath}${r.File}` === path && JSON.stringify(r.FileEvents) === JSON.stringify(events));
+  const expectFile = (what: string, path: string, events: Record<string, number>, want: Record<string, unknown> = {}) => {
+    const r = find(path, events);
+    const ok = r !== undefined && Object.entries(want).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v));
+    const got = mine.filter((x) => `${x.FilePath}${x.File}` === path).map((x) => x.FileEvents);
+    checks.push({ feature, name: what, ok, detail: r ? JSON.stringify(Object.fromEntries(Object.keys(want).map((k) => [k, r[k]]))) : `no ${JSON.stringify(events)} for ${path}; got ${JSON.stringify(got)}` });
+  };
+  expectFile("openat+write+close", `${base}/f.txt`, { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 }, { FileSize: 8, FileSizeChange: 8 });
+  expectFile("open+read+close", `${base}/f.txt`, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 }, { FileSize: 8 });
+  expectFile("renameat", `${base}/g.txt`, { MOVED_FROM: 1, MOVED_TO: 1 }, { FileOrigin: "f.txt", FileSizeChange: undefined });
+  expectFile("fchmodat", `${base}/g.txt`, { ATTRIB: 1 }, { FilePermissions: "0600/-rw-------" });
+  expectFile("linkat", `${base}/h.txt`, { CREATE: 1 }, { FileMode: "hardlink", FileInodeLinkCount: 2 });
+  expectFile("symlinkat", `${base}/s.txt`, { CREATE: 1 }, { FileMode: "symlink", FileSize: 5 });
+  expectFile("unlinkat", `${base}/h.txt`, { DELETE: 1 }, { FileInodeLinkCount: 1 });
+  expectFile("truncate", `${base}/g.txt`, { MODIFY: 1 }, { FileSize: 3 });
+  expectFile("writev+pwrite, close_range", `${base}/v.txt`, { CREATE: 1, OPEN: 1, MODIFY: 2, CLOSE_WRITE: 1 }, { FileSize: 9 });
+  const unix = mine.filter((r) => r.SockFamily === "AF_UNIX");
+  checks.push({
+    feature,
+    name: "UNIX datagram write+read",
+    ok: unix.some((r) => r.SockTxBytes === 10) && unix.some((r) => r.SockRxBytes === 10),
+    detail: JSON.stringify(unix.map((r) => [r.SockTxBytes, r.SockRxBytes])),
+  });
+  const udp = mine.find((r) => r.SockProtocol === "UDP");
+  const rr = (udp?.AppTxDns as Record<string, unknown>[] | undefined)?.[0]?.ResourceRecords;
+  checks.push({
+    feature,
+    name: "UDP sendto, DNS captured",
+    ok: udp?.SockRemotePort === 53 && udp.SockTxPackets === 1 && JSON.stringify(rr) === '[["A","kflowd.test"]]',
+    detail: JSON.stringify(udp ?? null).slice(0, 300),
+  });
   return checks;
 }

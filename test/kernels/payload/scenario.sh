@@ -48,6 +48,17 @@ sh -c 'cd sub && echo "=== PID rup $$" && exec mv ../b.txt c.txt'
 sh -c 'echo "=== PID rrmr $$"; exec rm -r tree'
 cd /
 
+# a C program's calls (by a directory descriptor too), native and as a 32-bit program,
+# whose calls go through the kernel's compat table: the same records are expected
+for bits in 64 32; do
+  prog=$(eval echo "\${FILEOPS$bits:-}")
+  [ -n "$prog" ] || continue
+  mkdir -p "$d/c$bits"
+  if ! sh -c 'echo "=== PID c$1 $$"; exec "$2" "$3" >/dev/null' sh "$bits" "$prog" "$d/c$bits" 2>"$d/c$bits.err"; then
+    echo "=== NOTRUN c$bits $(tr '\n' ' ' <"$d/c$bits.err")"
+  fi
+done
+
 # sockets: TCP from busybox wget to busybox httpd, UDP from a DNS query nobody answers,
 # and (in the guests, which have no /dev/log of their own) UNIX datagrams to syslogd
 port=${SCENARIO_PORT:-18080}
