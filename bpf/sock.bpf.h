@@ -208,6 +208,29 @@ static __always_inline void pkt_ip6(struct pkt_info *p, const struct ipv6hdr *ip
 	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 }
 
+/* Whether a record's address (16 bytes, IPv4 in the first 4) is all zero. */
+static __always_inline bool addr_unspecified(const __u8 *a)
+{
+	return *(const __u64 *)a == 0 && *(const __u64 *)(a + 8) == 0;
+}
+
+/*
+ * An address of packet p (src: its saddr or daddr) into dst, an address of record s: an
+ * IPv4 packet of an IPv6 socket (dual stack) as the IPv4-mapped address ::ffff:a.b.c.d.
+ */
+static __always_inline void sock_addr_of_pkt(const struct rec_sock *s, __u8 *dst, const struct pkt_info *p,
+					     const __u8 *src)
+{
+	if (s->family == AF_INET6 && p->family == AF_INET) {
+		__builtin_memset(dst, 0, 10);
+		dst[10] = 0xff;
+		dst[11] = 0xff;
+		__builtin_memcpy(dst + 12, src, 4);
+	} else {
+		__builtin_memcpy(dst, src, 16);
+	}
+}
+
 /* bytes of a TCP or UDP header pkt_l4() reads: up to the TCP flags */
 #define PKT_L4_BYTES 14
 #define UDP_HEADER_LEN 8
@@ -491,8 +514,11 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 	/* an unconnected UDP socket: the peer of its first packet */
 	if (!s->rport) {
 		s->rport = rx ? p.sport : p.dport;
-		__builtin_memcpy(s->raddr, rx ? p.saddr : p.daddr, 16);
+		sock_addr_of_pkt(s, s->raddr, &p, rx ? p.saddr : p.daddr);
 	}
+	/* bound to no address (0.0.0.0, ::): the address its packets carry, as kflowd shows it */
+	if (s->proto == IPPROTO_UDP && addr_unspecified(s->laddr))
+		sock_addr_of_pkt(s, s->laddr, &p, rx ? p.daddr : p.saddr);
 	if (!s->role && s->proto == IPPROTO_UDP)
 		s->role = rx && (s->flags & SOCK_FLAG_BOUND) ? SOCK_ROLE_SERVER : SOCK_ROLE_CLIENT;
 	s->state = sk->state;
