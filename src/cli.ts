@@ -13,6 +13,7 @@ export interface RawOptions {
   readonly events?: unknown;
   readonly timeouts?: unknown;
   readonly output?: unknown;
+  readonly rs?: unknown;
   readonly token?: unknown;
   readonly verbose?: unknown;
   readonly versions?: unknown;
@@ -62,6 +63,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     flags: "-o, --output <format>",
     text: "output format: 'json' (indented, each record followed by a line holding an ASCII RS), 'json-min' (one record per line) or 'table' (one line per record in columns fitted to the terminal; collectors of -u still get one-line JSON); prefixes such as 'j' or 't' work (default: json)",
+  },
+  {
+    flags: "--rs",
+    text: "with json-min: follow each record with a line holding an ASCII RS (0x1e), kflowd's stream, for consumers that split records on it ('json' always has it; without --rs json-min is one record per line, NDJSON)",
   },
   {
     flags: "-v, --versions",
@@ -147,28 +152,59 @@ export function helpText(version: string): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Short options that take a value, from OPTIONS ("-o, --output <format>" -> "o"). */
-const VALUE_SHORTS = new Set(OPTIONS.filter((o) => o.flags.includes("<")).flatMap((o) => /^-(\w),/.exec(o.flags)?.[1] ?? []));
+/** Options that take a value: short letter -> long name, and the long names ("-o, --output <format>"). */
+const VALUE_SHORTS = new Map(
+  OPTIONS.filter((o) => o.flags.includes("<")).flatMap((o) => {
+    const m = /^-(\w), --([\w-]+)/.exec(o.flags);
+    return m ? [[m[1]!, m[2]!] as const] : [];
+  }),
+);
+const VALUE_LONGS = new Set(OPTIONS.filter((o) => o.flags.includes("<")).flatMap((o) => /--([\w-]+) </.exec(o.flags)?.[1] ?? []));
 
 /**
  * kflowd's getopt forms: "-ojson" (a value attached) and "-Vo json" (flags combined,
- * the last one taking the next word). Each short option becomes its own word.
+ * the last one taking the next word). Each short option becomes its own word. As with
+ * getopt, the word after an option that takes a value is that value even when it starts
+ * with '-' ("-e -1"): it is attached ("-e=-1"), so that it is refused as that option's
+ * value instead of being taken for an unknown option.
  */
 export function splitShortOptions(argv: readonly string[]): string[] {
   const out: string[] = [];
+  /** option (as written, "-e" or "--events") with value, the next word or an attached rest */
+  const valued = (option: string, value: string | undefined): void => {
+    if (value === undefined) out.push(option);
+    else if (value.startsWith("-")) out.push(`${option}=${value}`);
+    else out.push(option, value);
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!/^-[^-]/.test(arg) || arg.length === 2) {
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const long = /^--([\w-]+)$/.exec(arg)?.[1];
+    if (long !== undefined && VALUE_LONGS.has(long)) {
+      valued(arg, argv[i + 1]);
+      if (i + 1 < argv.length) i++;
+      continue;
+    }
+    if (!/^-[^-]/.test(arg)) {
       out.push(arg);
       continue;
     }
     for (let j = 1; j < arg.length; j++) {
       const c = arg[j]!;
-      out.push(`-${c}`);
-      if (VALUE_SHORTS.has(c)) {
-        if (j + 1 < arg.length) out.push(arg.slice(j + 1));
-        break;
+      if (!VALUE_SHORTS.has(c)) {
+        out.push(`-${c}`);
+        continue;
       }
+      if (j + 1 < arg.length) {
+        valued(`-${c}`, arg.slice(j + 1));
+      } else {
+        valued(`-${c}`, argv[i + 1]);
+        if (i + 1 < argv.length) i++;
+      }
+      break;
     }
   }
   return out;

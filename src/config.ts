@@ -161,6 +161,7 @@ const ConfigSchema = v.object({
       return NEVER;
     }),
   ),
+  rs: v.optional(v.boolean("option --rs takes no value"), false),
   hostToken: v.optional(
     v.pipe(
       v.string("option -T needs a token"),
@@ -202,6 +203,7 @@ export function buildConfig(raw: RawOptions): Config {
     eventsMax: raw.events,
     timeouts: raw.timeouts,
     output: raw.output,
+    rs: raw.rs,
     hostToken: raw.token,
     verbose: raw.verbose,
     versions: raw.versions,
@@ -213,6 +215,9 @@ export function buildConfig(raw: RawOptions): Config {
   if (!result.success) throw new UsageError(result.issues[0].message);
   if (result.output.quiet && result.output.collectors.length === 0) {
     throw new UsageError("option -q needs -u: without collectors nothing would be printed anywhere");
+  }
+  if (result.output.rs && result.output.output === "table") {
+    throw new UsageError("option --rs is for JSON output (-o json-min); a table has no records to separate");
   }
   if (result.output.daemon && result.output.collectors.length === 0) {
     throw new UsageError("option -d needs -u: a daemon prints no records, so they must go to collectors");

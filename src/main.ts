@@ -121,6 +121,7 @@ async function run(config: Config): Promise<number> {
     { host, names, devices, interfaces, versions },
     {
       output: config.output,
+      rs: config.rs,
       width: process.stdout.columns || 120,
       toStdout,
       stdout: sink,

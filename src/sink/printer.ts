@@ -17,6 +17,8 @@ import type { UdpSink } from "./udp.ts";
 
 export interface PrinterOptions {
   readonly output: OutputFormat;
+  /** --rs: a line holding an ASCII RS after each JSON record on stdout (json always has it) */
+  readonly rs?: boolean;
   /** terminal columns the table is fitted to (-o table) */
   readonly width: number;
   /** false with -q and in daemon mode */
@@ -30,6 +32,8 @@ export class RecordPrinter {
   private readonly monoStart = process.hrtime.bigint();
   private readonly wallStart = BigInt(Date.now()) * 1_000_000n;
   private readonly indented: boolean;
+  /** what ends a record on stdout: a newline, or kflowd's newline, RS, newline */
+  private readonly rs: boolean;
   private readonly table: TableFormat | undefined;
   /** JSON is made when stdout shows it or collectors want it */
   private readonly json: boolean;
@@ -42,6 +46,7 @@ export class RecordPrinter {
   ) {
     this.ctx = { ...context, seq: 0, nowNs: 0n, uptimeNs: 0n };
     this.indented = opts.output === "json";
+    this.rs = this.indented || opts.rs === true;
     this.table = opts.output === "table" ? new TableFormat(opts.width) : undefined;
     this.json = !this.table || opts.collectors !== undefined;
     this.direct = opts.output === "json-min" && opts.toStdout && opts.collectors === undefined;
@@ -64,8 +69,7 @@ export class RecordPrinter {
     if (this.direct) {
       const out = this.opts.stdout.begin();
       fileBytes(out, rec, c, digests);
-      out.byte(10);
-      this.opts.stdout.end();
+      this.end(out);
     } else if (this.json) this.emit(fileJson(rec, c, digests));
   }
 
@@ -75,9 +79,18 @@ export class RecordPrinter {
     if (this.direct) {
       const out = this.opts.stdout.begin();
       sockBytes(out, rec, c, messages);
-      out.byte(10);
-      this.opts.stdout.end();
+      this.end(out);
     } else if (this.json) this.emit(sockJson(rec, c, messages));
+  }
+
+  /** Ends a record formatted into stdout's buffer. */
+  private end(out: { byte(b: number): void }): void {
+    out.byte(10);
+    if (this.rs) {
+      out.byte(0x1e);
+      out.byte(10);
+    }
+    this.opts.stdout.end();
   }
 
   /** Stamps the per-record Info values. */
@@ -92,7 +105,7 @@ export class RecordPrinter {
   /** One record's JSON to stdout (unless the table is shown) and to the collectors. */
   private emit(line: string): void {
     const text = this.indented ? pretty(line) : line;
-    if (this.opts.toStdout && !this.table) this.opts.stdout.write(this.indented ? `${text}\n\x1e\n` : `${text}\n`);
+    if (this.opts.toStdout && !this.table) this.opts.stdout.write(this.rs ? `${text}\n\x1e\n` : `${text}\n`);
     this.opts.collectors?.send(text);
   }
 }

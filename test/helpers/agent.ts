@@ -44,9 +44,14 @@ export class RunningAgent {
   private readonly proc: Subprocess<"ignore", "pipe", "pipe">;
   private readonly done: Promise<void>;
 
+  /** everything printed to stdout, as text */
+  stdout = "";
+
   private constructor(
     args: string[],
     private readonly format: "json-min" | "json" | "table",
+    /** records end with "\n\x1e\n" (-o json, or --rs) */
+    private readonly rs = format === "json",
   ) {
     this.proc = spawnAgent(() => Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
     this.done = Promise.all([
@@ -60,7 +65,7 @@ export class RunningAgent {
   /** Starts the agent and waits until it reports that it is attached. */
   static async start(args: string[] = ["-o", "json-min"]): Promise<RunningAgent> {
     const format = args.includes("json-min") ? "json-min" : args.includes("table") ? "table" : "json";
-    const agent = new RunningAgent(args, format);
+    const agent = new RunningAgent(args, format, format === "json" || args.includes("--rs"));
     await agent.waitFor(() => agent.stderr.includes(" started in terminal mode"), "the start-up line", 10_000);
     return agent;
   }
@@ -70,9 +75,10 @@ export class RunningAgent {
   }
 
   private takeStdout(text: string): void {
+    this.stdout += text;
     this.stdoutText += text;
-    // json-min: one object per line; json: objects separated by "\n\x1e\n"
-    const sep = this.format === "json" ? "\n\x1e\n" : "\n";
+    // json-min: one object per line; json and --rs: objects separated by "\n\x1e\n"
+    const sep = this.rs ? "\n\x1e\n" : "\n";
     let at: number;
     while ((at = this.stdoutText.indexOf(sep)) >= 0) {
       const chunk = this.stdoutText.slice(0, at);
