@@ -10,11 +10,12 @@
  *   PROCESS PPID PID
  *   INODE/TX   file: inode; socket: sent bytes/packets
  *   SIZE/RX    file: size; socket: received bytes/packets
+ *   LAST ACCESS  file: its access time, MM-DD HH:MM:SS in UTC (kflowd's column); socket: -
  *   #          sequence number
  *   PATH/ENDPOINTS  file: path, renames "oldname>newpath"; socket: "local -> remote" (client) or
  *              "local <- remote" (server), a UNIX socket's address, then app messages ("DNS 2")
- * When the line is too narrow, whole columns are left out (# first, then PPID, COUNT, DURATION,
- * SIZE/RX, INODE/TX) so the last column keeps MIN_FREE columns. Every cell is cut to its width
+ * When the line is too narrow, whole columns are left out (# first, then PPID, DURATION, SIZE/RX,
+ * INODE/TX, LAST ACCESS, COUNT) so the last column keeps MIN_FREE columns. Every cell is cut to its width
  * ("…" marks cut text, "+" cut event codes; numbers too long are shortened with k/M/G/T = 10^3..);
  * control and format characters and backslashes are escaped, so a row is always one line of
  * at most `width` terminal columns.
@@ -42,8 +43,9 @@ const COL = {
   PID: 6,
   TX: 7,
   RX: 8,
-  SEQ: 9,
-  FREE: 10,
+  ATIME: 9,
+  SEQ: 10,
+  FREE: 11,
 } as const;
 type ColId = (typeof COL)[keyof typeof COL];
 
@@ -59,13 +61,14 @@ interface ColumnSpec {
 const SPECS: readonly ColumnSpec[] = [
   { id: COL.TIME, title: "TIME(UTC)", width: 12, right: false, drop: 0 },
   { id: COL.EVENTS, title: "EVENTS", width: 14, right: false, drop: 0 },
-  { id: COL.COUNT, title: "COUNT", width: 5, right: true, drop: 3 },
-  { id: COL.DURATION, title: "DURATION", width: 8, right: true, drop: 4 },
+  { id: COL.COUNT, title: "COUNT", width: 5, right: true, drop: 7 },
+  { id: COL.DURATION, title: "DURATION", width: 8, right: true, drop: 3 },
   { id: COL.PROCESS, title: "PROCESS", width: 15, right: false, drop: 0 },
   { id: COL.PPID, title: "PPID", width: 7, right: true, drop: 2 },
   { id: COL.PID, title: "PID", width: 7, right: true, drop: 0 },
-  { id: COL.TX, title: "INODE/TX", width: 10, right: true, drop: 6 },
-  { id: COL.RX, title: "SIZE/RX", width: 10, right: true, drop: 5 },
+  { id: COL.TX, title: "INODE/TX", width: 10, right: true, drop: 5 },
+  { id: COL.RX, title: "SIZE/RX", width: 10, right: true, drop: 4 },
+  { id: COL.ATIME, title: "LAST ACCESS", width: 14, right: false, drop: 6 },
   { id: COL.SEQ, title: "#", width: 8, right: true, drop: 1 },
 ];
 const FREE_TITLE = "PATH/ENDPOINTS";
@@ -251,6 +254,12 @@ export function compact(n: number, w: number): string {
   return fitHead(exact, w);
 }
 
+/** ns since the epoch as the UTC date and time "MM-DD HH:MM:SS". */
+export function dayTime(ns: bigint): string {
+  const d = new Date(Number(ns / 1_000_000n));
+  return `${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+}
+
 /** ns as seconds with 3 decimals ("0.250"); whole seconds (shortened like counts) when that is too wide. */
 export function duration(ns: bigint, w: number): string {
   const neg = ns < 0n;
@@ -397,6 +406,8 @@ export class TableFormat {
           return r.inodeKnown ? fitTail(`${r.ino}`, w) : "-";
         case COL.RX:
           return r.inodeKnown ? compact(r.size, w) : "-";
+        case COL.ATIME:
+          return r.inodeKnown ? fitHead(dayTime(r.atimeNs), w) : "-";
         case COL.FREE:
           return filePath(r, w);
         default:
@@ -418,6 +429,8 @@ export class TableFormat {
           return traffic(r.tx, w);
         case COL.RX:
           return traffic(r.rx, w);
+        case COL.ATIME:
+          return "-";
         case COL.FREE:
           return sockPeers(r, messages, w);
         default:

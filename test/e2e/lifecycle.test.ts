@@ -2,7 +2,7 @@
 // daemon sending to a real UDP listener), -o table, -V statistics, -D debug lines, -P,
 // and SIGTERM flushing a record that was pending, promptly.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
 import { AGENT } from "../helpers/paths.ts";
@@ -128,7 +128,11 @@ describe.skipIf(skip)("lifecycle", () => {
     expect(await agent.stop()).toBe(0);
     expect(agent.lines[0]).toContain("TIME");
     expect(agent.lines[0]).toContain("PID");
+    // kflowd's columns: the event count and the file's last access (UTC)
+    expect(agent.lines[0]).toMatch(/ COUNT .* LAST ACCESS /);
     expect(row).toContain(String(process.pid));
+    expect(row).toMatch(/ F,CR,OP,MO,CW +[45] /);
+    expect(row).toContain(` ${new Date(statSync(path).atimeMs).toISOString().slice(5, 19).replace("T", " ")} `);
     for (const line of agent.lines) expect(line.length).toBeLessThanOrEqual(120);
   });
 

@@ -229,18 +229,20 @@ function charAtColumn(row: string, col: number): string {
   return "";
 }
 
-/** Fixed column widths, in order: TIME EVENTS COUNT DURATION PROCESS PPID PID INODE/TX SIZE/RX #. */
-const WIDTHS = [12, 14, 5, 8, 15, 7, 7, 10, 10, 8];
-const TITLES = ["TIME", "EVENTS", "COUNT", "DURATION", "PROCESS", "PPID", "PID", "INODE/TX", "SIZE/RX", "#"];
+/** Fixed column widths, in order: TIME EVENTS COUNT DURATION PROCESS PPID PID INODE/TX SIZE/RX LAST ACCESS #. */
+const WIDTHS = [12, 14, 5, 8, 15, 7, 7, 10, 10, 14, 8];
+const TITLES = ["TIME", "EVENTS", "COUNT", "DURATION", "PROCESS", "PPID", "PID", "INODE/TX", "SIZE/RX", "LAST_ACCESS", "#"];
+/** the header's titles, one word each */
+const headerTitles = (h: string) => h.replace("TIME(UTC)", "TIME").replace("LAST ACCESS", "LAST_ACCESS").split(/ +/);
 
 describe("golden rows", () => {
   test("width 120: header, a file row, a socket row", () => {
     const t = new TableFormat(120);
     expect([t.header(), t.file(file, ctx), t.sock(dnsClient, ctx, dns)].join("\n")).toBe(
       [
-        "TIME(UTC)    EVENTS         DURATION PROCESS             PID   INODE/TX    SIZE/RX PATH/ENDPOINTS",
-        "15:59:04.123 F,CR,OP,MO,CW     0.250 python3.11         4242    1234567       6000 /srv/data/report.txt",
-        "15:59:04.123 UDP ESTAB         0.042 systemd-resolv…     733       88/2      240/2 10.1.2.3:40022 -> 10.0.0.53:53  DNS 2",
+        "TIME(UTC)    EVENTS         COUNT PROCESS             PID   INODE/TX LAST ACCESS    PATH/ENDPOINTS",
+        "15:59:04.123 F,CR,OP,MO,CW     10 python3.11         4242    1234567 04-04 15:34:35 /srv/data/report.txt",
+        "15:59:04.123 UDP ESTAB          4 systemd-resolv…     733       88/2 -              10.1.2.3:40022 -> 10.0.0.53:53  DNS…",
       ].join("\n"),
     );
   });
@@ -249,10 +251,10 @@ describe("golden rows", () => {
     const t = new TableFormat(200);
     expect([t.header(), t.file(file, ctx), t.sock(sock, ctx, http), t.sock(server6, ctx, [])].join("\n")).toBe(
       [
-        "TIME(UTC)    EVENTS         COUNT DURATION PROCESS            PPID     PID   INODE/TX    SIZE/RX        # PATH/ENDPOINTS",
-        "15:59:04.123 F,CR,OP,MO,CW     10    0.250 python3.11            1    4242    1234567       6000       17 /srv/data/report.txt",
-        "15:59:04.123 TCP CLOSE         11    0.042 curl                900     901      517/6  1532000/5       17 10.1.2.3:40022 -> 93.184.215.14:80  HTTP 2",
-        "15:59:04.123 TCP CLOSE         70    0.042 nginx                 1    1200     48M/40    2100/30       17 [2001:db8::1]:443 <- [2001:db8::2]:51000",
+        "TIME(UTC)    EVENTS         COUNT DURATION PROCESS            PPID     PID   INODE/TX    SIZE/RX LAST ACCESS           # PATH/ENDPOINTS",
+        "15:59:04.123 F,CR,OP,MO,CW     10    0.250 python3.11            1    4242    1234567       6000 04-04 15:34:35       17 /srv/data/report.txt",
+        "15:59:04.123 TCP CLOSE         11    0.042 curl                900     901      517/6  1532000/5 -                    17 10.1.2.3:40022 -> 93.184.215.14:80  HTTP 2",
+        "15:59:04.123 TCP CLOSE         70    0.042 nginx                 1    1200     48M/40    2100/30 -                    17 [2001:db8::1]:443 <- [2001:db8::2]:51000",
       ].join("\n"),
     );
   });
@@ -278,7 +280,7 @@ describe("width bounds", () => {
   test.each([80, 120, 130, 200])("columns line up with the header at %p columns", (width) => {
     const t = new TableFormat(width);
     const header = t.header();
-    const titles = header.replace("TIME(UTC)", "TIME").split(/ +/);
+    const titles = headerTitles(header);
     // the columns the header shows, and the terminal column of the space after each fixed one
     const seps: number[] = [];
     let at = 0;
@@ -299,11 +301,13 @@ describe("width bounds", () => {
   });
 
   test("narrow lines leave out whole columns, least useful first", () => {
-    const titles = (w: number) => new TableFormat(w).header().replace("TIME(UTC)", "TIME").split(/ +/);
-    expect(titles(200)).toEqual(["TIME", "EVENTS", "COUNT", "DURATION", "PROCESS", "PPID", "PID", "INODE/TX", "SIZE/RX", "#", "PATH/ENDPOINTS"]);
-    expect(titles(140)).toEqual(["TIME", "EVENTS", "COUNT", "DURATION", "PROCESS", "PPID", "PID", "INODE/TX", "SIZE/RX", "PATH/ENDPOINTS"]);
-    expect(titles(130)).toEqual(["TIME", "EVENTS", "COUNT", "DURATION", "PROCESS", "PID", "INODE/TX", "SIZE/RX", "PATH/ENDPOINTS"]);
-    expect(titles(120)).toEqual(["TIME", "EVENTS", "DURATION", "PROCESS", "PID", "INODE/TX", "SIZE/RX", "PATH/ENDPOINTS"]);
+    const titles = (w: number) => headerTitles(new TableFormat(w).header());
+    const all = ["TIME", "EVENTS", "COUNT", "DURATION", "PROCESS", "PPID", "PID", "INODE/TX", "SIZE/RX", "LAST_ACCESS"];
+    expect(titles(200)).toEqual([...all, "#", "PATH/ENDPOINTS"]);
+    expect(titles(140)).toEqual([...all.filter((t) => t !== "PPID"), "PATH/ENDPOINTS"]);
+    // kflowd's event count and last access stay longest
+    expect(titles(130)).toEqual(["TIME", "EVENTS", "COUNT", "PROCESS", "PID", "INODE/TX", "LAST_ACCESS", "PATH/ENDPOINTS"]);
+    expect(titles(120)).toEqual(["TIME", "EVENTS", "COUNT", "PROCESS", "PID", "INODE/TX", "LAST_ACCESS", "PATH/ENDPOINTS"]);
     expect(titles(80)).toEqual(["TIME", "EVENTS", "PROCESS", "PID", "PATH/ENDPOINTS"]);
     for (const w of [100, 120, 130, 140, 200]) {
       const h = new TableFormat(w).header();
@@ -445,7 +449,7 @@ describe("socket rows", () => {
   });
 
   test("the endpoints come first, the app summary gets what is left", () => {
-    const row = new TableFormat(120).sock(sock, ctx, http);
+    const row = new TableFormat(121).sock(sock, ctx, http);
     expect(row).toEndWith(" 10.1.2.3:40022 -> 93.184.215.14:80  …");
   });
 
