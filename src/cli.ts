@@ -92,7 +92,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     flags: "-D, --debug <process>",
-    text: "print to stderr, for processes whose executable or command is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out",
+    text: "print to stderr, for processes whose executable or command is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out; 'q': instead, each decision of the idle and active timeouts (kflowd's expiry queue)",
   },
   {
     flags: "-P, --plugins <path>",

@@ -21,7 +21,7 @@ import { InterfaceNames } from "./enrich/interfaces.ts";
 import { PackageVersions } from "./enrich/packages.ts";
 import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
-import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
+import { debugApp, debugFile, debugSelects, debugSock, expiryDebugLine } from "./format/debug.ts";
 import { isExecutable } from "./format/file-json.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { kernelStatsReader } from "./ingest/stats.ts";
@@ -134,7 +134,9 @@ async function run(config: Config): Promise<number> {
         if (later) sink.flush();
       })
     : undefined;
-  const debug = config.debugProcess;
+  // -D q: the timeout scans' decisions (kflowd's expiry queue), not a process named q
+  const debug = config.debugProcess === "q" ? undefined : config.debugProcess;
+  if (config.debugProcess === "q") flusher.debug = sockFlusher.debug = expiryDebugLine;
   const exits = new Map<number, ExitNotice>();
   const messages = new AppMessages(config.appMessages);
   /** sockets whose message slots filled up: printed after this batch */

@@ -166,10 +166,18 @@ const UNSEEN_SCANS = 2;
 
 const keyId = (key: Uint8Array): string => String.fromCharCode(...key);
 
+/** What one timeout scan did with one record, for -D q. */
+export type ExpiryDecision = "printed" | "printed, ended" | "nothing new" | "ended" | "unsent, printed" | "dropped";
+
+/** -D q: told each decision of the timeout scans (kflowd's expiry-queue debugging). */
+export type ExpiryDebug = (what: string, key: Uint8Array, decision: ExpiryDecision, idleNs: bigint, ageNs: bigint) => void;
+
 export class MapFlusher {
   protected readonly value: Uint8Array;
   protected readonly view: DataView;
   private readonly printed = new Map<string, Printed>();
+  /** -D q */
+  debug: ExpiryDebug | undefined;
   /** lookup-and-delete works on this kernel's hash maps (5.14+), else undefined until tried */
   private atomicTake: boolean | undefined;
 
@@ -195,11 +203,15 @@ export class MapFlusher {
       const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
       const printed = this.printedOf(id, first);
       if (printed) printed.unseen = 0;
+      const last = this.view.getBigUint64(RecFile.hdr + RecHdr.tsNs, true);
+      const tell = (decision: ExpiryDecision, printedNow: number): number => {
+        this.debug?.(this.kind.recordType === RecType.REC_TYPE_FILE ? "file" : "socket", key, decision, nowNs - last, nowNs - first);
+        return printedNow;
+      };
       if (this.kind.unsent(this.view)) {
-        if (this.take(key)) n += this.emitTaken(id, visit);
+        if (this.take(key)) n += tell("unsent, printed", this.emitTaken(id, visit));
         continue;
       }
-      const last = this.view.getBigUint64(RecFile.hdr + RecHdr.tsNs, true);
       const idle = nowNs - last >= idleNs;
       // anything not printed yet
       const fresh = printed ? this.kind.progressed(this.view, printed.value) : this.kind.active(this.view, 0);
@@ -207,18 +219,24 @@ export class MapFlusher {
         if (idle && this.kind.abandoned(this.view)) {
           this.map.delete(key);
           this.printed.delete(id);
+          tell("dropped", 0);
         } else if (idle && this.kind.ends(this.view, true) && this.take(key)) {
           // (what came in the meantime, if anything, is printed)
-          n += this.emitTaken(id, visit);
+          const k = this.emitTaken(id, visit);
+          n += tell(k ? "printed, ended" : "ended", k);
         }
         continue;
       }
       if (!idle && nowNs - (printed?.atNs ?? first) < activeNs) continue;
       if (this.kind.ends(this.view, idle)) {
-        if (this.take(key)) n += this.emitTaken(id, visit);
+        if (this.take(key)) {
+          const k = this.emitTaken(id, visit);
+          n += tell(k ? "printed, ended" : "ended", k);
+        }
         continue;
       }
-      n += this.emitGoingOn(id, first, nowNs, visit);
+      const k = this.emitGoingOn(id, first, nowNs, visit);
+      n += tell(k ? "printed" : "nothing new", k);
     }
     for (const [id, p] of this.printed) if (p.unseen > UNSEEN_SCANS) this.printed.delete(id);
     return n;

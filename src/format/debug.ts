@@ -51,3 +51,14 @@ export function debugApp(m: AppMessage): string {
     `len=${m.len} captured=${m.data.length} t=${m.tsNs}\n`
   );
 }
+
+/**
+ * -D q: one line per decision of a timeout scan, on stderr (kflowd's expiry-queue
+ * debugging): the record's kind and map key, what was done, and how long it has been
+ * idle and alive.
+ */
+export function expiryDebugLine(what: string, key: Uint8Array, decision: string, idleNs: bigint, ageNs: bigint): void {
+  const hex = Array.from(key, (b) => b.toString(16).padStart(2, "0")).join("");
+  const s = (ns: bigint) => (Number(ns / 1_000_000n) / 1000).toFixed(3);
+  process.stderr.write(`kflowd: debug: expiry: ${what} key=${hex} ${decision} idle=${s(idleNs)}s age=${s(ageNs)}s\n`);
+}

@@ -2,7 +2,7 @@
 // daemon sending to a real UDP listener), -o table, -V statistics, -D debug lines, -P,
 // and SIGTERM flushing a record that was pending, promptly.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
 import { AGENT } from "../helpers/paths.ts";
@@ -134,6 +134,24 @@ describe.skipIf(skip)("lifecycle", () => {
     expect(row).toMatch(/ F,CR,OP,MO,CW +[45] /);
     expect(row).toContain(` ${new Date(statSync(path).atimeMs).toISOString().slice(5, 19).replace("T", " ")} `);
     for (const line of agent.lines) expect(line.length).toBeLessThanOrEqual(120);
+  });
+
+  test("-D q: the timeout scans' decisions, as kflowd's queue debugging", async () => {
+    const agent = await RunningAgent.start(["-o", "json-min", "-m", "file", "-t", "1,60", "-D", "q"]);
+    agents.push(agent);
+    const path = `${dir}/idle-open.txt`;
+    const fd = openSync(path, "w");
+    writeSync(fd, "x");
+    // idle for a second: printed, then taken out (later events start a new record)
+    const line = await agent.waitFor(
+      () => agent.stderr.split("\n").find((l) => /^kflowd: debug: expiry: file key=[0-9a-f]{32} printed, ended idle=\d+\.\d{3}s age=\d+\.\d{3}s$/.test(l)),
+      "the expiry debug line",
+    );
+    closeSync(fd);
+    expect(line).toBeDefined();
+    expect(await agent.stop()).toBe(0);
+    // no debug lines of processes: q is not a process name here
+    expect(agent.stderr).not.toContain("kflowd: debug: file ");
   });
 
   test("-D: debug lines for the named process only, on stderr", async () => {
