@@ -31,7 +31,7 @@ describe.skipIf(skip)("-m", () => {
       const monitors = new Set(agent.records.map((r) => r.InfoMonitor));
       expect([...monitors]).toEqual([only === "file" ? "filesystem" : "socket"]);
       const features = [...agent.stderr.matchAll(/^ {2}hooks for ([\w-]+): /gm)].map((m) => m[1]);
-      expect(features).toEqual(only === "file" ? ["file", "file-inode"] : ["socket", "socket-existing"]);
+      expect(features).toEqual(only === "file" ? ["file", "file-inode", "file-32bit"] : ["socket", "socket-existing"]);
     });
   }
 });
