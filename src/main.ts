@@ -262,26 +262,29 @@ async function run(config: Config): Promise<number> {
     };
   }
 
-  process.stderr.write(
-    startBanner(
-      {
-        version: VERSION,
-        pid: process.pid,
-        mode: daemon ? "daemon" : "terminal",
-        kernelRelease: host.kernel,
-        libbpf: libbpfVersion,
-        jit: jitState(),
-        features: kernel.features,
-        fileEntries: FILE_ENTRIES,
-        sockEntries: SOCK_ENTRIES,
-        ringBytes: RING_BYTES,
-        packagedFiles: versions?.size,
-      },
-      config,
-    ),
-  );
-  printer.header();
-  reportDaemonReady();
+  // said once the stop signals are handled: a stop right after the start line is orderly
+  const announce = (): void => {
+    process.stderr.write(
+      startBanner(
+        {
+          version: VERSION,
+          pid: process.pid,
+          mode: daemon ? "daemon" : "terminal",
+          kernelRelease: host.kernel,
+          libbpf: libbpfVersion,
+          jit: jitState(),
+          features: kernel.features,
+          fileEntries: FILE_ENTRIES,
+          sockEntries: SOCK_ENTRIES,
+          ringBytes: RING_BYTES,
+          packagedFiles: versions?.size,
+        },
+        config,
+      ),
+    );
+    printer.header();
+    reportDaemonReady();
+  };
 
   let deferred = 0;
   let deferredCheckedAt = 0;
@@ -370,6 +373,7 @@ async function run(config: Config): Promise<number> {
       interfaces.refresh();
       versions?.refresh();
     });
+    announce();
   });
 }
 
