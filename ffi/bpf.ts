@@ -20,6 +20,33 @@ export interface RingHandle {
   close(): void;
 }
 
+/** A program that failed to load, and why, in one line. */
+export interface LoadFailure {
+  readonly program: string;
+  readonly reason: string;
+}
+
+/** Lines of a verifier log that are its trace, not its verdict. */
+const TRACE_LINE = /^(\d+: |; |processed \d+ insns|verification time|stack depth|func#|last_idx|regs=|parent |mark_precise|from \d+ to \d+|Validating |Func#|\(\w+\) |\s*$)/;
+
+/**
+ * The first program libbpf's log names as failing to load, and the reason: the
+ * verifier's verdict (the last line of its log that is not the instruction trace), else
+ * libbpf's own words (a hook the kernel lacks, a relocation it could not resolve).
+ */
+export function loadFailure(log: string): LoadFailure | undefined {
+  const lines = log.split("\n").map((l) => l.replace(/^libbpf: /, ""));
+  const at = lines.findIndex((l) => /^prog '[^']+': (BPF program load failed|failed to (load|prepare load attributes|find))/.test(l));
+  if (at < 0) return undefined;
+  const program = /^prog '([^']+)'/.exec(lines[at]!)![1]!;
+  const begin = lines.findIndex((l, i) => i > at && l.endsWith("-- BEGIN PROG LOAD LOG --"));
+  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.endsWith("-- END PROG LOAD LOG --"));
+  const verdict = end < 0 ? undefined : lines.slice(begin + 1, end).findLast((l) => !TRACE_LINE.test(l));
+  // libbpf's line before the generic "failed to load", e.g. a missing attach target
+  const own = lines.slice(0, at + 1).findLast((l) => l.startsWith(`prog '${program}': `) && !/: failed to (load|prepare load attributes): -\d+$/.test(l));
+  return { program, reason: (verdict ?? own?.slice(program.length + 9) ?? lines[at]!).trim() };
+}
+
 export class BpfObject {
   private obj: Pointer | null;
   private links: Pointer[] = [];
@@ -86,6 +113,16 @@ export class BpfObject {
   setAutoload(program: string, on: boolean): void {
     const err = this.lib.bpf_program__set_autoload(this.program(program), on);
     if (err < 0) throw new BpfError(`setting autoload of ${program}`, -err);
+  }
+
+  /**
+   * Test only: makes the kernel's verifier reject a program, by declaring it a raw tracepoint
+   * filter, whose context is plain numbers: every pointer it follows is refused.
+   */
+  spoil(program: string): void {
+    const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
+    const err = this.lib.bpf_program__set_type(this.program(program), BPF_PROG_TYPE_RAW_TRACEPOINT);
+    if (err < 0) throw new BpfError(`spoiling ${program}`, -err);
   }
 
   setMaxEntries(map: string, entries: number): void {

@@ -57,6 +57,13 @@ int kf_log_init(int verbose)
 	return 0;
 }
 
+/* Forgets what was captured so far (before a new attempt to load). */
+int kf_log_clear(void)
+{
+	log_len = 0;
+	return 0;
+}
+
 /* Copies the captured log into buf (not NUL-terminated); *len gets the bytes copied. */
 int kf_log_read(char *buf, uint32_t cap, uint32_t *len)
 {

@@ -20,6 +20,7 @@ export interface RawOptions {
   readonly daemon?: unknown;
   readonly debug?: unknown;
   readonly plugins?: unknown;
+  readonly selfTest?: unknown;
   readonly help?: unknown;
   readonly version?: unknown;
 }
@@ -88,6 +89,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     flags: "-D, --debug <process>",
     text: "print to stderr, for processes whose executable or command is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out",
+  },
+  {
+    flags: "--self-test <mode>",
+    text: "once attached, a child of the agent creates, writes, reads, renames, links and deletes files in a private directory and sends over TCP, UDP and UNIX sockets; the banner says which of these the kernel side saw, and a feature that failed is reported degraded. 'warn' (default): the agent runs on; 'fatal': it exits 1 instead (for fleet health checks); 'off': no self-test",
   },
   {
     flags: "-P, --plugins <path>",

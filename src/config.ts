@@ -4,6 +4,9 @@ import { isIP } from "node:net";
 import { parseAppPorts } from "./app-ports.ts";
 import { type RawOptions, UsageError } from "./cli.ts";
 
+/** --self-test: what a failed start-up self-test does (off: none is run). */
+export const SELF_TEST_MODES = ["warn", "fatal", "off"] as const;
+
 export const OUTPUT_FORMATS = ["json", "json-min", "table"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
@@ -186,6 +189,10 @@ const ConfigSchema = v.object({
   pluginPath: v.optional(
     v.pipe(v.string("option -P needs a path"), v.maxLength(4095, "option -P takes a path of at most 4095 characters")),
   ),
+  selfTest: v.optional(
+    v.picklist(SELF_TEST_MODES, `option --self-test: expected ${SELF_TEST_MODES.join(", ")}`),
+    "warn",
+  ),
 });
 
 export type Config = v.InferOutput<typeof ConfigSchema>;
@@ -209,6 +216,7 @@ export function buildConfig(raw: RawOptions): Config {
     daemon: raw.daemon,
     debugProcess: raw.debug,
     pluginPath: raw.plugins,
+    selfTest: raw.selfTest,
   });
   if (!result.success) throw new UsageError(result.issues[0].message);
   if (result.output.quiet && result.output.collectors.length === 0) {

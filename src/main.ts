@@ -34,7 +34,8 @@ import { decodeFile } from "./records/file.ts";
 import { recordType } from "./records/header.ts";
 import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
 import { decodeSock, type SockRecord, withoutTraffic } from "./records/sock.ts";
-import { type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
+import { degradedFeatures, type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
+import { SelfTest, selfTestText } from "./selftest.ts";
 import { RecordPrinter } from "./sink/printer.ts";
 import { stdoutSink } from "./sink/stdout.ts";
 import { udpSink } from "./sink/udp.ts";
@@ -62,6 +63,8 @@ const DEFERRED_CHECK_MS = 100;
 const EXIT_FLUSH_MS = 100;
 /** at stop, how long the ring buffer is drained at the pace of a slow stdout reader */
 const STOP_DRAIN_MS = 1000;
+/** how long the start-up self-test waits for the canary's records at most */
+const SELF_TEST_MS = 250;
 /** at stop, how long records still waiting for checksums are given */
 const DIGEST_GRACE_MS = 1000;
 
@@ -99,6 +102,8 @@ async function run(config: Config): Promise<number> {
     apps: config.apps,
     appBytes: config.appBytes,
     monitor: config.monitor,
+    // test only: programs made to fail to load, to prove the fallback (test/e2e/fallback.test.ts)
+    breakPrograms: process.env.KFLOWD_TEST_BREAK?.split(",").filter(Boolean),
   });
   const { object } = kernel;
   const largestRecord = Math.max(RecFile.SIZE, RecSock.SIZE, RecApp.SIZE);
@@ -149,6 +154,8 @@ async function run(config: Config): Promise<number> {
    * by default): no message can come, socket records need no bookkeeping for them
    */
   const appCapture = config.apps.ports.length > 0 || config.apps.unixSyslog;
+  /** the canary's records are checked by the self-test, never printed */
+  const selftest = config.selfTest === "off" ? undefined : new SelfTest(shim, config.monitor, kernel.features);
 
   /** Messages still waiting for the socket of rec, in records of their own without its traffic. */
   function printRest(rec: SockRecord): void {
@@ -167,6 +174,7 @@ async function run(config: Config): Promise<number> {
           counts.malformed++;
           return;
         }
+        if (selftest?.claimsFile(rec)) return;
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugFile(rec));
         if (digests && isExecutable(rec)) digests.add(rec);
         else printer.file(rec, undefined);
@@ -178,6 +186,7 @@ async function run(config: Config): Promise<number> {
           counts.malformed++;
           return;
         }
+        if (selftest?.claimsSock(rec)) return;
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
         if (!appCapture) {
           printer.sock(rec, undefined);
@@ -249,6 +258,20 @@ async function run(config: Config): Promise<number> {
     };
   }
 
+  // before the self-test, whose draining may print other processes' records
+  printer.header();
+  const checked = selftest
+    ? await selftest.run(() => {
+        force = true;
+        drain();
+        force = false;
+      }, SELF_TEST_MS)
+    : undefined;
+  if (checked?.failures.length && config.selfTest === "fatal") {
+    object.close();
+    throw new SetupError(`${selfTestText(checked)} (--self-test fatal)`);
+  }
+  const degraded = degradedFeatures(kernel.features, checked?.failures.map((f) => f.feature) ?? []);
   process.stderr.write(
     startBanner(
       {
@@ -263,11 +286,11 @@ async function run(config: Config): Promise<number> {
         sockEntries: SOCK_ENTRIES,
         ringBytes: RING_BYTES,
         packagedFiles: versions?.size,
+        selfTest: checked && selfTestText(checked),
       },
       config,
     ),
   );
-  printer.header();
   reportDaemonReady();
 
   let deferred = 0;
@@ -299,7 +322,7 @@ async function run(config: Config): Promise<number> {
     sockFlusher.flushStale(now, idleNs, activeNs, visit);
     sink.flush();
   }, SLOW_TICK_MS);
-  const periodic = new PeriodicStats(Date.now());
+  const periodic = new PeriodicStats(Date.now(), degraded);
   const statsTimer = config.verbose
     ? setInterval(() => process.stderr.write(periodic.line(printer.printed, losses().losses, Date.now())), STATS_MS)
     : undefined;
@@ -346,7 +369,7 @@ async function run(config: Config): Promise<number> {
       const { losses: lost, notes } = losses();
       reader.close();
       object.close();
-      process.stderr.write(stopSummary(printer.printed, lost, notes));
+      process.stderr.write(stopSummary(printer.printed, lost, notes, degraded));
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

@@ -50,11 +50,16 @@ export interface StopNotes {
   readonly deferred: number;
 }
 
+/** The features that are degraded (the banner says how), or "none". */
+function degradedText(degraded: readonly string[]): string {
+  return `degraded: ${degraded.length ? degraded.join(", ") : "none"}`;
+}
+
 /** The line printed at stop. */
-export function stopSummary(records: number, losses: Losses, notes: StopNotes): string {
+export function stopSummary(records: number, losses: Losses, notes: StopNotes, degraded: readonly string[]): string {
   return (
     `kflowd: stopped after ${records} records; lost: ${lossText(losses)}; paths cut ${notes.pathsCut}; ` +
-    `deferred while the ring buffer was full ${notes.deferred}\n`
+    `deferred while the ring buffer was full ${notes.deferred}; ${degradedText(degraded)}\n`
   );
 }
 
@@ -64,7 +69,10 @@ export class PeriodicStats {
   private lastLosses: Losses | undefined;
   private lastMs: number;
 
-  constructor(nowMs: number) {
+  constructor(
+    nowMs: number,
+    private readonly degraded: readonly string[],
+  ) {
     this.lastMs = nowMs;
   }
 
@@ -73,7 +81,8 @@ export class PeriodicStats {
     const rate = (records - this.lastRecords) / seconds;
     const text =
       `kflowd: stats: ${records - this.lastRecords} records in ${seconds.toFixed(1)} s ` +
-      `(${rate.toFixed(1)}/s, ${records} in all); lost since last: ${lossText(losses, this.lastLosses)}\n`;
+      `(${rate.toFixed(1)}/s, ${records} in all); lost since last: ${lossText(losses, this.lastLosses)}; ` +
+      `${degradedText(this.degraded)}\n`;
     this.lastRecords = records;
     this.lastLosses = losses;
     this.lastMs = nowMs;
@@ -95,6 +104,20 @@ export interface StartFacts {
   readonly ringBytes: number;
   /** -v: executables whose package is known */
   readonly packagedFiles?: number;
+  /** the start-up self-test's line, unless it was turned off */
+  readonly selfTest?: string;
+}
+
+/** The features the banner reports degraded, and those whose self-test check failed. */
+export function degradedFeatures(features: readonly FeatureTier[], selfTestFailed: readonly string[]): string[] {
+  return [...new Set([...features.filter((t) => t.degraded).map((t) => t.feature), ...selfTestFailed])];
+}
+
+/** The programs serving a feature, and what is degraded and why. */
+function hooksText(t: FeatureTier): string {
+  const programs = t.programs.join(", ");
+  if (!t.degraded) return programs;
+  return programs ? `${programs}; degraded: ${t.degraded}` : `degraded: ${t.degraded}`;
 }
 
 /**
@@ -107,7 +130,8 @@ export function startBanner(f: StartFacts, config: Config): string {
     `kflowd ${f.version} with PID ${f.pid} started in ${f.mode} mode`,
     `  requirements: Linux ${f.kernelRelease} (5.10 or newer needed), BTF at /sys/kernel/btf/vmlinux, ` +
       `libbpf ${f.libbpf}, BPF JIT ${f.jit}${f.jit === "off" ? " (programs run interpreted, slower)" : ""}`,
-    ...f.features.map((t) => `  hooks for ${t.feature}: ${t.tier} (${t.degraded ?? t.programs.join(", ")})`),
+    ...f.features.map((t) => `  hooks for ${t.feature}: ${t.tier} (${hooksText(t)})`),
+    ...(f.selfTest ? [`  ${f.selfTest}`] : []),
     `  limits: ${f.fileEntries} open file records, ${f.sockEntries} sockets, ring buffer ${f.ringBytes >> 20} MiB`,
     `  file records: printed when released${config.eventsMax ? `, after ${config.eventsMax} events` : ""}, ` +
       `after ${config.timeouts.idleSec} s idle or ${config.timeouts.activeSec} s active; socket records likewise or when closed`,

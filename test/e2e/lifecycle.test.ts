@@ -157,6 +157,8 @@ describe.skipIf(skip)("lifecycle", () => {
       15_000,
     );
     expect(line).toMatch(/^kflowd: stats: \d+ records in \d+\.\d s \(\d+\.\d\/s, \d+ in all\); lost since last: ring full 0, /);
+    // the features the banner reports degraded, named again
+    expect(line).toMatch(/; degraded: (none|[\w-]+(, [\w-]+)*)$/);
     expect(await agent.stop()).toBe(0);
   });
 

@@ -32,7 +32,14 @@ describe("options", () => {
       versions: false,
       checksums: false,
       daemon: false,
+      selfTest: "warn",
     });
+  });
+
+  test("--self-test: warn, fatal or off; anything else names the option", () => {
+    expect(config(["--self-test", "fatal"]).selfTest).toBe("fatal");
+    expect(config(["--self-test", "off"]).selfTest).toBe("off");
+    expect(() => config(["--self-test", "loud"])).toThrow("option --self-test: expected warn, fatal, off");
   });
 
   test("-p: one application per option, off, case-insensitive names", () => {
