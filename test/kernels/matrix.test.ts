@@ -1,5 +1,6 @@
-// The kernel matrix: the compiled agent and one scenario on Debian kernels 5.10, 6.1 and
-// 6.12 (amd64) and 6.1, 6.12 (arm64) under QEMU TCG, and on the running kernel. Prints
+// The kernel matrix: the compiled agent and one scenario on Debian kernels under QEMU TCG
+// (targets.ts: 5.10, 6.1 and 6.12 on amd64, 6.1 and 6.12 on arm64, and the newest of
+// trixie-backports and of unstable on both), and on the running kernel. Prints
 // kernel x feature -> tier, pass/fail, and fails on any failed check.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
