@@ -174,8 +174,8 @@ async function run(config: Config): Promise<number> {
           counts.malformed++;
           return;
         }
-        if (selftest?.claimsFile(rec)) return;
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugFile(rec));
+        if (selftest?.claimsFile(rec)) return;
         if (digests && isExecutable(rec)) digests.add(rec);
         else printer.file(rec, undefined);
         return;
@@ -186,8 +186,8 @@ async function run(config: Config): Promise<number> {
           counts.malformed++;
           return;
         }
-        if (selftest?.claimsSock(rec)) return;
         if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
+        if (selftest?.claimsSock(rec)) return;
         if (!appCapture) {
           printer.sock(rec, undefined);
           return;
