@@ -6,8 +6,7 @@
  * Each map value is a complete record of its kind.
  */
 import type { MapAccess } from "../../ffi/map.ts";
-import type { RecordVisitor } from "../ingest/ring.ts";
-import type { ExitNotice } from "../records/exit.ts";
+import type { RecordVisitor } from "./ring.ts";
 import { AF_UNIX } from "../records/net.ts";
 import {
   FileFlags,
@@ -74,6 +73,12 @@ export const SOCK_KIND: AggregateKind = {
 };
 
 const NEVER = 1n << 63n;
+
+/** A process that ended: its start (tells a reused PID apart) and when it ended. */
+export interface ProcessEnd {
+  readonly startNs: bigint;
+  readonly tsNs: bigint;
+}
 
 export class MapFlusher {
   protected readonly value: Uint8Array;
@@ -157,7 +162,7 @@ export class FileFlusher extends MapFlusher {
   }
 
   /** Exports the aggregations of the processes in exits, with a close event for open files. */
-  flushExited(exits: ReadonlyMap<number, ExitNotice>, visit: RecordVisitor): number {
+  flushExited(exits: ReadonlyMap<number, ProcessEnd>, visit: RecordVisitor): number {
     if (exits.size === 0) return 0;
     let n = 0;
     for (const key of this.map.keys()) {
