@@ -12,7 +12,6 @@ import { AppMessages } from "./aggregate/app-messages.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
-import { bpfObjectPath, shimPath } from "./embedded.ts";
 import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
 import { DigestWait } from "./enrich/digest-wait.ts";
@@ -70,6 +69,8 @@ async function run(config: Config): Promise<number> {
     sockets: config.monitor.socket,
   });
   const { lib, version: libbpfVersion } = loadLibbpf();
+  // the build's outputs, imported only here: parsing options and --help work unbuilt
+  const { bpfObjectPath, shimPath } = await import("./embedded.ts");
   const shim = await loadShim(shimPath);
   shim.kf_log_init(config.verbose ? 1 : 0);
   const objectBytes = await Bun.file(bpfObjectPath).bytes();
