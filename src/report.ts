@@ -23,7 +23,8 @@ export interface Losses {
   readonly checksumsMissing: number;
 }
 
-const LOSSES: readonly (readonly [keyof Losses, string])[] = [
+/** Every loss counter with its label in the stop summary (the metrics use the key). */
+export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["ringFull", "ring full"],
   ["fileMapFull", "file map full"],
   ["sockMapFull", "socket map full"],
