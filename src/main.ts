@@ -11,7 +11,7 @@ import { AppMessages } from "./aggregate/app-messages.ts";
 import { FileFlusher, MapFlusher, SOCK_KIND } from "./aggregate/flush.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
-import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
+import { enterDaemonDir, isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
 import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
@@ -36,9 +36,8 @@ import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen
 import { decodeSock, type SockRecord, withoutTraffic } from "./records/sock.ts";
 import { degradedFeatures, type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
 import { SelfTest, selfTestText } from "./selftest.ts";
+import { openOutputs } from "./sink/outputs.ts";
 import { RecordPrinter } from "./sink/printer.ts";
-import { stdoutSink } from "./sink/stdout.ts";
-import { udpSink } from "./sink/udp.ts";
 import { VERSION } from "./version.ts";
 
 /** how often the ring buffer is drained; records wait at most this long */
@@ -118,24 +117,29 @@ async function run(config: Config): Promise<number> {
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
   const versions = config.versions ? await PackageVersions.load() : undefined;
-  const sink = stdoutSink();
-  const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
-  // stdout's reader, when it shows records at all, pushes back on the ring buffer
-  const toStdout = !config.quiet && !daemon;
+
+  // ---- outputs: stdout, UDP collectors, and the line outputs (syslog relay, NDJSON file).
+  // Opened once the programs are attached, so that the kernel side marks the agent's own
+  // sockets and never reports them.
+  const outputs = await openOutputs(config, { daemon, hostName: host.hostName });
+  const { toStdout, stdout } = outputs;
   const printer = new RecordPrinter(
     { host, names, devices, interfaces, versions },
     {
       output: config.output,
       width: process.stdout.columns || 120,
       toStdout,
-      stdout: sink,
-      collectors,
+      stdout,
+      collectors: outputs.collectors,
+      lines: outputs.lines,
     },
   );
+  // ---- end of outputs
+
   const digests = config.checksums
     ? new DigestWait(new Checksums(), (rec, d, later) => {
         printer.file(rec, d);
-        if (later) sink.flush();
+        if (later) outputs.flush();
       })
     : undefined;
   const debug = config.debugProcess;
@@ -219,8 +223,8 @@ async function run(config: Config): Promise<number> {
     }
   }
 
-  /** Whether draining may go on: stdout's reader keeps up, or it is no longer waited for. */
-  const keepDraining = (): boolean => force || !toStdout || !sink.holdBack();
+  /** Whether draining may go on: the outputs keep up (stdout's reader, the file), or are no longer waited for. */
+  const keepDraining = (): boolean => force || !outputs.holdBack();
 
   function drain(): void {
     reader.drain(visit, keepDraining);
@@ -234,7 +238,7 @@ async function run(config: Config): Promise<number> {
       exits.clear();
       exitsFlushedAt = Date.now();
     }
-    sink.flush();
+    outputs.flush();
   }
 
   function losses(): { losses: Losses; notes: StopNotes } {
@@ -250,8 +254,7 @@ async function run(config: Config): Promise<number> {
         appUnclaimed: messages.dropped + counts.unclaimedAtStop,
         uncopied: reader.lost,
         malformed: counts.malformed,
-        udpFailed: collectors?.failed ?? 0,
-        stdoutDropped: sink.dropped,
+        ...outputs.losses(),
         checksumsMissing: digests?.missing ?? 0,
       },
       notes: { pathsCut: k.STAT_PATH_TRUNCATED, deferred: k.STAT_DEFERRED },
@@ -308,7 +311,7 @@ async function run(config: Config): Promise<number> {
     deferred = k;
     flusher.flushUnsent(visit);
     sockFlusher.flushUnsent(visit);
-    sink.flush();
+    outputs.flush();
   }, DRAIN_MS);
   const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
   const activeNs = BigInt(config.timeouts.activeSec) * 1_000_000_000n;
@@ -320,7 +323,7 @@ async function run(config: Config): Promise<number> {
     const now = monotonicNs();
     flusher.flushStale(now, idleNs, activeNs, visit);
     sockFlusher.flushStale(now, idleNs, activeNs, visit);
-    sink.flush();
+    outputs.flush();
   }, SLOW_TICK_MS);
   const periodic = new PeriodicStats(Date.now(), degraded);
   const statsTimer = config.verbose
@@ -364,8 +367,7 @@ async function run(config: Config): Promise<number> {
       counts.unclaimedAtStop = messages.waiting;
       // records waiting for checksums get a moment, then go out without them
       await digests?.finish(DIGEST_GRACE_MS);
-      await sink.close();
-      collectors?.close();
+      await outputs.close();
       const { losses: lost, notes } = losses();
       reader.close();
       object.close();
@@ -400,6 +402,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     config = buildConfig(raw);
+    enterDaemonDir();
   } catch (e) {
     if (e instanceof UsageError) return fail(`${e.message}\nTry 'kflowd --help' for the options.`);
     throw e;

@@ -20,6 +20,8 @@ export interface Losses {
   readonly malformed: number;
   readonly udpFailed: number;
   readonly stdoutDropped: number;
+  readonly syslogDropped: number;
+  readonly fileDropped: number;
   readonly checksumsMissing: number;
 }
 
@@ -36,6 +38,8 @@ export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["malformed", "malformed"],
   ["udpFailed", "UDP sends failed"],
   ["stdoutDropped", "stdout dropped"],
+  ["syslogDropped", "syslog dropped"],
+  ["fileDropped", "output file dropped"],
   ["checksumsMissing", "checksums not computed"],
 ];
 
@@ -142,7 +146,11 @@ export function startBanner(f: StartFacts, config: Config): string {
       (config.debugProcess ? `, debug records of '${config.debugProcess}' on stderr` : "") +
       (config.pluginPath !== undefined ? `, -P ${config.pluginPath} ignored (plugins are built in)` : ""),
     `  output: ${f.mode === "daemon" || config.quiet ? "none on stdout" : config.output}` +
-      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join(""),
+      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join("") +
+      (config.syslog ? `, syslog ${config.syslog.url} (spool ${config.syslog.spoolBytes >> 20} MiB)` : "") +
+      (config.outputFile
+        ? `, file ${config.outputFile.path} (rotated at ${config.outputFile.maxBytes >> 20} MiB, ${config.outputFile.keep} kept)`
+        : ""),
   ];
   return `${out.join("\n")}\n`;
 }

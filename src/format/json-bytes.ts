@@ -75,6 +75,14 @@ export class JsonBytes {
     this.pos = p;
   }
 
+  /** Bytes src[from, to) of another buffer, copied at once (a record formatted elsewhere). */
+  copy(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    this.buf.set(src.subarray(from, to), this.pos);
+    this.pos += n;
+  }
+
   /** Bytes made beforehand (e.g. with encode()). */
   raw(bytes: Uint8Array): void {
     const n = bytes.length;

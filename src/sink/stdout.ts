@@ -25,6 +25,10 @@ export interface Sink {
   close(waitMs?: number): Promise<void>;
   /** records not written: the reader was too slow (held records over the bound) or gone */
   readonly dropped: number;
+  /** records taken (written, or waiting to be; those lost later are also in dropped) */
+  readonly records: number;
+  /** bytes waiting in the agent for the reader */
+  readonly queuedBytes: number;
   /** why stdout stopped taking records, if it did (e.g. "EPIPE") */
   readonly failure: string | undefined;
   /**
@@ -76,6 +80,7 @@ export function stdoutSink(
   /** the write or flush the reader has not taken yet */
   let pending: Promise<void> | undefined;
   let dropped = 0;
+  let taken = 0;
   let failure: string | undefined;
   /** the reader fell behind by more than the bound at least once (said once) */
   let behind = false;
@@ -152,9 +157,11 @@ export function stdoutSink(
         return;
       }
       inBuffer++;
+      taken++;
       return;
     }
     inBuffer++;
+    taken++;
     if (out.pos >= CHUNK_BYTES) hand();
   }
 
@@ -200,6 +207,12 @@ export function stdoutSink(
     },
     get dropped() {
       return dropped;
+    },
+    get records() {
+      return taken;
+    },
+    get queuedBytes() {
+      return out.pos;
     },
     get failure() {
       return failure;

@@ -56,6 +56,7 @@ describe("metrics page", () => {
       const reason = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
       expect(value(text, `kflowd_losses_total{reason="${reason}"}`)).toBe(i);
     });
+    expect(value(text, 'kflowd_losses_total{reason="syslog_dropped"}')).toBeDefined();
   });
 
   test("records, ring, histograms (cumulative buckets), features, outputs", () => {
