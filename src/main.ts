@@ -27,6 +27,7 @@ import { RingReader } from "./ingest/ring.ts";
 import { kernelStatsReader } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
+import { DRAIN_SECONDS_BOUNDS, Histogram, type MetricsServer, RING_FILL_BOUNDS, serveMetrics } from "./metrics.ts";
 import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
 import { decodeApp } from "./records/app.ts";
 import { decodeExit, type ExitNotice } from "./records/exit.ts";
@@ -135,6 +136,33 @@ async function run(config: Config): Promise<number> {
     },
   );
   // ---- end of outputs
+
+  // ---- metrics (--metrics): read from the agent's own counters when the page is asked for
+  const drainSeconds = new Histogram(DRAIN_SECONDS_BOUNDS);
+  const ringFillAtDrain = new Histogram(RING_FILL_BOUNDS);
+  const startTimeSec = Date.now() / 1000;
+  /** the features the banner reports degraded (known once the self-test ran) */
+  let degraded: readonly string[] = [];
+  const metrics: MetricsServer | undefined =
+    config.metrics &&
+    serveMetrics(config.metrics, () => {
+      const { losses: lost, notes } = losses();
+      return {
+        version: VERSION,
+        startTimeSec,
+        records: { file: printer.files, socket: printer.socks },
+        losses: lost,
+        notes,
+        ringSizeBytes: RING_BYTES,
+        ringFillBytes: reader.fill(),
+        ringFillAtDrain,
+        drainSeconds,
+        features: kernel.features,
+        degraded,
+        outputs: outputs.status(),
+      };
+    });
+  // ---- end of metrics
 
   const digests = config.checksums
     ? new DigestWait(new Checksums(), (rec, d, later) => {
@@ -274,7 +302,7 @@ async function run(config: Config): Promise<number> {
     object.close();
     throw new SetupError(`${selfTestText(checked)} (--self-test fatal)`);
   }
-  const degraded = degradedFeatures(kernel.features, checked?.failures.map((f) => f.feature) ?? []);
+  degraded = degradedFeatures(kernel.features, checked?.failures.map((f) => f.feature) ?? []);
   process.stderr.write(
     startBanner(
       {
@@ -300,7 +328,10 @@ async function run(config: Config): Promise<number> {
   let deferredCheckedAt = 0;
   const drainTimer = setInterval(() => {
     if (!keepDraining()) return;
+    const began = performance.now();
     drain();
+    drainSeconds.observe((performance.now() - began) / 1000);
+    ringFillAtDrain.observe(reader.fillAtDrain / RING_BYTES);
     // records the kernel kept because the ring was full: taken out soon, so that the map
     // does not fill up with them (checked at most every DEFERRED_CHECK_MS)
     const now = Date.now();
@@ -347,6 +378,7 @@ async function run(config: Config): Promise<number> {
       clearInterval(drainTimer);
       clearInterval(slowTimer);
       clearInterval(statsTimer);
+      metrics?.stop();
       // no new events once detached; then take what is in the ring, at the pace of
       // stdout's reader for a while, and what is in the maps
       object.detach();

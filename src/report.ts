@@ -150,6 +150,9 @@ export function startBanner(f: StartFacts, config: Config): string {
       (config.syslog ? `, syslog ${config.syslog.url} (spool ${config.syslog.spoolBytes >> 20} MiB)` : "") +
       (config.outputFile
         ? `, file ${config.outputFile.path} (rotated at ${config.outputFile.maxBytes >> 20} MiB, ${config.outputFile.keep} kept)`
+        : "") +
+      (config.metrics
+        ? `; metrics at http://${config.metrics.family === 6 ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`
         : ""),
   ];
   return `${out.join("\n")}\n`;
