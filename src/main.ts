@@ -324,9 +324,12 @@ async function run(config: Config): Promise<number> {
   );
   reportDaemonReady();
 
+  /** set once the stop sequence can run: stdout, the only output, may be gone before */
+  let requestStop: () => void = () => {};
   let deferred = 0;
   let deferredCheckedAt = 0;
   const drainTimer = setInterval(() => {
+    if (outputs.allGone()) return requestStop();
     if (!keepDraining()) return;
     const began = performance.now();
     drain();
@@ -350,6 +353,8 @@ async function run(config: Config): Promise<number> {
     names.refresh();
     devices.refresh();
     versions?.refresh();
+    // a reader of stdout that went away while nothing was written
+    outputs.check();
     if (!keepDraining()) return;
     const now = monotonicNs();
     flusher.flushStale(now, idleNs, activeNs, visit);
@@ -405,6 +410,7 @@ async function run(config: Config): Promise<number> {
       object.close();
       process.stderr.write(stopSummary(printer.printed, lost, notes, degraded));
     };
+    requestStop = () => void stop();
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     // reload what names records: users, groups, mounts, interfaces, packages

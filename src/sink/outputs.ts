@@ -27,6 +27,10 @@ export interface Outputs {
    * should wait in the kernel for now.
    */
   holdBack(): boolean;
+  /** Looks for a stdout reader that went away while nothing was written. */
+  check(): void;
+  /** Stdout's reader is gone and nothing else takes records: time for the agent to end. */
+  allGone(): boolean;
   status(): OutputStatus[];
   /** Their part of the stop summary's losses. */
   losses(): { udpFailed: number; stdoutDropped: number; syslogDropped: number; fileDropped: number };
@@ -53,7 +57,8 @@ export async function openOutputs(config: Config, ctx: OutputContext): Promise<O
   const file = config.outputFile && (await fileOutput(config.outputFile));
   const syslog = config.syslog && (await syslogOutput(config.syslog, { hostName: ctx.hostName, procId: process.pid }));
   const lines = [syslog, file].filter((o): o is LineOutput => o !== undefined);
-  const stdout = stdoutSink();
+  const alone = toStdout && !collectors && lines.length === 0;
+  const stdout = stdoutSink(undefined, { alone });
   const collectorsTarget = config.collectors.map((c) => (c.family === 6 ? `[${c.host}]:${c.port}` : `${c.host}:${c.port}`)).join(",");
 
   return {
@@ -69,6 +74,12 @@ export async function openOutputs(config: Config, ctx: OutputContext): Promise<O
       if (toStdout && stdout.holdBack()) return true;
       for (const o of lines) if (o.holdBack?.()) return true;
       return false;
+    },
+    check(): void {
+      if (toStdout) stdout.checkReader();
+    },
+    allGone(): boolean {
+      return alone && stdout.failure !== undefined;
     },
     status(): OutputStatus[] {
       const out: OutputStatus[] = [];

@@ -5,8 +5,10 @@
  * that does not keep up never blocks the agent and never grows its memory without bound:
  * while a write or flush waits for the pipe, records are held up to MAX_HELD_BYTES and
  * dropped beyond it; a reader that went away (EPIPE) or any other write error ends
- * output to stdout. Records not written either way are counted in `dropped`, never fatal.
+ * output to stdout. Records not written either way are counted in `dropped`, never fatal
+ * here: when stdout is the agent's only output, the agent stops once it is gone.
  */
+import { writeEndGone } from "../../ffi/poll.ts";
 import { JsonBytes } from "../format/json-bytes.ts";
 
 export interface Sink {
@@ -36,6 +38,11 @@ export interface Sink {
    * kernel) for now; false again after a while, so a stuck reader cannot hold them forever.
    */
   holdBack(): boolean;
+  /**
+   * Looks whether the reader went away while nothing was written (a pipe whose reader
+   * closed, a terminal hung up); if so, output to stdout ends as on a failed write.
+   */
+  checkReader(): void;
 }
 
 /** most output held while the reader is behind; about 8 MiB of JSON (~7000 records) */
@@ -60,15 +67,24 @@ export interface Writer {
   unref(): void;
 }
 
-/**
- * The sink on the agent's stdout. `notice` gets the one line said when stdout stops taking
- * records (by default on stderr).
- */
-export function stdoutSink(
-  writer: Writer = Bun.stdout.writer(),
-  maxHeldBytes = MAX_HELD_BYTES,
-  notice: (line: string) => void = (line) => process.stderr.write(line),
-): Sink {
+/** What the sink needs to know besides the writer; tests substitute their own. */
+export interface StdoutOptions {
+  readonly maxHeldBytes?: number;
+  /** gets the one line said when stdout stops taking records (by default on stderr) */
+  readonly notice?: (line: string) => void;
+  /** stdout is the only output: when its reader is gone the agent stops (and says so) */
+  readonly alone?: boolean;
+  /** why the reader is gone, if it is, seen without writing (default: poll(2) on fd 1) */
+  readonly readerGone?: () => string | undefined;
+}
+
+/** The sink on the agent's stdout. */
+export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: StdoutOptions = {}): Sink {
+  const maxHeldBytes = options.maxHeldBytes ?? MAX_HELD_BYTES;
+  const notice = options.notice ?? ((line: string) => process.stderr.write(line));
+  const readerGone = options.readerGone ?? (() => writeEndGone(1));
+  /** close() began: a failure now is the end of a stop, not a reason for one */
+  let closing = false;
   /** the records not handed to the writer yet: held while `pending` */
   const out = new JsonBytes(BUFFER_BYTES);
   /** where the record being formatted starts in `out` */
@@ -90,7 +106,11 @@ export function stdoutSink(
   function fail(e: unknown): void {
     if (failure === undefined) {
       failure = (e as { code?: string } | null)?.code ?? (e instanceof Error ? e.message : String(e));
-      notice(`kflowd: stdout: ${failure}; records are no longer printed there (counted as dropped)\n`);
+      notice(
+        options.alone && !closing
+          ? `kflowd: stdout: ${failure}; its reader is gone and it is the only output: stopping\n`
+          : `kflowd: stdout: ${failure}; records are no longer printed there (counted as dropped)\n`,
+      );
     }
     dropped += inWriter + inBuffer;
     inWriter = 0;
@@ -186,6 +206,7 @@ export function stdoutSink(
     end,
     flush,
     async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+      closing = true;
       const deadline = Date.now() + waitMs;
       flush();
       while ((pending || inBuffer > 0) && failure === undefined && Date.now() < deadline) {
@@ -225,6 +246,11 @@ export function stdoutSink(
       const now = Date.now();
       if (holdingSince === 0) holdingSince = now;
       return now - holdingSince < MAX_HOLD_BACK_MS;
+    },
+    checkReader(): void {
+      if (failure !== undefined || closing) return;
+      const why = readerGone();
+      if (why !== undefined) fail(Object.assign(new Error(why), { code: why }));
     },
   };
 }

@@ -74,7 +74,7 @@ class TextWriter implements Writer {
 
 function setup(output: OutputFormat, lines: LineOutput[], collectors?: UdpSink, toStdout = true) {
   const w = new TextWriter();
-  const stdout: Sink = stdoutSink(w);
+  const stdout: Sink = stdoutSink(w, { readerGone: () => undefined });
   const printer = new RecordPrinter(
     { host, names: { user: () => "root", group: () => "root" }, devices: { device: () => "" }, interfaces: { interface: () => "" } },
     { output, width: 120, toStdout, stdout, collectors, lines },
