@@ -94,7 +94,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { flags: "--syslog-key <file>", text: "tls://: the private key (PEM) of --syslog-cert" },
   {
     flags: "--syslog-spool <MiB>",
-    text: "memory for records the relay has not taken yet, and for the last ones sent (at most 4 MiB, or half the spool) to send again after a lost connection; records beyond it are dropped and counted (default: 32)",
+    text: "memory for records the relay has not taken yet, and for the last ones sent (at least 4 MiB, or half the spool) to send again after a lost connection; records beyond it are dropped and counted (default: 32)",
   },
   {
     flags: "--output-file <path>",

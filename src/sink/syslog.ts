@@ -20,7 +20,10 @@ import { encode } from "../format/json-bytes.ts";
 import type { LineOutput, OutputStatus } from "./line-output.ts";
 import { Spool } from "./spool.ts";
 
-/** the window of records sent again after a lost connection: at most this, or half the spool */
+/**
+ * the window of records sent again after a lost connection: at least this (up to two
+ * chunks more), or half the spool
+ */
 export const MAX_WINDOW_BYTES = 4 << 20;
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 30_000;
