@@ -147,9 +147,9 @@ export function startBanner(f: StartFacts, config: Config): string {
       (config.pluginPath !== undefined ? `, -P ${config.pluginPath} ignored (plugins are built in)` : ""),
     `  output: ${f.mode === "daemon" || config.quiet ? "none on stdout" : config.output}` +
       config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join("") +
-      (config.syslog ? `, syslog ${config.syslog.url} (spool ${config.syslog.spoolBytes >> 20} MiB)` : "") +
+      (config.syslog ? `, syslog ${config.syslog.url} (spool ${Math.floor(config.syslog.spoolBytes / 2 ** 20)} MiB)` : "") +
       (config.outputFile
-        ? `, file ${config.outputFile.path} (rotated at ${config.outputFile.maxBytes >> 20} MiB, ${config.outputFile.keep} kept)`
+        ? `, file ${config.outputFile.path} (rotated at ${Math.floor(config.outputFile.maxBytes / 2 ** 20)} MiB, ${config.outputFile.keep} kept)`
         : "") +
       (config.metrics
         ? `; metrics at http://${config.metrics.family === 6 ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`

@@ -88,7 +88,8 @@ export async function syslogOutput(config: SyslogConfig, opts: SyslogOptions): P
   const tls = await tlsOptions(config);
   const notice = opts.notice ?? ((line: string) => process.stderr.write(line));
   const say = (text: string): void => notice(`kflowd: syslog ${config.url}: ${text}\n`);
-  const spool = new Spool(config.spoolBytes, Math.min(MAX_WINDOW_BYTES, config.spoolBytes >> 1));
+  const spool = new Spool(config.spoolBytes, Math.min(MAX_WINDOW_BYTES, Math.floor(config.spoolBytes / 2)));
+  const spoolMiB = Math.floor(config.spoolBytes / (1 << 20));
   const host = headerName(opts.hostName);
 
   /** the header's bytes for the millisecond headerMs */
@@ -142,7 +143,7 @@ export async function syslogOutput(config: SyslogConfig, opts: SyslogOptions): P
     if (downSince === 0) downSince = Date.now();
     if (what !== lastSaid) {
       lastSaid = what;
-      say(`${what}; records are spooled (up to ${config.spoolBytes >> 20} MiB) and sent once it is back`);
+      say(`${what}; records are spooled (up to ${spoolMiB} MiB) and sent once it is back`);
     }
     scheduleRetry();
   }
@@ -242,7 +243,7 @@ export async function syslogOutput(config: SyslogConfig, opts: SyslogOptions): P
       if (!c) {
         if (!fullSaid) {
           fullSaid = true;
-          say(`spool full (${config.spoolBytes >> 20} MiB); records are dropped until the relay takes them (counted)`);
+          say(`spool full (${spoolMiB} MiB); records are dropped until the relay takes them (counted)`);
         }
         return;
       }

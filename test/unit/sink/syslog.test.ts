@@ -199,6 +199,18 @@ describe("syslog output", () => {
     expect(out.status().dropped).toBe(20_000);
   });
 
+  test("a spool of 4096 MiB (the largest) is said as such: sizes of 2 GiB and more do not wrap", async () => {
+    const port = await freePort();
+    const notices: string[] = [];
+    const out = await syslogOutput(config(port, { spoolBytes: 4096 * 2 ** 20 }), { hostName: "h", procId: 1, notice: (l) => notices.push(l) });
+    send(out, 1);
+    out.flush();
+    await pollFor(() => notices.length > 0, "the notice", 5000, () => "");
+    expect(notices[0]).toContain("records are spooled (up to 4096 MiB)");
+    expect(out.status().records).toBe(1);
+    await out.close(100);
+  });
+
   test("TLS with the relay's CA and a client certificate the relay checks", async () => {
     const relay = new Relay(0, { requestCert: true });
     const notices: string[] = [];
