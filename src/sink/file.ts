@@ -20,7 +20,7 @@ import { type FileHandle, open, readdir, rename, unlink } from "node:fs/promises
 import { basename, dirname } from "node:path";
 import { SetupError } from "../../ffi/errors.ts";
 import type { OutputFileConfig } from "../config.ts";
-import { JsonBytes } from "../format/json-bytes.ts";
+import { copyBytes, JsonBytes } from "../format/json-bytes.ts";
 import type { LineOutput, OutputStatus } from "./line-output.ts";
 
 /** most records held while a write is under way (about 8 MiB of JSON) */
@@ -194,7 +194,7 @@ export async function fileOutput(
         return;
       }
       out.ensure(n + 1);
-      out.buf.set(bytes.subarray(start, end), out.pos);
+      copyBytes(bytes, start, end, out.buf, out.pos);
       out.pos += n;
       out.buf[out.pos++] = 10;
       inBuffer++;

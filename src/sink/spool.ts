@@ -18,6 +18,12 @@
 
 /** records are gathered into chunks of this size: usually one write per batch */
 export const CHUNK_BYTES = 1 << 20;
+/**
+ * chunks given up are kept for reuse, up to this many and within the spool's bound:
+ * allocating (and faulting in) a fresh 1 MiB chunk each time cost ~1 µs per record with
+ * the relay on loopback, reuse ~0.15 µs
+ */
+const MAX_SPARES = 8;
 
 interface Chunk {
   buf: Uint8Array;
@@ -56,8 +62,8 @@ export class Spool {
   private held = 0;
   /** bytes in the window's whole chunks (those before sendIdx) */
   private windowHeld = 0;
-  /** one chunk of CHUNK_BYTES kept for reuse after the window gave it up */
-  private spare: Uint8Array | undefined;
+  /** chunks of CHUNK_BYTES kept for reuse after the window gave them up */
+  private readonly spares: Uint8Array[] = [];
   /** records not taken because the spool was full */
   dropped = 0;
   /** records taken into the spool */
@@ -95,9 +101,9 @@ export class Spool {
     if (last && last.buf.length - last.len >= bytes) return last;
     const size = Math.max(CHUNK_BYTES, bytes);
     let buf: Uint8Array;
-    if (size === CHUNK_BYTES && this.spare) {
-      buf = this.spare;
-      this.spare = undefined;
+    const spare = size === CHUNK_BYTES ? this.spares.pop() : undefined;
+    if (spare) {
+      buf = spare;
     } else {
       buf = new Uint8Array(size);
     }
@@ -195,6 +201,10 @@ export class Spool {
     this.windowHeld -= c.len;
     this.held -= c.len;
     this.delivered += c.records;
-    if (c.buf.length === CHUNK_BYTES && !this.spare) this.spare = c.buf;
+    // held and spares together stay within the bound
+    const spares = this.spares.length;
+    if (c.buf.length === CHUNK_BYTES && spares < MAX_SPARES && this.held + (spares + 1) * CHUNK_BYTES <= this.maxBytes) {
+      this.spares.push(c.buf);
+    }
   }
 }
