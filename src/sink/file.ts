@@ -16,7 +16,7 @@
  * PATH.N-1 -> PATH.N, ..., PATH -> PATH.1, then a new PATH. A file exceeds the size only
  * when a single batch is larger than it.
  */
-import { type FileHandle, open, readdir, rename, unlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { SetupError } from "../../ffi/errors.ts";
 import type { OutputFileConfig } from "../config.ts";
@@ -47,21 +47,27 @@ async function lastWholeLineEnd(fh: FileHandle, size: number): Promise<number> {
   return 0;
 }
 
-/** Opens PATH for appending; an incomplete last line left by a crash is cut off. */
-async function openAppend(path: string, notice: (line: string) => void): Promise<{ fh: FileHandle; size: number }> {
+/**
+ * Opens PATH for appending; an incomplete last line left by a crash is cut off. Anything
+ * but a regular file (/dev/null, a FIFO a shipper reads) is written to as it is: never
+ * cut, never rotated (rotating renames and removes: a device node must never be moved).
+ */
+async function openAppend(path: string, notice: (line: string) => void): Promise<{ fh: FileHandle; size: number; regular: boolean }> {
   let fh: FileHandle;
   try {
     fh = await open(path, "a+", FILE_MODE);
   } catch (e) {
     throw new SetupError(`option --output-file: cannot open ${path}: ${(e as { code?: string }).code ?? String(e)}`);
   }
-  const { size } = await fh.stat();
+  const st = await fh.stat();
+  if (!st.isFile()) return { fh, size: 0, regular: false };
+  const size = st.size;
   const whole = size > 0 ? await lastWholeLineEnd(fh, size) : 0;
   if (whole < size) {
     await fh.truncate(whole);
     notice(`kflowd: output file ${path}: removed an incomplete last line (${size - whole} bytes) left by an earlier run\n`);
   }
-  return { fh, size: whole };
+  return { fh, size: whole, regular: true };
 }
 
 export async function fileOutput(
@@ -71,7 +77,7 @@ export async function fileOutput(
   const { path, maxBytes, keep } = config;
   const dir = dirname(path);
   const rotatedPrefix = `${basename(path)}.`;
-  let { fh, size } = await openAppend(path, notice);
+  let { fh, size, regular } = await openAppend(path, notice);
   /** records gathered for the next write, and the buffer the last write used */
   let out = new JsonBytes(BUFFER_BYTES);
   let spare = new JsonBytes(BUFFER_BYTES);
@@ -105,6 +111,8 @@ export async function fileOutput(
         .map((name) => Number(name.slice(rotatedPrefix.length)))
         .sort((a, b) => b - a);
       for (const i of there) {
+        // only files this output made are moved or removed
+        if (!(await lstat(`${path}.${i}`)).isFile()) continue;
         if (i >= keep) await unlink(`${path}.${i}`);
         else await rename(`${path}.${i}`, `${path}.${i + 1}`);
       }
@@ -114,7 +122,7 @@ export async function fileOutput(
       return false;
     }
     const old = fh;
-    ({ fh, size } = await openAppend(path, notice));
+    ({ fh, size, regular } = await openAppend(path, notice));
     await old.close();
     return true;
   }
@@ -136,7 +144,7 @@ export async function fileOutput(
     let off = 0;
     while (off < batch.pos) {
       let end = batch.pos;
-      if (size + end - off > maxBytes) {
+      if (regular && size + end - off > maxBytes) {
         const cut = size < maxBytes ? buf.lastIndexOf(10, off + (maxBytes - size) - 1) : -1;
         if (cut >= off) end = cut + 1;
         else if (size > 0 && (await rotate())) continue;

@@ -2,7 +2,7 @@
 // and none missing across the files, an incomplete last line left by a crash removed at
 // start, a failing device counted, and a directory that does not exist named.
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { SetupError } from "../../../ffi/errors.ts";
 import { fileOutput } from "../../../src/sink/file.ts";
@@ -130,6 +130,28 @@ describe("output file", () => {
     await out.close(1000);
     expect(out.status()).toMatchObject({ up: false, records: 0, dropped: 30 });
     expect(notices).toEqual(["kflowd: output file /dev/full: write failed, 10 records dropped (counted): ENOSPC\n"]);
+  });
+
+  test("not a regular file (here a FIFO; /dev/null alike): written to as it is, never rotated or moved", async () => {
+    const fifo = `${dir}/shipper.fifo`;
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const out = await fileOutput({ path: fifo, maxBytes: 100, keep: 2 }, () => {});
+      for (let batch = 0; batch < 3; batch++) {
+        for (let i = 0; i < 10; i++) send(out, batch * 10 + i, 10);
+        out.flush();
+        await settle(out, 10 * (batch + 1));
+      }
+      await out.close(1000);
+      const buf = Buffer.alloc(65536);
+      const text = buf.subarray(0, readSync(reader, buf)).toString();
+      expect(text.split("\n").slice(0, -1).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      expect(statSync(fifo).isFIFO()).toBe(true);
+      expect(existsSync(`${fifo}.1`)).toBe(false);
+    } finally {
+      closeSync(reader);
+    }
   });
 
   test("a directory that does not exist names the option", async () => {
