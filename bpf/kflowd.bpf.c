@@ -172,8 +172,13 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
-	if (ret < 0 || is_agent())
+	if (ret < 0)
 		return 0;
+	if (is_agent()) {
+		if ((nr == NR_accept || nr == NR_accept4) && monitor_sockets())
+			sock_accepted_by_agent(ret);
+		return 0;
+	}
 	/* each case names at most two descriptors and their events */
 	fd = -1;
 	fd2 = -1;

@@ -15,8 +15,13 @@ function cstr(s: string): Buffer {
 
 /** A ring buffer opened through the shim; drain() fills buf with framed records. */
 export interface RingHandle {
-  /** Moves pending records into buf; returns [bytes used, records, stopped full, lost]. */
+  /**
+   * Moves pending records into buf; returns [bytes used, records, stopped full, lost,
+   * bytes in the ring before].
+   */
   drain(buf: Uint8Array): Readonly<BigUint64Array>;
+  /** Bytes in the ring not consumed yet (0 where that cannot be seen). */
+  fill(): number;
   close(): void;
 }
 
@@ -194,14 +199,21 @@ export class BpfObject {
     if (err < 0) throw new BpfError(`opening ring buffer ${name}`, -err);
     const ring = Number(out[0]) as Pointer;
     const shim = this.shim;
-    const result = new BigUint64Array(4);
+    const result = new BigUint64Array(5);
     const resultPtr = ptr(result);
+    const fill = new BigUint64Array(1);
+    const fillPtr = ptr(fill);
     let closed = false;
     return {
       drain(buf: Uint8Array): Readonly<BigUint64Array> {
         const e = shim.kf_ring_drain(ring, ptr(buf), buf.length, resultPtr);
         if (e < 0) throw new BpfError("draining the ring buffer", -e);
         return result;
+      },
+      fill(): number {
+        if (closed) return 0;
+        shim.kf_ring_fill(ring, fillPtr);
+        return Number(fill[0]);
       },
       close(): void {
         if (!closed) shim.kf_ring_close(ring);

@@ -19,6 +19,7 @@ const SYMBOLS = {
   kf_iter_run: { args: [P], returns: i32 },
   kf_ring_open: { args: [i32, u32, P], returns: i32 },
   kf_ring_drain: { args: [P, P, u32, P], returns: i32 },
+  kf_ring_fill: { args: [P, P], returns: i32 },
   kf_ring_close: { args: [P], returns: FFIType.void },
   kf_canary: { args: [P, P, P, P], returns: i32 },
 } as const;

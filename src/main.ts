@@ -11,7 +11,7 @@ import { loadShim } from "../ffi/shim.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
-import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
+import { enterDaemonDir, isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
 import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
 import { DigestWait } from "./enrich/digest-wait.ts";
@@ -25,15 +25,15 @@ import { RingReader } from "./ingest/ring.ts";
 import { kernelStatsReader } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
+import { DRAIN_SECONDS_BOUNDS, Histogram, RING_FILL_BOUNDS, serveMetrics } from "./metrics.ts";
 import { Pipeline } from "./pipeline.ts";
 import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
 import { BpfFeed } from "./records/feed.ts";
 import { FileKey, RecApp, RecFile, RecSock } from "./records/layout.gen.ts";
 import { degradedFeatures, PeriodicStats, startBanner, stopSummary } from "./report.ts";
 import { SelfTest, selfTestText } from "./selftest.ts";
+import { openOutputs } from "./sink/outputs.ts";
 import { RecordPrinter } from "./sink/printer.ts";
-import { stdoutSink } from "./sink/stdout.ts";
-import { udpSink } from "./sink/udp.ts";
 import { VERSION } from "./version.ts";
 
 const RING_BYTES = 4 << 20;
@@ -101,33 +101,36 @@ async function run(config: Config): Promise<number> {
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
   const versions = config.versions ? await PackageVersions.load() : undefined;
-  const sink = stdoutSink();
-  const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
-  // stdout's reader, when it shows records at all, pushes back on the ring buffer
-  const toStdout = !config.quiet && !daemon;
+  // Opened once the programs are attached, so that the kernel side marks the agent's own
+  // sockets (UDP collectors, the syslog relay) and never reports them.
+  const outputs = await openOutputs(config, { daemon, hostName: host.hostName });
   const printer = new RecordPrinter(
     { host, names, devices, interfaces, versions },
     {
       output: config.output,
       width: process.stdout.columns || 120,
-      toStdout,
-      stdout: sink,
-      collectors,
+      toStdout: outputs.toStdout,
+      stdout: outputs.stdout,
+      collectors: outputs.collectors,
+      lines: outputs.lines,
     },
   );
   const digests = config.checksums
     ? new DigestWait(new Checksums(), (rec, d, later) => {
         printer.file(rec, d);
-        if (later) sink.flush();
+        if (later) outputs.flush();
       })
     : undefined;
   const selftest = config.selfTest === "off" ? undefined : new SelfTest(shim, config.monitor, kernel.features);
+  // --metrics: how long drains take and how full the ring is when they begin
+  const drainSeconds = new Histogram(DRAIN_SECONDS_BOUNDS);
+  const ringFillAtDrain = new Histogram(RING_FILL_BOUNDS);
+  /** set once the stop sequence can run: stdout, the only output, may be gone before */
+  let requestStop: () => void = () => {};
   const pipeline = new Pipeline({
     feed,
     printer,
-    stdout: sink,
-    paced: toStdout,
-    collectors,
+    outputs,
     messages: new AppMessages(config.appMessages),
     digests,
     selftest,
@@ -140,6 +143,11 @@ async function run(config: Config): Promise<number> {
     monotonicNs,
     nowMs: Date.now,
     debugOut: (line) => process.stderr.write(line),
+    onDrain: (seconds, ringBytes) => {
+      drainSeconds.observe(seconds);
+      ringFillAtDrain.observe(ringBytes / RING_BYTES);
+    },
+    onAllGone: () => requestStop(),
   });
 
   // before the self-test, whose draining may print other processes' records
@@ -171,6 +179,26 @@ async function run(config: Config): Promise<number> {
   );
   reportDaemonReady();
 
+  const startTimeSec = Date.now() / 1000;
+  const metrics =
+    config.metrics &&
+    serveMetrics(config.metrics, () => {
+      const { losses, notes } = pipeline.losses();
+      return {
+        version: VERSION,
+        startTimeSec,
+        records: { file: printer.files, socket: printer.socks },
+        losses,
+        notes,
+        ringSizeBytes: RING_BYTES,
+        ringFillBytes: feed.ringFill(),
+        ringFillAtDrain,
+        drainSeconds,
+        features: kernel.features,
+        degraded,
+        outputs: outputs.status(),
+      };
+    });
   const periodic = new PeriodicStats(Date.now(), degraded);
   pipeline.start(
     config.verbose
@@ -180,6 +208,7 @@ async function run(config: Config): Promise<number> {
   return await new Promise<number>((resolve) => {
     const stop = async (): Promise<void> => {
       try {
+        metrics?.stop();
         const report = await pipeline.stop();
         if (!report) return;
         process.stderr.write(stopSummary(report.printed, report.losses, report.notes, degraded));
@@ -190,6 +219,7 @@ async function run(config: Config): Promise<number> {
         resolve(1);
       }
     };
+    requestStop = () => void stop();
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     // reload what names records: users, groups, mounts, interfaces, packages
@@ -219,6 +249,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     config = buildConfig(raw);
+    enterDaemonDir();
   } catch (e) {
     if (e instanceof UsageError) return fail(`${e.message}\nTry 'kflowd --help' for the options.`);
     throw e;

@@ -43,23 +43,25 @@ export interface Printer {
   readonly printed: number;
 }
 
-/** stdout as the pipeline needs it (src/sink/stdout.ts). */
-export interface Stdout {
-  /** its reader is so far behind that records should wait in the kernel */
+/** The outputs as the pipeline needs them (src/sink/outputs.ts). */
+export interface PipelineOutputs {
+  /** an output (stdout's reader, the file's writes) is so far behind that records should wait in the kernel */
   holdBack(): boolean;
+  /** the end of a drained batch */
   flush(): void;
-  close(waitMs?: number): Promise<void>;
-  readonly dropped: number;
+  /** looks for a stdout reader that went away while nothing was written */
+  check(): void;
+  /** stdout's reader is gone and nothing else takes records */
+  allGone(): boolean;
+  close(): Promise<void>;
+  /** their part of the losses */
+  losses(): Pick<Losses, "udpFailed" | "stdoutDropped" | "syslogDropped" | "fileDropped">;
 }
 
 export interface PipelineParts {
   readonly feed: KernelFeed;
   readonly printer: Printer;
-  readonly stdout: Stdout;
-  /** whether stdout's reader paces the pipeline (records shown there at all) */
-  readonly paced: boolean;
-  /** the UDP collectors, if any */
-  readonly collectors?: { readonly failed: number; close(): void };
+  readonly outputs: PipelineOutputs;
   readonly messages: AppMessages;
   /** -c: records of executables wait here for their checksums */
   readonly digests?: DigestWait;
@@ -79,6 +81,10 @@ export interface PipelineParts {
   readonly nowMs: () => number;
   /** where debug lines go */
   readonly debugOut: (line: string) => void;
+  /** after each timed drain: how long it took, and the bytes in the ring when it began */
+  readonly onDrain?: (seconds: number, ringBytes: number) => void;
+  /** every output is gone (stdout's reader, the only one): time to stop */
+  readonly onAllGone?: () => void;
 }
 
 /** What is reported at stop. */
@@ -102,7 +108,7 @@ export class Pipeline implements RecordHandler {
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
   /** made once: the ring buffer asks it between batches */
-  private readonly keepDraining = (): boolean => this.force || !this.parts.paced || !this.parts.stdout.holdBack();
+  private readonly keepDraining = (): boolean => this.force || !this.parts.outputs.holdBack();
 
   constructor(private readonly parts: PipelineParts) {}
 
@@ -158,7 +164,7 @@ export class Pipeline implements RecordHandler {
 
   /** Moves what the kernel has to the printer: the ring buffer, then what it implies. */
   drain(): void {
-    const { feed, messages, stdout } = this.parts;
+    const { feed, messages, outputs } = this.parts;
     feed.drain(this, this.keepDraining);
     for (const rec of messages.lateSockets()) this.printRest(rec);
     if (this.full.size > 0) {
@@ -171,7 +177,7 @@ export class Pipeline implements RecordHandler {
       this.exits.clear();
       this.exitsFlushedAt = now;
     }
-    stdout.flush();
+    outputs.flush();
   }
 
   /** Everything the kernel has now, whether stdout's reader keeps up or not. */
@@ -186,8 +192,11 @@ export class Pipeline implements RecordHandler {
 
   /** The drain timer: drain, and take records the kernel kept because the ring was full. */
   drainTick(): void {
+    if (this.parts.outputs.allGone()) return this.parts.onAllGone?.();
     if (!this.keepDraining()) return;
+    const began = performance.now();
     this.drain();
+    this.parts.onDrain?.((performance.now() - began) / 1000, this.parts.feed.fillAtDrain);
     // taken out soon, so that the maps do not fill up with them
     const now = this.parts.nowMs();
     if (now - this.deferredCheckedAt < DEFERRED_CHECK_MS) return;
@@ -196,15 +205,17 @@ export class Pipeline implements RecordHandler {
     if (deferred === this.deferredSeen) return;
     this.deferredSeen = deferred;
     this.parts.feed.flushUnsent(this);
-    this.parts.stdout.flush();
+    this.parts.outputs.flush();
   }
 
   /** The slow timer: caches re-read, records past the idle or active timeout printed. */
   slowTick(): void {
     for (const refresh of this.parts.refresh) refresh();
+    // a reader of stdout that went away while nothing was written
+    this.parts.outputs.check();
     if (!this.keepDraining()) return;
     this.parts.feed.flushStale(this.parts.monotonicNs(), this.parts.idleNs, this.parts.activeNs, this);
-    this.parts.stdout.flush();
+    this.parts.outputs.flush();
   }
 
   /** Starts the timers; extra runs beside them every ms (the -V statistics). */
@@ -216,7 +227,7 @@ export class Pipeline implements RecordHandler {
 
   /** Every loss counter, the kernel's and the agent's, and what else is worth a note. */
   losses(): StopReport {
-    const { feed, messages, collectors, stdout, digests } = this.parts;
+    const { feed, messages, outputs, digests } = this.parts;
     const k = feed.stats();
     return {
       printed: this.printed,
@@ -230,8 +241,7 @@ export class Pipeline implements RecordHandler {
         appUnclaimed: messages.dropped + this.unclaimedAtStop,
         uncopied: k.uncopied,
         malformed: this.malformedCount,
-        udpFailed: collectors?.failed ?? 0,
-        stdoutDropped: stdout.dropped,
+        ...outputs.losses(),
         checksumsMissing: digests?.missing ?? 0,
       },
       notes: { pathsCut: k.STAT_PATH_TRUNCATED, deferred: k.STAT_DEFERRED },
@@ -248,7 +258,7 @@ export class Pipeline implements RecordHandler {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    const { feed, messages, digests, stdout, collectors } = this.parts;
+    const { feed, messages, digests, outputs } = this.parts;
     feed.detach();
     const deadline = this.parts.nowMs() + STOP_DRAIN_MS;
     while (this.parts.nowMs() < deadline) {
@@ -265,8 +275,7 @@ export class Pipeline implements RecordHandler {
     // messages of sockets whose record never came (their socket was not seen)
     this.unclaimedAtStop = messages.waiting;
     await digests?.finish(DIGEST_GRACE_MS);
-    await stdout.close();
-    collectors?.close();
+    await outputs.close();
     const report = this.losses();
     feed.close();
     return report;

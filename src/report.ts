@@ -20,10 +20,13 @@ export interface Losses {
   readonly malformed: number;
   readonly udpFailed: number;
   readonly stdoutDropped: number;
+  readonly syslogDropped: number;
+  readonly fileDropped: number;
   readonly checksumsMissing: number;
 }
 
-const LOSSES: readonly (readonly [keyof Losses, string])[] = [
+/** Every loss counter with its label in the stop summary (the metrics use the key). */
+export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["ringFull", "ring full"],
   ["fileMapFull", "file map full"],
   ["sockMapFull", "socket map full"],
@@ -35,6 +38,8 @@ const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["malformed", "malformed"],
   ["udpFailed", "UDP sends failed"],
   ["stdoutDropped", "stdout dropped"],
+  ["syslogDropped", "syslog dropped"],
+  ["fileDropped", "output file dropped"],
   ["checksumsMissing", "checksums not computed"],
 ];
 
@@ -141,7 +146,14 @@ export function startBanner(f: StartFacts, config: Config): string {
       (config.debugProcess ? `, debug records of '${config.debugProcess}' on stderr` : "") +
       (config.pluginPath !== undefined ? `, -P ${config.pluginPath} ignored (plugins are built in)` : ""),
     `  output: ${f.mode === "daemon" || config.quiet ? "none on stdout" : config.output}` +
-      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join(""),
+      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join("") +
+      (config.syslog ? `, syslog ${config.syslog.url} (spool ${Math.floor(config.syslog.spoolBytes / 2 ** 20)} MiB)` : "") +
+      (config.outputFile
+        ? `, file ${config.outputFile.path} (rotated at ${Math.floor(config.outputFile.maxBytes / 2 ** 20)} MiB, ${config.outputFile.keep} kept)`
+        : "") +
+      (config.metrics
+        ? `; metrics at http://${config.metrics.family === 6 ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`
+        : ""),
   ];
   return `${out.join("\n")}\n`;
 }

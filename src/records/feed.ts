@@ -28,6 +28,10 @@ export interface KernelFeed {
   drain(to: RecordHandler, keepGoing: () => boolean): void;
   /** the last drain stopped with records left in the ring buffer */
   readonly stoppedEarly: boolean;
+  /** bytes in the ring buffer when the last drain began */
+  readonly fillAtDrain: number;
+  /** bytes in the ring buffer now */
+  ringFill(): number;
   /** The files of processes that ended (the kernel saw no close of them). */
   flushExited(exits: ReadonlyMap<number, ProcessEnd>, to: RecordHandler): void;
   /** Records idle for idleNs or active for activeNs, and those the kernel could not send. */
@@ -85,6 +89,14 @@ export class BpfFeed implements KernelFeed {
 
   get stoppedEarly(): boolean {
     return this.parts.ring.stoppedEarly;
+  }
+
+  get fillAtDrain(): number {
+    return this.parts.ring.fillAtDrain;
+  }
+
+  ringFill(): number {
+    return this.parts.ring.fill();
   }
 
   drain(to: RecordHandler, keepGoing: () => boolean): void {

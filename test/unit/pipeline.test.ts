@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { AppMessages } from "../../src/aggregate/app-messages.ts";
 import type { ProcessEnd } from "../../src/ingest/expiry.ts";
 import type { KernelStats } from "../../src/ingest/stats.ts";
-import { Pipeline, type PipelineParts, type Printer, type Stdout } from "../../src/pipeline.ts";
+import { Pipeline, type PipelineOutputs, type PipelineParts, type Printer } from "../../src/pipeline.ts";
 import type { AppMessage } from "../../src/records/app.ts";
 import type { KernelFeed, RecordHandler } from "../../src/records/feed.ts";
 import type { FileRecord } from "../../src/records/file.ts";
@@ -23,6 +23,7 @@ class FakeFeed implements KernelFeed {
   socks = new Map<bigint, SockRecord>();
   counters: Partial<KernelStats> = {};
   stoppedEarly = false;
+  fillAtDrain = 0;
   detached = false;
   closed = false;
   flushedStale = 0;
@@ -74,6 +75,10 @@ class FakeFeed implements KernelFeed {
     this.socks.clear();
   }
 
+  ringFill(): number {
+    return 0;
+  }
+
   stats(): KernelStats & { readonly uncopied: number } {
     const zero = Object.fromEntries(Object.keys(StatId).map((k) => [k, 0])) as KernelStats;
     return { ...zero, ...this.counters, uncopied: 0 };
@@ -102,33 +107,43 @@ class FakePrinter implements Printer {
   }
 }
 
-class FakeStdout implements Stdout {
+class FakeOutputs implements PipelineOutputs {
   behind = false;
+  gone = false;
   flushes = 0;
+  checks = 0;
   closed = false;
-  dropped = 0;
+  udpFailed = 0;
   holdBack(): boolean {
     return this.behind;
   }
   flush(): void {
     this.flushes++;
   }
+  check(): void {
+    this.checks++;
+  }
+  allGone(): boolean {
+    return this.gone;
+  }
   async close(): Promise<void> {
     this.closed = true;
+  }
+  losses() {
+    return { udpFailed: this.udpFailed, stdoutDropped: 0, syslogDropped: 0, fileDropped: 0 };
   }
 }
 
 function setup(over: Partial<PipelineParts> = {}) {
   const feed = new FakeFeed(2);
   const printer = new FakePrinter();
-  const stdout = new FakeStdout();
+  const stdout = new FakeOutputs();
   const clock = { ms: 1_000_000, ns: 50_000_000_000n };
   const debug: string[] = [];
   const pipeline = new Pipeline({
     feed,
     printer,
-    stdout,
-    paced: true,
+    outputs: stdout,
     messages: new AppMessages(2),
     appCapture: true,
     idleNs: 15_000_000_000n,
@@ -256,19 +271,31 @@ describe("pipeline", () => {
     expect(debug).toHaveLength(2);
   });
 
-  test("stop: detached first, the ring drained regardless of the reader, the maps emptied, outputs closed, once", async () => {
-    let collectorsClosed = false;
-    const { feed, printer, stdout, pipeline } = setup({ collectors: { failed: 3, close: () => (collectorsClosed = true) } });
+  test("the slow timer looks for a stdout reader gone quiet; with every output gone the drain timer asks to stop", () => {
+    let asked = 0;
+    const { feed, printer, stdout, pipeline } = setup({ onAllGone: () => asked++ });
+    pipeline.slowTick();
+    expect(stdout.checks).toBe(1);
+    feed.ring.push({ file: fileOf(1, "/a") });
+    stdout.gone = true;
+    pipeline.drainTick();
+    expect(asked).toBe(1);
+    expect(printer.files).toEqual([]);
+  });
+
+  test("stop: detached first, the ring drained regardless of the outputs' pace, the maps emptied, outputs closed, once", async () => {
+    const { feed, printer, stdout, pipeline } = setup();
     feed.ring.push({ file: fileOf(1, "/in-ring") }, { app: message(5n, 1) });
     feed.files.push(fileOf(1, "/in-map"));
     feed.socks.set(sampleSock.key, sampleSock);
     feed.counters = { STAT_RING_FULL: 2, STAT_PATH_TRUNCATED: 4 };
     stdout.behind = true;
+    stdout.udpFailed = 3;
     const report = await pipeline.stop();
     expect(feed.detached).toBe(true);
     expect(printer.files.map((f) => f.path)).toEqual(["/in-ring", "/in-map"]);
     expect(printer.socks.map((s) => s.rec.key)).toEqual([sampleSock.key]);
-    expect([stdout.closed, collectorsClosed, feed.closed]).toEqual([true, true, true]);
+    expect([stdout.closed, feed.closed]).toEqual([true, true]);
     expect(report).toMatchObject({
       printed: 3,
       losses: { ringFull: 2, udpFailed: 3, appUnclaimed: 1 },
