@@ -327,8 +327,13 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 		return 0;
 	}
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
-	if (ret < 0 || is_agent())
+	if (ret < 0)
 		return 0;
+	if (is_agent()) {
+		if ((nr == NR_accept || nr == NR_accept4) && monitor_sockets())
+			sock_accepted_by_agent(ret);
+		return 0;
+	}
 	/* each case names at most two descriptors and their events */
 	fd = -1;
 	fd2 = -1;
@@ -709,13 +714,14 @@ int BPF_PROG(netif_receive_skb__frags, struct sk_buff *skb)
 
 /*
  * Run once at start: the TCP and UDP sockets that were open before the agent get their
- * owner (the first process found holding them) and a role (sock_guess_role). Needs
- * bpf_sock_from_file (5.11) and BTF socket pointers in iterators (5.12). The socket is
- * reached through a walked pointer, which newer verifiers mark untrusted, so no helper
- * takes it: a socket whose cookie exists already (it had packets since the start, or ss
- * asked) has its record filled here; the others leave the owner waiting under the sock's
- * address for their first packet (sock_take_waiting_owner). The owner is left waiting
- * first, so a packet that makes the cookie and record meanwhile finds one or the other.
+ * owner (the first process found holding them) and a role (sock_guess_role); every
+ * kernel with the task_file iterator (5.8). The socket is read through the file with
+ * CO-RE reads, so no helper may take it (some kernels, e.g. 6.18.44, refuse even a
+ * walked socket pointer in bpf_get_socket_cookie): a socket whose cookie exists already
+ * (it had packets since the start, or ss asked) has its record filled here; the others
+ * leave the owner waiting under the sock's address for their first packet
+ * (sock_take_waiting_owner). The owner is left waiting first, so a packet that makes the
+ * cookie and record meanwhile finds one or the other.
  */
 SEC("iter/task_file")
 int iter_task_file__existing(struct bpf_iter__task_file *ctx)
@@ -723,7 +729,6 @@ int iter_task_file__existing(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct sock_waiting_owner *o;
-	struct socket *sock;
 	struct rec_sock *s;
 	struct sock *sk;
 	__u16 family, proto, lport, rport;
@@ -731,13 +736,11 @@ int iter_task_file__existing(struct bpf_iter__task_file *ctx)
 
 	if (!task || !file || !monitor_sockets())
 		return 0;
-	sock = bpf_sock_from_file(file);
-	if (!sock)
+	/* read as numbers (CO-RE reads), not walked: nothing the verifier could distrust */
+	sk = file_sock(file);
+	if (!sk)
 		return 0;
-	/* the address as a number, read rather than converted from the pointer */
-	if (bpf_probe_read_kernel(&addr, sizeof(addr), &sock->sk) || !addr)
-		return 0;
-	sk = (struct sock *)addr;
+	addr = (__u64)(long)sk;
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	proto = BPF_CORE_READ(sk, sk_protocol);
 	if ((family != AF_INET && family != AF_INET6) || (proto != IPPROTO_TCP && proto != IPPROTO_UDP))

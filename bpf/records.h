@@ -330,8 +330,8 @@ struct kf_config {
 	__u32 napp_ports;
 	__u32 monitor;     /* enum monitor_flags (-m) */
 	/*
-	 * 1 where the socket iterator is missing (before 5.12): a TCP or UDP socket without
-	 * an owner goes to the first process that reads or writes it
+	 * 1 where the socket iterator or the owner hooks could not be loaded: a TCP or UDP
+	 * socket without an owner goes to the first process that reads or writes it
 	 */
 	__u32 sock_claim_io;
 	struct app_port app_ports[APP_PORTS_MAX];

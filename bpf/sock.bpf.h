@@ -696,4 +696,20 @@ static __always_inline void sock_accepted(long fd)
 		sock_owner(s, true);
 }
 
+/*
+ * accept() in the agent returned fd: a connection to its metrics page, marked as the
+ * agent's own like the sockets it creates (an accepted socket passes no sock_create), so
+ * that it is never counted or reported.
+ */
+static __always_inline void sock_accepted_by_agent(long fd)
+{
+	struct file *f = fd_file(fd);
+	struct sock *sk = f ? file_sock(f) : NULL;
+	__u64 cookie = sk ? sk_cookie(sk) : 0;
+	struct rec_sock *s = cookie ? sock_get(cookie, bpf_ktime_get_ns()) : NULL;
+
+	if (s)
+		s->flags |= SOCK_FLAG_AGENT;
+}
+
 #endif /* KFLOWD_SOCK_BPF_H */

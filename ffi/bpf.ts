@@ -15,9 +15,41 @@ function cstr(s: string): Buffer {
 
 /** A ring buffer opened through the shim; drain() fills buf with framed records. */
 export interface RingHandle {
-  /** Moves pending records into buf; returns [bytes used, records, stopped full, lost]. */
+  /**
+   * Moves pending records into buf; returns [bytes used, records, stopped full, lost,
+   * bytes in the ring before].
+   */
   drain(buf: Uint8Array): Readonly<BigUint64Array>;
+  /** Bytes in the ring not consumed yet (0 where that cannot be seen). */
+  fill(): number;
   close(): void;
+}
+
+/** A program that failed to load, and why, in one line. */
+export interface LoadFailure {
+  readonly program: string;
+  readonly reason: string;
+}
+
+/** Lines of a verifier log that are its trace, not its verdict. */
+const TRACE_LINE = /^(\d+: |; |processed \d+ insns|verification time|stack depth|func#|last_idx|regs=|parent |mark_precise|from \d+ to \d+|Validating |Func#|\(\w+\) |\s*$)/;
+
+/**
+ * The first program libbpf's log names as failing to load, and the reason: the
+ * verifier's verdict (the last line of its log that is not the instruction trace), else
+ * libbpf's own words (a hook the kernel lacks, a relocation it could not resolve).
+ */
+export function loadFailure(log: string): LoadFailure | undefined {
+  const lines = log.split("\n").map((l) => l.replace(/^libbpf: /, ""));
+  const at = lines.findIndex((l) => /^prog '[^']+': (BPF program load failed|failed to (load|prepare load attributes|find))/.test(l));
+  if (at < 0) return undefined;
+  const program = /^prog '([^']+)'/.exec(lines[at]!)![1]!;
+  const begin = lines.findIndex((l, i) => i > at && l.endsWith("-- BEGIN PROG LOAD LOG --"));
+  const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.endsWith("-- END PROG LOAD LOG --"));
+  const verdict = end < 0 ? undefined : lines.slice(begin + 1, end).findLast((l) => !TRACE_LINE.test(l));
+  // libbpf's line before the generic "failed to load", e.g. a missing attach target
+  const own = lines.slice(0, at + 1).findLast((l) => l.startsWith(`prog '${program}': `) && !/: failed to (load|prepare load attributes): -\d+$/.test(l));
+  return { program, reason: (verdict ?? own?.slice(program.length + 9) ?? lines[at]!).trim() };
 }
 
 export class BpfObject {
@@ -86,6 +118,16 @@ export class BpfObject {
   setAutoload(program: string, on: boolean): void {
     const err = this.lib.bpf_program__set_autoload(this.program(program), on);
     if (err < 0) throw new BpfError(`setting autoload of ${program}`, -err);
+  }
+
+  /**
+   * Test only: makes the kernel's verifier reject a program, by declaring it a raw tracepoint
+   * filter, whose context is plain numbers: every pointer it follows is refused.
+   */
+  spoil(program: string): void {
+    const BPF_PROG_TYPE_RAW_TRACEPOINT = 17;
+    const err = this.lib.bpf_program__set_type(this.program(program), BPF_PROG_TYPE_RAW_TRACEPOINT);
+    if (err < 0) throw new BpfError(`spoiling ${program}`, -err);
   }
 
   setMaxEntries(map: string, entries: number): void {
@@ -157,14 +199,21 @@ export class BpfObject {
     if (err < 0) throw new BpfError(`opening ring buffer ${name}`, -err);
     const ring = Number(out[0]) as Pointer;
     const shim = this.shim;
-    const result = new BigUint64Array(4);
+    const result = new BigUint64Array(5);
     const resultPtr = ptr(result);
+    const fill = new BigUint64Array(1);
+    const fillPtr = ptr(fill);
     let closed = false;
     return {
       drain(buf: Uint8Array): Readonly<BigUint64Array> {
         const e = shim.kf_ring_drain(ring, ptr(buf), buf.length, resultPtr);
         if (e < 0) throw new BpfError("draining the ring buffer", -e);
         return result;
+      },
+      fill(): number {
+        if (closed) return 0;
+        shim.kf_ring_fill(ring, fillPtr);
+        return Number(fill[0]);
       },
       close(): void {
         if (!closed) shim.kf_ring_close(ring);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -54,6 +55,13 @@ int kf_log_init(int verbose)
 	log_verbose = verbose;
 	log_len = 0;
 	libbpf_set_print(log_print);
+	return 0;
+}
+
+/* Forgets what was captured so far (before a new attempt to load). */
+int kf_log_clear(void)
+{
+	log_len = 0;
 	return 0;
 }
 
@@ -142,7 +150,25 @@ struct kf_ring {
 	uint32_t max_record;
 	uint32_t records;
 	uint64_t oversize;
+	/*
+	 * the ring's consumer and producer pages, mapped read-only a second time: how full it
+	 * is (libbpf has ring__avail_data_size only since 1.3)
+	 */
+	void *pos_pages;
+	size_t page;
 };
+
+/* Bytes in the ring not consumed yet (records and their headers), or 0 if unknown. */
+static uint64_t ring_fill(const struct kf_ring *r)
+{
+	const unsigned long *cons, *prod;
+
+	if (!r->pos_pages)
+		return 0;
+	cons = r->pos_pages;
+	prod = (const unsigned long *)((const uint8_t *)r->pos_pages + r->page);
+	return __atomic_load_n(prod, __ATOMIC_ACQUIRE) - __atomic_load_n(cons, __ATOMIC_ACQUIRE);
+}
 
 #define FRAME_HDR 8u
 #define FRAME_ALIGN(n) (((n) + 7u) & ~7u)
@@ -182,14 +208,27 @@ int kf_ring_open(int map_fd, uint32_t max_record, struct kf_ring **out)
 		free(r);
 		return err;
 	}
+	/* the fill level is for metrics only: without the mapping it reads 0 */
+	r->page = sysconf(_SC_PAGESIZE);
+	r->pos_pages = mmap(NULL, 2 * r->page, PROT_READ, MAP_SHARED, map_fd, 0);
+	if (r->pos_pages == MAP_FAILED)
+		r->pos_pages = NULL;
 	*out = r;
+	return 0;
+}
+
+/* out[0] = bytes in the ring not consumed yet. */
+int kf_ring_fill(struct kf_ring *r, uint64_t *out)
+{
+	out[0] = ring_fill(r);
 	return 0;
 }
 
 /*
  * Moves as many records as fit into buf (cap bytes, at least one maximum-size frame).
  * out[0] = bytes used, out[1] = records, out[2] = 1 if it stopped because buf was full,
- * out[3] = records lost so far because they could not be copied.
+ * out[3] = records lost so far because they could not be copied, out[4] = bytes in the
+ * ring before this drain.
  */
 int kf_ring_drain(struct kf_ring *r, uint8_t *buf, uint32_t cap, uint64_t *out)
 {
@@ -201,6 +240,7 @@ int kf_ring_drain(struct kf_ring *r, uint8_t *buf, uint32_t cap, uint64_t *out)
 	r->cap = cap;
 	r->used = 0;
 	r->records = 0;
+	out[4] = ring_fill(r);
 	err = ring_buffer__consume(r->rb);
 	out[0] = r->used;
 	out[1] = r->records;
@@ -215,5 +255,7 @@ void kf_ring_close(struct kf_ring *r)
 	if (!r)
 		return;
 	ring_buffer__free(r->rb);
+	if (r->pos_pages)
+		munmap(r->pos_pages, 2 * r->page);
 	free(r);
 }

@@ -1,5 +1,5 @@
 /**
- * The C shim (ffi/shim.c), embedded in the executable. It is loaded from an anonymous
+ * The C shim (ffi/shim.c, and ffi/canary.c for the self-test), embedded in the executable. It is loaded from an anonymous
  * memfd, never from a file with a predictable name in a world-writable directory.
  */
 import { dlopen, FFIType, ptr } from "bun:ffi";
@@ -11,6 +11,7 @@ const P = FFIType.ptr;
 
 const SYMBOLS = {
   kf_log_init: { args: [i32], returns: i32 },
+  kf_log_clear: { args: [], returns: i32 },
   kf_log_read: { args: [P, u32, P], returns: i32 },
   kf_open_mem: { args: [P, u64, P], returns: i32 },
   kf_attach: { args: [P, P], returns: i32 },
@@ -18,7 +19,9 @@ const SYMBOLS = {
   kf_iter_run: { args: [P], returns: i32 },
   kf_ring_open: { args: [i32, u32, P], returns: i32 },
   kf_ring_drain: { args: [P, P, u32, P], returns: i32 },
+  kf_ring_fill: { args: [P, P], returns: i32 },
   kf_ring_close: { args: [P], returns: FFIType.void },
+  kf_canary: { args: [P, P, P, P], returns: i32 },
 } as const;
 
 export type Shim = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];

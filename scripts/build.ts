@@ -22,14 +22,15 @@ export async function buildShim(arch: BpfArch): Promise<string> {
   mkdirSync(archDir(arch), { recursive: true });
   const out = `${archDir(arch)}/libkflowd-shim.so`;
   const flags = ["-O2", "-g0", "-Wall", "-Wextra", "-Werror", "-fPIC", "-shared"];
+  const sources = [`${ROOT}ffi/shim.c`, `${ROOT}ffi/canary.c`];
   if (arch === hostBpfArch()) {
-    await $`gcc ${flags} -o ${out} ${ROOT}ffi/shim.c -l:libbpf.so.1`;
+    await $`gcc ${flags} -o ${out} ${sources} -l:libbpf.so.1`;
   } else {
     // cross build against the target's libbpf from Debian's packages
     const root = await sysroot(arch === "arm64" ? "arm64" : "amd64");
     const triple = arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
     const lib = `${root}/usr/lib/${triple}`;
-    await $`${triple}-gcc ${flags} -I${root}/usr/include -o ${out} ${ROOT}ffi/shim.c -L${lib} -Wl,-rpath-link,${lib}:${root}/lib/${triple} -l:libbpf.so.1`;
+    await $`${triple}-gcc ${flags} -I${root}/usr/include -o ${out} ${sources} -L${lib} -Wl,-rpath-link,${lib}:${root}/lib/${triple} -l:libbpf.so.1`;
   }
   return out;
 }

@@ -11,10 +11,35 @@ import { homedir } from "node:os";
 export const CACHE = process.env.KFLOWD_KERNEL_CACHE ?? `${homedir()}/.cache/kflowd-kernels`;
 
 export type DebArch = "amd64" | "arm64";
+/** The Debian suites packages come from; see DISTS for what each lists. */
+export type SuiteName = "bullseye" | "bookworm" | "trixie-backports" | "unstable";
 export interface Suite {
-  readonly name: "bookworm" | "bullseye";
+  readonly name: SuiteName;
   readonly arch: DebArch;
 }
+
+const DEBIAN = "http://deb.debian.org/debian";
+const DEBIAN_SECURITY = "http://deb.debian.org/debian-security";
+/**
+ * The archive lines of each suite's private sources list. Stable releases come with their
+ * security suite. Backports and unstable have none; trixie-backports is listed without
+ * trixie itself, as only `apt-get download` is used, which resolves no dependencies.
+ */
+const DISTS: Record<SuiteName, readonly string[]> = {
+  bullseye: [`${DEBIAN} bullseye`, `${DEBIAN_SECURITY} bullseye-security`],
+  bookworm: [`${DEBIAN} bookworm`, `${DEBIAN_SECURITY} bookworm-security`],
+  "trixie-backports": [`${DEBIAN} trixie-backports`],
+  unstable: [`${DEBIAN} unstable`],
+};
+/**
+ * The host's archive keyring verifies every suite's Release file. Checked on Debian 12
+ * (debian-archive-keyring 2023.3+deb12u2, which already holds the 13/trixie keys):
+ * trixie-backports and unstable are signed by the 12/bookworm and 13/trixie automatic
+ * signing keys, either of which suffices (apt 2.6 accepts a Release file with one good
+ * signature; tried with keyrings holding only one of the two). Once neither key signs
+ * any more, apt's update fails with NO_PUBKEY and a newer keyring is needed here.
+ */
+const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 const LISTS_MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -40,12 +65,7 @@ export async function aptUpdate(s: Suite): Promise<void> {
   const d = aptDir(s);
   mkdirSync(`${d}/lists/partial`, { recursive: true });
   mkdirSync(`${d}/cache/archives/partial`, { recursive: true });
-  const keyring = "signed-by=/usr/share/keyrings/debian-archive-keyring.gpg";
-  writeFileSync(
-    `${d}/sources.list`,
-    `deb [${keyring}] http://deb.debian.org/debian ${s.name} main\n` +
-      `deb [${keyring}] http://deb.debian.org/debian-security ${s.name}-security main\n`,
-  );
+  writeFileSync(`${d}/sources.list`, DISTS[s.name].map((dist) => `deb [signed-by=${KEYRING}] ${dist} main\n`).join(""));
   const stamp = `${d}/lists/.updated`;
   if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < LISTS_MAX_AGE_MS) return;
   await $`apt-get ${aptOptions(s)} -qq update`.quiet();

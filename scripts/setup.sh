@@ -8,11 +8,14 @@ cd "$(dirname "$0")/.."
 # build: BPF toolchain and libbpf; tests: the peers and clients they run (python3, curl, ip and tc
 # from iproute2 for the network namespace test,
 # logger from bsdutils, findmnt from util-linux; dig and host from bind9-dnsutils against the dnsmasq of
-# dnsmasq-base, for test/e2e/app-tools.test.ts); packages: dpkg-deb, rpmbuild; kernel matrix: QEMU, initramfs tools,
-# arm64 cross gcc, and the compilers of its 32-bit test program (test/fixtures/fileops.c): gcc-12-multilib for
-# i386 (not the gcc-multilib metapackage, which conflicts with the cross compilers) and the armhf cross gcc
+# dnsmasq-base, for test/e2e/app-tools.test.ts; a private rsyslog relay, plain and TLS (rsyslog, rsyslog-gnutls,
+# certificates made by openssl) and promtool from prometheus, for test/e2e/fleet-*.test.ts; no service is started:
+# the tests run their own instances); packages: dpkg-deb, rpmbuild; kernel matrix: QEMU, initramfs tools, arm64 cross gcc,
+# and the compilers of its 32-bit test program (test/fixtures/fileops.c): gcc-12-multilib for i386 (not the
+# gcc-multilib metapackage, which conflicts with the cross compilers) and the armhf cross gcc
 APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev
-  python3 curl bsdutils util-linux iproute2 bind9-dnsutils dnsmasq-base dpkg-dev rpm
+  python3 curl bsdutils util-linux iproute2 bind9-dnsutils dnsmasq-base rsyslog rsyslog-gnutls openssl prometheus
+  dpkg-dev rpm
   qemu-system-x86 qemu-system-arm cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-12-multilib gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 

@@ -9,7 +9,8 @@ node_modules/.bin/tsc --noEmit -p .
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-node_modules/.bin/bun test 2>&1 | tee "$log"
+# every tier (unit, bpf, e2e, kernels, packaging), with the decoders fuzzed deeply
+KFLOWD_FUZZ=${KFLOWD_FUZZ:-1000000} node_modules/.bin/bun test 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 pass=$(grep -Eo '^ *[0-9]+ pass$' "$log" | grep -Eo '[0-9]+' | tail -1)

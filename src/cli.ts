@@ -21,6 +21,16 @@ export interface RawOptions {
   readonly daemon?: unknown;
   readonly debug?: unknown;
   readonly plugins?: unknown;
+  readonly selfTest?: unknown;
+  readonly syslog?: unknown;
+  readonly syslogCa?: unknown;
+  readonly syslogCert?: unknown;
+  readonly syslogKey?: unknown;
+  readonly syslogSpool?: unknown;
+  readonly outputFile?: unknown;
+  readonly outputFileSize?: unknown;
+  readonly outputFileKeep?: unknown;
+  readonly metrics?: unknown;
   readonly help?: unknown;
   readonly version?: unknown;
 }
@@ -80,10 +90,31 @@ export const OPTIONS: readonly OptionSpec[] = [
     flags: "-u, --collectors <ip:port,...>",
     text: "also send every record, one UDP datagram each, to these collectors (IPv4 1.2.3.4:2056, IPv6 ::1:2056 or [::1]:2056; any number)",
   },
-  { flags: "-q, --quiet", text: "print no records on stdout (needs -u)" },
+  {
+    flags: "--syslog <url>",
+    text: "also send every record, as the message of an RFC 5424 syslog line (app kflowd, one-line JSON) framed by octet counting (RFC 5425), over one persistent connection to a relay: tcp://HOST:PORT, or tls://HOST:PORT with --syslog-ca; reconnects with backoff, spools records in memory while the relay is away and sends the last ones again after a lost connection",
+  },
+  { flags: "--syslog-ca <file>", text: "tls://: the CA certificates (PEM) the relay's certificate must chain to; its name must match HOST" },
+  { flags: "--syslog-cert <file>", text: "tls://: the agent's client certificate (PEM), with --syslog-key" },
+  { flags: "--syslog-key <file>", text: "tls://: the private key (PEM) of --syslog-cert" },
+  {
+    flags: "--syslog-spool <MiB>",
+    text: "memory for records the relay has not taken yet, and for the last ones sent (at least 4 MiB, or half the spool) to send again after a lost connection; records beyond it are dropped and counted (default: 32)",
+  },
+  {
+    flags: "--output-file <path>",
+    text: "also append every record, one JSON object per line, to this file; written once per batch, rotated by size (PATH.1 is the newest old file); an incomplete last line left by a crash is removed at start",
+  },
+  { flags: "--output-file-size <MiB>", text: "size at which --output-file is rotated (default: 100)" },
+  { flags: "--output-file-keep <count>", text: "rotated files of --output-file kept, 1 to 1000 (default: 5)" },
+  {
+    flags: "--metrics <ip:port>",
+    text: "serve Prometheus metrics at http://IP:PORT/metrics (IPv6 in brackets): records by type, losses by reason, ring buffer fill, drain time, degraded features, the state of each output (default: off)",
+  },
+  { flags: "-q, --quiet", text: "print no records on stdout (needs -u, --syslog or --output-file)" },
   {
     flags: "-d, --daemon",
-    text: "run in the background, detached from the terminal, sending records to the collectors of -u only (needs -u); returns once the agent is attached, with its PID, or with the reason it failed. Under systemd use the kflowd service instead",
+    text: "run in the background, detached from the terminal, sending records only to the outputs other than stdout (needs -u, --syslog or --output-file); returns once the agent is attached, with its PID, or with the reason it failed. Under systemd use the kflowd service instead",
   },
   { flags: "-T, --token <token>", text: "add InfoHostToken with this text to every record" },
   {
@@ -93,6 +124,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   {
     flags: "-D, --debug <process>",
     text: "print to stderr, for processes whose executable or command is named PROCESS ('*' for all), each kernel record as received, with the flags and counters the JSON leaves out; 'q': instead, each decision of the idle and active timeouts (kflowd's expiry queue)",
+  },
+  {
+    flags: "--self-test <mode>",
+    text: "once attached, a child of the agent creates, writes, reads, renames, links and deletes files in a private directory and sends over TCP, UDP and UNIX sockets; the banner says which of these the kernel side saw, and a feature that failed is reported degraded. 'warn' (default): the agent runs on; 'fatal': it exits 1 instead (for fleet health checks); 'off': no self-test",
   },
   {
     flags: "-P, --plugins <path>",
@@ -148,6 +183,10 @@ export function helpText(version: string): string {
     "  sudo kflowd -v -c -d -u 10.0.0.5:2056",
     "                              in the background, with package versions and checksums",
     "  sudo kflowd -o table        a column view for a person watching",
+    "  sudo kflowd -q --syslog tls://relay.example:6514 --syslog-ca /etc/kflowd/ca.pem --metrics 127.0.0.1:9464",
+    "                              records to a syslog relay over TLS, metrics for Prometheus",
+    "  sudo kflowd -q --output-file /var/log/kflowd/records.json",
+    "                              records to a local file for a log shipper, rotated at 100 MB",
   ];
   return `${lines.join("\n")}\n`;
 }

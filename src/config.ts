@@ -1,8 +1,12 @@
 /** The validated configuration of one agent run, built from the parsed command line. */
 import * as v from "valibot";
 import { isIP } from "node:net";
+import { resolve } from "node:path";
 import { parseAppPorts } from "./app-ports.ts";
 import { type RawOptions, UsageError } from "./cli.ts";
+
+/** --self-test: what a failed start-up self-test does (off: none is run). */
+export const SELF_TEST_MODES = ["warn", "fatal", "off"] as const;
 
 export const OUTPUT_FORMATS = ["json", "json-min", "table"] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -97,7 +101,60 @@ export function parseCollectors(text: string): { host: string; port: number; fam
   return out;
 }
 
-const ConfigSchema = v.object({
+/** A syslog relay: --syslog tcp://HOST:PORT or tls://HOST:PORT. */
+export interface SyslogTarget {
+  readonly scheme: "tcp" | "tls";
+  /** a DNS name, an IPv4 address or an IPv6 address (without brackets) */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Letters, digits, '-' and '.', as in DNS names (RFC 1123), at most 253 characters. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/;
+
+/** --syslog: tcp://HOST:PORT or tls://HOST:PORT, an IPv6 HOST in brackets. */
+export function parseSyslogTarget(text: string): SyslogTarget | string {
+  const m = /^(tcp|tls):\/\/(\[[^\]]*\]|[^:/]*):([0-9]+)$/.exec(text);
+  const port = m ? positive(m[3]!, 65535) : undefined;
+  const bracketed = m?.[2]!.startsWith("[");
+  const host = m ? (bracketed ? m[2]!.slice(1, -1) : m[2]!) : "";
+  const valid = bracketed ? isIP(host) === 6 : isIP(host) === 4 || HOST_NAME.test(host);
+  if (!m || port === undefined || !valid) {
+    return `'${text}' is not tcp://HOST:PORT or tls://HOST:PORT (a DNS name, an IPv4 address or an IPv6 address in brackets, and a port from 1 to 65535)`;
+  }
+  return { scheme: m[1] as "tcp" | "tls", host, port };
+}
+
+/** A file named by an option, made absolute against the working directory. */
+function pathOption(flag: string) {
+  return v.optional(
+    v.pipe(
+      v.string(`option ${flag} needs a path`),
+      v.minLength(1, `option ${flag} needs a path`),
+      v.maxLength(4095, `option ${flag} takes a path of at most 4095 characters`),
+      v.transform((path) => resolve(path)),
+    ),
+  );
+}
+
+/** An IP:PORT option with a single address (--metrics). */
+function endpointOption(flag: string) {
+  return v.optional(
+    v.pipe(
+      v.string(`option ${flag} needs IP:PORT`),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const parsed = dataset.value.includes(",") ? `'${dataset.value}' is one IP:PORT, not a list` : parseCollectors(dataset.value);
+        if (typeof parsed !== "string") return parsed[0]!;
+        addIssue({ message: `option ${flag}: ${parsed}` });
+        return NEVER;
+      }),
+    ),
+  );
+}
+
+const MIB = 1 << 20;
+
+const OptionsSchema = v.object({
   collectors: v.pipe(
     v.union([v.string(), v.undefined()], "option -u needs IP:PORT,..."),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
@@ -187,9 +244,100 @@ const ConfigSchema = v.object({
   pluginPath: v.optional(
     v.pipe(v.string("option -P needs a path"), v.maxLength(4095, "option -P takes a path of at most 4095 characters")),
   ),
+  selfTest: v.optional(
+    v.picklist(SELF_TEST_MODES, `option --self-test: expected ${SELF_TEST_MODES.join(", ")}`),
+    "warn",
+  ),
+  syslog: v.optional(
+    v.pipe(
+      v.string("option --syslog needs tcp://HOST:PORT or tls://HOST:PORT"),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const t = parseSyslogTarget(dataset.value);
+        if (typeof t !== "string") return t;
+        addIssue({ message: `option --syslog: ${t}` });
+        return NEVER;
+      }),
+    ),
+  ),
+  syslogCa: pathOption("--syslog-ca"),
+  syslogCert: pathOption("--syslog-cert"),
+  syslogKey: pathOption("--syslog-key"),
+  syslogSpoolMiB: v.optional(countOption("--syslog-spool", "number of MiB", 1, 4096, 32)),
+  outputFile: pathOption("--output-file"),
+  outputFileSizeMiB: v.optional(countOption("--output-file-size", "number of MiB", 1, 1 << 20, 100)),
+  outputFileKeep: v.optional(countOption("--output-file-keep", "count of files", 1, 1000, 5)),
+  metrics: endpointOption("--metrics"),
 });
 
+/** --syslog and the options that go with it. */
+export interface SyslogConfig extends SyslogTarget {
+  /** the text given, for messages */
+  readonly url: string;
+  /** tls: PEM files */
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  /** memory for records not yet taken by the relay and the resend window */
+  readonly spoolBytes: number;
+}
+
+/** --output-file and the options that go with it. */
+export interface OutputFileConfig {
+  readonly path: string;
+  readonly maxBytes: number;
+  readonly keep: number;
+}
+
+/** Options whose meaning depends on another one: checked together, then grouped. */
+const ConfigSchema = v.pipe(
+  OptionsSchema,
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const { syslog, syslogCa, syslogCert, syslogKey, syslogSpoolMiB, outputFile, outputFileSizeMiB, outputFileKeep, ...rest } =
+      dataset.value;
+    const problem = (message: string): typeof NEVER => {
+      addIssue({ message });
+      return NEVER;
+    };
+    for (const [flag, given] of [
+      ["--syslog-ca", syslogCa],
+      ["--syslog-cert", syslogCert],
+      ["--syslog-key", syslogKey],
+    ] as const) {
+      if (given !== undefined && syslog?.scheme !== "tls") return problem(`option ${flag} needs --syslog tls://HOST:PORT`);
+    }
+    if (syslogSpoolMiB !== undefined && !syslog) return problem("option --syslog-spool needs --syslog");
+    if (syslog?.scheme === "tls" && syslogCa === undefined) {
+      return problem("option --syslog tls://...: needs --syslog-ca with the CA that signed the relay's certificate");
+    }
+    if ((syslogCert === undefined) !== (syslogKey === undefined)) {
+      return problem("options --syslog-cert and --syslog-key go together: a client certificate and its key");
+    }
+    if (outputFileSizeMiB !== undefined && !outputFile) return problem("option --output-file-size needs --output-file");
+    if (outputFileKeep !== undefined && !outputFile) return problem("option --output-file-keep needs --output-file");
+    const syslogConfig: SyslogConfig | undefined = syslog && {
+      ...syslog,
+      url: `${syslog.scheme}://${isIP(syslog.host) === 6 ? `[${syslog.host}]` : syslog.host}:${syslog.port}`,
+      ca: syslogCa,
+      cert: syslogCert,
+      key: syslogKey,
+      spoolBytes: (syslogSpoolMiB ?? 32) * MIB,
+    };
+    const fileConfig: OutputFileConfig | undefined = outputFile
+      ? { path: outputFile, maxBytes: (outputFileSizeMiB ?? 100) * MIB, keep: outputFileKeep ?? 5 }
+      : undefined;
+    const grouped: { syslog?: SyslogConfig; outputFile?: OutputFileConfig } = {};
+    if (syslogConfig) grouped.syslog = syslogConfig;
+    if (fileConfig) grouped.outputFile = fileConfig;
+    return { ...rest, ...grouped };
+  }),
+);
+
 export type Config = v.InferOutput<typeof ConfigSchema>;
+
+/** Whether records have somewhere to go besides stdout (-u, --syslog, --output-file). */
+export function hasOtherOutputs(c: Pick<Config, "collectors" | "syslog" | "outputFile">): boolean {
+  return c.collectors.length > 0 || c.syslog !== undefined || c.outputFile !== undefined;
+}
 
 /** Validates the parsed options; throws UsageError with the first problem. */
 export function buildConfig(raw: RawOptions): Config {
@@ -211,16 +359,26 @@ export function buildConfig(raw: RawOptions): Config {
     daemon: raw.daemon,
     debugProcess: raw.debug,
     pluginPath: raw.plugins,
+    selfTest: raw.selfTest,
+    syslog: raw.syslog,
+    syslogCa: raw.syslogCa,
+    syslogCert: raw.syslogCert,
+    syslogKey: raw.syslogKey,
+    syslogSpoolMiB: raw.syslogSpool,
+    outputFile: raw.outputFile,
+    outputFileSizeMiB: raw.outputFileSize,
+    outputFileKeep: raw.outputFileKeep,
+    metrics: raw.metrics,
   });
   if (!result.success) throw new UsageError(result.issues[0].message);
-  if (result.output.quiet && result.output.collectors.length === 0) {
-    throw new UsageError("option -q needs -u: without collectors nothing would be printed anywhere");
+  if (result.output.quiet && !hasOtherOutputs(result.output)) {
+    throw new UsageError("option -q needs -u, --syslog or --output-file: without them nothing would be printed anywhere");
   }
   if (result.output.rs && result.output.output === "table") {
     throw new UsageError("option --rs is for JSON output (-o json-min); a table has no records to separate");
   }
-  if (result.output.daemon && result.output.collectors.length === 0) {
-    throw new UsageError("option -d needs -u: a daemon prints no records, so they must go to collectors");
+  if (result.output.daemon && !hasOtherOutputs(result.output)) {
+    throw new UsageError("option -d needs -u, --syslog or --output-file: a daemon prints no records, so they must go elsewhere");
   }
   return result.output;
 }

@@ -17,6 +17,14 @@ export function isDaemonChild(): boolean {
   return process.env[READY_FD_ENV] === String(READY_FD);
 }
 
+/**
+ * In the child, once the options are read (their relative paths made absolute against the
+ * directory the command ran in): the agent runs on in "/", keeping no directory busy.
+ */
+export function enterDaemonDir(): void {
+  if (isDaemonChild()) process.chdir("/");
+}
+
 /** In the child: tells the waiting command that the agent is attached. */
 export function reportDaemonReady(): void {
   if (!isDaemonChild()) return;
@@ -37,7 +45,7 @@ export function reportDaemonReady(): void {
 export function startDaemon(argv: readonly string[]): Promise<number> {
   const child = spawn(process.execPath, [...argv], {
     detached: true,
-    cwd: "/",
+    // the child resolves relative paths of its options here, then moves to "/" (enterDaemonDir)
     // records go to collectors only; stderr stays shared, as kflowd's daemon(1, 1) kept it
     stdio: ["ignore", "ignore", "inherit", "pipe"],
     env: { ...process.env, [READY_FD_ENV]: String(READY_FD) },

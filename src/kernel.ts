@@ -1,15 +1,18 @@
 /**
- * Opens, configures, loads and attaches the kernel side, choosing per feature the best
- * set of hooks the running kernel offers (probed here, the one place that knows).
+ * Opens, configures, loads and attaches the kernel side. The programs come in groups
+ * that serve one feature together; the running kernel is probed once (probeKernel) and
+ * the best groups it offers are loaded. Only the syscall programs are essential. When
+ * any other group fails to load or attach (a verifier that got stricter, a hook the
+ * kernel lacks), the object is opened again without it, its fallback if it has one, and
+ * the feature is reported degraded with the reason.
  */
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { release } from "node:os";
-import { BpfObject } from "../ffi/bpf.ts";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { BpfObject, loadFailure } from "../ffi/bpf.ts";
 import { kernelTracepoints } from "../ffi/btf.ts";
+import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
 import { kernelConfigText, kernelHz } from "./kernel-config.ts";
-import { releaseAtLeast } from "./preflight.ts";
 import type { AppPorts } from "./app-ports.ts";
 import type { Monitor } from "./config.ts";
 import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags } from "./records/layout.gen.ts";
@@ -31,8 +34,8 @@ export interface KernelOptions {
   readonly appBytes: number;
   /** -m: what is monitored */
   readonly monitor: Monitor;
-  /** "none": no inode source for path operations even where one exists (tests of that tier) */
-  readonly inodeSource?: "best" | "none";
+  /** Test only: programs the verifier is made to reject (BpfObject.spoil), to prove the fallback. */
+  readonly breakPrograms?: readonly string[];
 }
 
 /** Which hooks serve a feature on this kernel. */
@@ -41,67 +44,28 @@ export interface FeatureTier {
   /** the set of hooks chosen, e.g. "syscall-tracepoints" */
   readonly tier: string;
   readonly programs: readonly string[];
-  /** why a better tier was not used, if one exists */
+  /** what is missing and why, if anything */
   readonly degraded?: string;
 }
 
 export interface KernelSession {
   readonly object: BpfObject;
   readonly features: readonly FeatureTier[];
+  /** how many times the object was opened (1 unless something had to be turned off) */
+  readonly attempts: number;
 }
 
-/** File activity through descriptors: works on every kernel with BTF. */
-const FILE_PROGRAMS = [
-  "sys_enter__file",
-  "sys_exit__file_event",
-  "sched_process_exec__open_exec",
-  "sched_process_exit__flush",
-];
+/** What the running kernel and host offer, probed once before anything is loaded. */
+export interface KernelProbe {
+  /** the multigrain inode ctime tracepoints (6.13+): inodes of path operations */
+  readonly ctime: boolean;
+  /** kprobes can be created (CONFIG_KPROBES) */
+  readonly kprobes: boolean;
+  /** mount point of the cgroup v2 hierarchy */
+  readonly cgroup2?: string;
+}
 
-/**
- * 32-bit programs: their calls (ia32 on x86_64, arm32 on arm64) are told apart and read
- * through the compat tables by the same syscall programs; x32 calls are counted only.
- */
-const COMPAT_TIER: FeatureTier = {
-  feature: "file-32bit",
-  tier: "compat-tables",
-  programs: [process.arch === "arm64" ? "arm32 calls decoded" : "ia32 calls decoded, x32 counted"],
-};
-
-/** Inodes of path operations from the multigrain ctime tracepoints (6.13+). */
 const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
-const CTIME_PROGRAMS = CTIME_TRACEPOINTS.map((t) => `${t}__path_op`);
-
-/** Inodes of path operations from kprobes, where the kernel has them. */
-const KPROBE_PROGRAMS = [
-  "security_inode_unlink__path_op",
-  "security_inode_rename__path_op",
-  "security_inode_link__path_op",
-  "d_instantiate__path_op",
-  "d_instantiate_new__path_op",
-  "security_inode_setattr__path_op",
-  "security_inode_setxattr__path_op",
-  "security_inode_removexattr__path_op",
-  "security_bprm_check__open_exec",
-];
-
-/** Sockets: packets per socket on the cgroup v2 root, owners from process-context hooks. */
-const SOCKET_CGROUP_PROGRAMS = [
-  "cgroup_skb__egress",
-  "cgroup_skb__ingress",
-  "sock_create__owner",
-  "connect4__owner",
-  "connect6__owner",
-  "bind4__owner",
-  "bind6__owner",
-  "sock_release__export",
-  "sockops__tcp",
-];
-const SOCKET_PROGRAMS = ["inet_sock_set_state__export", "netif_receive_skb__frags"];
-/** Owners of the sockets open before the agent: bpf_sock_from_file and BTF socket cookies (5.12). */
-const EXISTING_SOCKETS_PROGRAM = "iter_task_file__existing";
-const EXISTING_SOCKETS_SINCE: readonly [number, number] = [5, 12];
-
 
 /** Mount point of the cgroup v2 hierarchy, from a mountinfo text. */
 export function cgroup2Mount(mountinfo: string): string | undefined {
@@ -113,25 +77,194 @@ export function cgroup2Mount(mountinfo: string): string | undefined {
   return undefined;
 }
 
-/** Attaches the socket hooks to the root of the cgroup v2 hierarchy (all processes). */
-function attachSockets(object: BpfObject): FeatureTier {
-  const all = [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS];
-  const root = cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8"));
-  if (!root) {
-    return { feature: "socket", tier: "none", programs: [], degraded: "no cgroup v2 hierarchy is mounted: TCP and UDP are not monitored (UNIX sockets are)" };
-  }
-  const fd = openSync(root, "r");
-  try {
-    object.attach(SOCKET_CGROUP_PROGRAMS, fd);
-  } finally {
-    closeSync(fd);
-  }
-  object.attach(SOCKET_PROGRAMS);
-  return { feature: "socket", tier: "cgroup-hooks", programs: all };
+/** Every question about the kernel the loader asks, in one place: capabilities, not release numbers. */
+export function probeKernel(lib: Libbpf): KernelProbe {
+  return {
+    ctime: kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length,
+    kprobes: existsSync("/sys/bus/event_source/devices/kprobe"),
+    cgroup2: cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")),
+  };
 }
 
-/** claimByIo: sockets open before the start go to the first process using them (no iterator) */
-function configBytes(opts: KernelOptions, claimByIo: boolean): Uint8Array {
+/** Programs that serve one feature together: loaded, attached and turned off as one. */
+export interface Hooks {
+  readonly feature: string;
+  readonly tier: string;
+  readonly programs: readonly string[];
+  /** attached to the root of the cgroup v2 hierarchy rather than by section */
+  readonly cgroup?: true;
+  /** an iterator, run once after everything else is attached */
+  readonly once?: true;
+  /** without them there is nothing to report: failing to load or attach them is fatal */
+  readonly essential?: true;
+  /** what the records lack without them */
+  readonly without: string;
+  /** what the kernel must offer for them */
+  readonly needs?: "ctime" | "kprobes" | "cgroup2";
+  /** what serves the feature instead when they fail */
+  readonly fallback?: Hooks;
+}
+
+/** File activity through descriptors, and UNIX sockets and application messages: every kernel with BTF. */
+export const SYSCALL_HOOKS: Hooks = {
+  feature: "file",
+  tier: "syscall-tracepoints",
+  programs: ["sys_enter__file", "sys_exit__file_event"],
+  essential: true,
+  without: "nothing can be monitored",
+};
+const EXEC_HOOKS: Hooks = {
+  feature: "file",
+  tier: "exec-tracepoint",
+  programs: ["sched_process_exec__open_exec"],
+  without: "OPEN_EXEC of the programs and scripts run is not reported",
+};
+const EXIT_HOOKS: Hooks = {
+  feature: "file",
+  tier: "exit-tracepoint",
+  programs: ["sched_process_exit__flush"],
+  without: "files a process leaves open are printed after the idle timeout instead of when it ends",
+};
+const NO_INODE = "path operations (rm, mv, ln, chmod, ...) are reported without inode data";
+const KPROBE_HOOKS: Hooks = {
+  feature: "file-inode",
+  tier: "kprobes",
+  programs: [
+    "security_inode_unlink__path_op",
+    "security_inode_rename__path_op",
+    "security_inode_link__path_op",
+    "d_instantiate__path_op",
+    "d_instantiate_new__path_op",
+    "security_inode_setattr__path_op",
+    "security_inode_setxattr__path_op",
+    "security_inode_removexattr__path_op",
+    "security_bprm_check__open_exec",
+  ],
+  needs: "kprobes",
+  without: NO_INODE,
+};
+/** Inodes of path operations from the multigrain ctime tracepoints (6.13+). */
+const CTIME_HOOKS: Hooks = {
+  feature: "file-inode",
+  tier: "ctime-tracepoints",
+  programs: CTIME_TRACEPOINTS.map((t) => `${t}__path_op`),
+  needs: "ctime",
+  without: NO_INODE,
+  fallback: KPROBE_HOOKS,
+};
+/** Packets per socket on the cgroup v2 root. */
+const PACKET_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "cgroup-hooks",
+  programs: ["cgroup_skb__egress", "cgroup_skb__ingress"],
+  cgroup: true,
+  needs: "cgroup2",
+  without: "TCP and UDP are not monitored (UNIX sockets are)",
+};
+/** The processes that create, connect and bind sockets (process context). */
+const OWNER_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "owner-hooks",
+  programs: ["sock_create__owner", "connect4__owner", "connect6__owner", "bind4__owner", "bind6__owner"],
+  cgroup: true,
+  needs: "cgroup2",
+  without: "a TCP or UDP socket gets its process from the first read or write of it",
+};
+const RELEASE_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "release-hook",
+  programs: ["sock_release__export"],
+  cgroup: true,
+  needs: "cgroup2",
+  without: "a UDP record is printed after the idle timeout instead of when its socket is closed",
+};
+const SOCKOPS_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "sockops",
+  programs: ["sockops__tcp"],
+  cgroup: true,
+  needs: "cgroup2",
+  without: "the handshake of an accepted connection is not counted, its role comes from its ports",
+};
+const STATE_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "state-tracepoint",
+  programs: ["inet_sock_set_state__export"],
+  // it finishes records the cgroup hooks make
+  needs: "cgroup2",
+  without: "a TCP record is printed after the idle timeout instead of when the connection closes",
+};
+const FRAG_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "fragment-tracepoint",
+  programs: ["netif_receive_skb__frags"],
+  needs: "cgroup2",
+  without: "SockRxPacketsFrag is not counted",
+};
+/** Owners of the sockets open before the agent. */
+export const ITERATOR_HOOKS: Hooks = {
+  feature: "socket-existing",
+  tier: "task-file-iterator",
+  programs: ["iter_task_file__existing"],
+  once: true,
+  // the owners it finds are taken by the packet hooks
+  needs: "cgroup2",
+  without: "a socket open before the start is reported with the first process that reads or writes it, without one until then",
+};
+
+/** Every group the object has, in the order they are attached; a feature's first one names its tier. */
+const ALL_HOOKS: readonly Hooks[] = [
+  SYSCALL_HOOKS,
+  EXEC_HOOKS,
+  EXIT_HOOKS,
+  CTIME_HOOKS,
+  KPROBE_HOOKS,
+  PACKET_HOOKS,
+  OWNER_HOOKS,
+  RELEASE_HOOKS,
+  SOCKOPS_HOOKS,
+  STATE_HOOKS,
+  FRAG_HOOKS,
+  ITERATOR_HOOKS,
+];
+
+/** Per feature, the groups that name its tier, best first; without any it is degraded. */
+const PRIMARY: Record<string, readonly Hooks[]> = {
+  file: [SYSCALL_HOOKS],
+  "file-inode": [CTIME_HOOKS, KPROBE_HOOKS],
+  socket: [PACKET_HOOKS],
+  "socket-existing": [ITERATOR_HOOKS],
+};
+
+/** A feature's tier when none of its primary groups is active. */
+const TIER_WITHOUT: Record<string, string> = { "socket-existing": "first-read-or-write" };
+
+const FILE_FEATURES = ["file", "file-inode"];
+
+/** Whether the kernel offers what the group needs. */
+function available(h: Hooks, probe: KernelProbe): boolean {
+  return h.needs === undefined || Boolean(probe[h.needs]);
+}
+
+/** The groups this configuration wants and this kernel can have: the best of each kind. */
+export function wantedHooks(monitor: Monitor, probe: KernelProbe): Hooks[] {
+  const fallbacks = new Set(ALL_HOOKS.flatMap((h) => (h.fallback && available(h, probe) ? [h.fallback] : [])));
+  return ALL_HOOKS.filter(
+    (h) =>
+      (h.essential || (FILE_FEATURES.includes(h.feature) ? monitor.file : monitor.socket)) &&
+      available(h, probe) &&
+      !fallbacks.has(h),
+  );
+}
+
+/** A group that failed, and the reason in one line. */
+interface Failure {
+  readonly hooks: Hooks;
+  readonly reason: string;
+}
+
+/** The .rodata image: the configuration and which fallbacks the kernel side must serve. */
+function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
@@ -144,6 +277,8 @@ function configBytes(opts: KernelOptions, claimByIo: boolean): Uint8Array {
     true,
   );
   view.setUint32(KfConfig.appUnixSyslog, opts.apps.unixSyslog ? 1 : 0, true);
+  // without the iterator or the owner hooks, sockets without an owner go to the first process using them
+  const claimByIo = opts.monitor.socket && !(active.includes(ITERATOR_HOOKS) && active.includes(OWNER_HOOKS));
   view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
@@ -156,86 +291,147 @@ function configBytes(opts: KernelOptions, claimByIo: boolean): Uint8Array {
   return bytes;
 }
 
-/** Attaches the best inode source for path operations and tells the kernel side. */
-function attachInodeTier(object: BpfObject, ctime: boolean, none: boolean): FeatureTier {
-  let tier: FeatureTier;
-  let code: number;
-  if (none) {
-    tier = { feature: "file-inode", tier: "none", programs: [], degraded: "turned off: path operations are reported without inode data" };
-    code = InodeTier.INODE_TIER_NONE;
-  } else if (ctime) {
-    object.attach(CTIME_PROGRAMS);
-    tier = { feature: "file-inode", tier: "ctime-tracepoints", programs: CTIME_PROGRAMS };
-    code = InodeTier.INODE_TIER_CTIME;
-  } else {
-    try {
-      object.attach(KPROBE_PROGRAMS);
-      tier = { feature: "file-inode", tier: "kprobes", programs: KPROBE_PROGRAMS };
-      code = InodeTier.INODE_TIER_KPROBE;
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      tier = {
-        feature: "file-inode",
-        tier: "none",
-        programs: [],
-        degraded: `no ctime tracepoints (before 6.13) and no kprobes (${why}): path operations are reported without inode data`,
-      };
-      code = InodeTier.INODE_TIER_NONE;
-    }
-  }
-  const value = new Uint8Array(4);
-  new DataView(value.buffer).setUint32(0, code, true);
-  object.updateMap("inode_tier", new Uint8Array(4), value);
-  return tier;
-}
-
-/**
- * Once the hooks see new sockets: the owners and roles of those that were already open,
- * from the iterator, else from the first process that reads or writes each (the syscall
- * programs do that when told to by configBytes()).
- */
-function pickUpSockets(object: BpfObject, iterator: boolean): FeatureTier {
-  if (!iterator) {
-    return {
-      feature: "socket-existing",
-      tier: "first-read-or-write",
-      programs: [],
-      degraded: `the socket iterator needs Linux ${EXISTING_SOCKETS_SINCE.join(".")}: a socket open before the start is reported with the first process that reads or writes it, without one until then`,
-    };
-  }
-  object.runIterator(EXISTING_SOCKETS_PROGRAM);
-  return { feature: "socket-existing", tier: "task-file-iterator", programs: [EXISTING_SOCKETS_PROGRAM] };
-}
-
-export function startKernel(lib: Libbpf, shim: Shim, objectBytes: Uint8Array, opts: KernelOptions): KernelSession {
-  const object = BpfObject.open(lib, shim, objectBytes);
+function openConfigured(lib: Libbpf, shim: Shim, bytes: Uint8Array, opts: KernelOptions, active: readonly Hooks[]): BpfObject {
+  const object = BpfObject.open(lib, shim, bytes);
   try {
-    // tracepoints a kernel lacks fail at load, kprobes only at attach: decide before load
-    const { file, socket } = opts.monitor;
-    const existing = socket && releaseAtLeast(release(), EXISTING_SOCKETS_SINCE);
-    object.setReadOnlyData(configBytes(opts, socket && !existing));
+    object.setReadOnlyData(configBytes(opts, active));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
-    const none = opts.inodeSource === "none";
-    const ctime = kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length;
-    for (const p of CTIME_PROGRAMS) object.setAutoload(p, file && ctime && !none);
-    for (const p of KPROBE_PROGRAMS) object.setAutoload(p, file && !ctime && !none);
-    for (const p of [...SOCKET_PROGRAMS, ...SOCKET_CGROUP_PROGRAMS]) object.setAutoload(p, socket);
-    object.setAutoload(EXISTING_SOCKETS_PROGRAM, existing);
-    object.load();
-    // the syscall programs serve both: files, and UNIX sockets and application messages
-    object.attach(FILE_PROGRAMS);
-    const features: FeatureTier[] = [];
-    if (file) features.push({ feature: "file", tier: "syscall-tracepoints", programs: FILE_PROGRAMS }, attachInodeTier(object, ctime, none), COMPAT_TIER);
-    if (socket) {
-      const sockets = attachSockets(object);
-      features.push(sockets);
-      if (sockets.tier !== "none") features.push(pickUpSockets(object, existing));
-    }
-    return { object, features };
+    const on = new Set(active.flatMap((h) => h.programs));
+    for (const h of ALL_HOOKS) for (const p of h.programs) object.setAutoload(p, on.has(p));
+    for (const p of opts.breakPrograms ?? []) if (on.has(p)) object.spoil(p);
+    return object;
   } catch (e) {
     object.close();
     throw e;
+  }
+}
+
+class AttachFailure extends Error {
+  constructor(
+    readonly hooks: Hooks,
+    readonly error: BpfError,
+  ) {
+    super(error.message);
+  }
+}
+
+/** Attaches the active groups (iterators last, once the hooks see new sockets). */
+function attachAll(object: BpfObject, active: readonly Hooks[], cgroup2: string | undefined): void {
+  const cgroupFd = active.some((h) => h.cgroup) && cgroup2 ? openSync(cgroup2, "r") : undefined;
+  try {
+    for (const h of active.filter((g) => !g.once)) {
+      try {
+        object.attach(h.programs, h.cgroup ? cgroupFd : undefined);
+      } catch (e) {
+        throw e instanceof BpfError ? new AttachFailure(h, e) : e;
+      }
+    }
+  } finally {
+    if (cgroupFd !== undefined) closeSync(cgroupFd);
+  }
+  for (const h of active.filter((g) => g.once)) {
+    try {
+      for (const p of h.programs) object.runIterator(p);
+    } catch (e) {
+      throw e instanceof BpfError ? new AttachFailure(h, e) : e;
+    }
+  }
+}
+
+/** Tells the kernel side which inode source is attached. */
+function setInodeTier(object: BpfObject, active: readonly Hooks[]): void {
+  const code = active.includes(CTIME_HOOKS)
+    ? InodeTier.INODE_TIER_CTIME
+    : active.includes(KPROBE_HOOKS)
+      ? InodeTier.INODE_TIER_KPROBE
+      : InodeTier.INODE_TIER_NONE;
+  const value = new Uint8Array(4);
+  new DataView(value.buffer).setUint32(0, code, true);
+  object.updateMap("inode_tier", new Uint8Array(4), value);
+}
+
+/**
+ * 32-bit programs: their calls (ia32 on x86_64, arm32 on arm64) are told apart and read
+ * through the compat tables by the syscall programs; x32 calls are counted only.
+ */
+const COMPAT_TIER: FeatureTier = {
+  feature: "file-32bit",
+  tier: "compat-tables",
+  programs: [process.arch === "arm64" ? "arm32 calls decoded" : "ia32 calls decoded, x32 counted"],
+};
+
+/** What the banner says per feature: the groups serving it and what failed or is missing. */
+function featureRows(monitor: Monitor, probe: KernelProbe, active: readonly Hooks[], failed: readonly Failure[]): FeatureTier[] {
+  const row = (feature: string, missing: string): FeatureTier => {
+    const groups = ALL_HOOKS.filter((h) => h.feature === feature && active.includes(h));
+    const main = PRIMARY[feature]?.find((h) => active.includes(h));
+    const problems = failed
+      .filter((f) => f.hooks.feature === feature)
+      .map((f) => `${f.hooks.programs.join(", ")} failed (${f.reason}): ${f.hooks.without}`);
+    if (!main && problems.length === 0) problems.push(missing);
+    return {
+      feature,
+      tier: main?.tier ?? TIER_WITHOUT[feature] ?? "none",
+      programs: groups.flatMap((h) => h.programs),
+      ...(problems.length ? { degraded: problems.join("; ") } : {}),
+    };
+  };
+  const rows: FeatureTier[] = [];
+  if (monitor.file) {
+    rows.push(row("file", SYSCALL_HOOKS.without));
+    rows.push(row("file-inode", `no ctime tracepoints (before 6.13) and no kprobes: ${NO_INODE}`));
+    rows.push(COMPAT_TIER);
+  }
+  if (monitor.socket) {
+    const noCgroup = "no cgroup v2 hierarchy is mounted";
+    rows.push(row("socket", `${noCgroup}: ${PACKET_HOOKS.without}`));
+    if (probe.cgroup2) rows.push(row("socket-existing", ITERATOR_HOOKS.without));
+  }
+  return rows;
+}
+
+export function startKernel(
+  lib: Libbpf,
+  shim: Shim,
+  objectBytes: Uint8Array,
+  opts: KernelOptions,
+  probe: KernelProbe = probeKernel(lib),
+): KernelSession {
+  const active = wantedHooks(opts.monitor, probe);
+  const failed: Failure[] = [];
+  /** turns a failed group off (its fallback on), or rethrows when it cannot be done without */
+  const drop = (hooks: Hooks | undefined, error: BpfError, reason: string | undefined): void => {
+    if (!hooks || hooks.essential || !active.includes(hooks)) throw error;
+    active.splice(active.indexOf(hooks), 1);
+    failed.push({ hooks, reason: reason ?? error.message });
+    const next = hooks.fallback;
+    if (next && available(next, probe) && !failed.some((f) => f.hooks === next)) active.push(next);
+  };
+  const groupOf = (program: string | undefined) => active.find((h) => program !== undefined && h.programs.includes(program));
+  // each round turns one group off; there are never more rounds than groups
+  for (let attempt = 1; ; attempt++) {
+    shim.kf_log_clear();
+    const object = openConfigured(lib, shim, objectBytes, opts, active);
+    try {
+      object.load();
+    } catch (e) {
+      object.close();
+      if (!(e instanceof BpfError)) throw e;
+      const why = loadFailure(BpfObject.log(shim));
+      drop(groupOf(why?.program), e, why?.reason);
+      continue;
+    }
+    try {
+      attachAll(object, active, probe.cgroup2);
+      setInodeTier(object, active);
+    } catch (e) {
+      object.close();
+      if (!(e instanceof AttachFailure)) throw e;
+      drop(e.hooks, e.error, e.error.message);
+      continue;
+    }
+    return { object, features: featureRows(opts.monitor, probe, active, failed), attempts: attempt };
   }
 }

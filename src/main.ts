@@ -1,6 +1,7 @@
 /**
- * kflowd agent: parses the command line, checks the host, loads the kernel side and
- * wires ring buffer -> decode -> enrich -> format -> sink. Nothing else wires stages.
+ * kflowd agent: parses the command line, checks the host, loads the kernel side, and
+ * wires the kernel feed, the enrichment caches and the outputs into the pipeline
+ * (src/pipeline.ts). Nothing else wires stages.
  */
 import { monotonicNs } from "../ffi/clock.ts";
 import { BpfError, SetupError } from "../ffi/errors.ts";
@@ -8,11 +9,9 @@ import { loadLibbpf } from "../ffi/libbpf.ts";
 import { MapAccess } from "../ffi/map.ts";
 import { loadShim } from "../ffi/shim.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
-import { FileFlusher, MapFlusher, SOCK_KIND } from "./aggregate/flush.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
-import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
-import { bpfObjectPath, shimPath } from "./embedded.ts";
+import { enterDaemonDir, isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
 import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
 import { DigestWait } from "./enrich/digest-wait.ts";
@@ -21,49 +20,33 @@ import { InterfaceNames } from "./enrich/interfaces.ts";
 import { PackageVersions } from "./enrich/packages.ts";
 import { UserGroupNames } from "./enrich/user-group.ts";
 import type { HostInfo } from "./format/common.ts";
-import { debugApp, debugFile, debugSelects, debugSock, expiryDebugLine } from "./format/debug.ts";
-import { isExecutable } from "./format/file-json.ts";
+import { expiryDebugLine } from "./format/debug.ts";
+import { FileFlusher, MapFlusher, SOCK_KIND } from "./ingest/expiry.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { kernelStatsReader } from "./ingest/stats.ts";
 import { startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
+import { DRAIN_SECONDS_BOUNDS, Histogram, RING_FILL_BOUNDS, serveMetrics } from "./metrics.ts";
+import { Pipeline } from "./pipeline.ts";
 import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
-import { decodeApp } from "./records/app.ts";
-import { decodeExit, type ExitNotice } from "./records/exit.ts";
-import { decodeFile } from "./records/file.ts";
-import { recordType } from "./records/header.ts";
-import { FileKey, RecApp, RecFile, RecSock, RecType } from "./records/layout.gen.ts";
-import { decodeSock, type SockRecord, withoutTraffic } from "./records/sock.ts";
-import { type Losses, PeriodicStats, type StopNotes, startBanner, stopSummary } from "./report.ts";
+import { BpfFeed } from "./records/feed.ts";
+import { FileKey, RecApp, RecFile, RecSock } from "./records/layout.gen.ts";
+import { degradedFeatures, PeriodicStats, startBanner, stopSummary } from "./report.ts";
+import { SelfTest, selfTestText } from "./selftest.ts";
+import { openOutputs } from "./sink/outputs.ts";
 import { RecordPrinter } from "./sink/printer.ts";
-import { stdoutSink } from "./sink/stdout.ts";
-import { udpSink } from "./sink/udp.ts";
 import { VERSION } from "./version.ts";
 
-/** how often the ring buffer is drained; records wait at most this long */
-const DRAIN_MS = 10;
-/**
- * how often /etc/passwd, /etc/group and the mount table are checked for changes, and
- * file records are checked against the idle and active timeouts
- */
-const SLOW_TICK_MS = 1000;
 const RING_BYTES = 4 << 20;
 const FILE_ENTRIES = 4096;
 const SOCK_ENTRIES = 8192;
+/** a socket record's key: a u64, cookie or socket inode */
+const SOCK_KEY_SIZE = 8;
 const BATCH_BYTES = 1 << 20;
 /** -V: how often the statistics line is printed */
 const STATS_MS = 10_000;
-/** how often the kernel's count of deferred records is looked at */
-const DEFERRED_CHECK_MS = 100;
-/**
- * how often the files of processes that ended are looked for: each time walks the keys
- * of the whole file map, so exits are gathered rather than handled every drain
- */
-const EXIT_FLUSH_MS = 100;
-/** at stop, how long the ring buffer is drained at the pace of a slow stdout reader */
-const STOP_DRAIN_MS = 1000;
-/** at stop, how long records still waiting for checksums are given */
-const DIGEST_GRACE_MS = 1000;
+/** how long the start-up self-test waits for the canary's records at most */
+const SELF_TEST_MS = 250;
 
 function fail(message: string): number {
   process.stderr.write(`kflowd: ${message}\n`);
@@ -87,6 +70,8 @@ async function run(config: Config): Promise<number> {
     sockets: config.monitor.socket,
   });
   const { lib, version: libbpfVersion } = loadLibbpf();
+  // the build's outputs, imported only here: parsing options and --help work unbuilt
+  const { bpfObjectPath, shimPath } = await import("./embedded.ts");
   const shim = await loadShim(shimPath);
   shim.kf_log_init(config.verbose ? 1 : 0);
   const objectBytes = await Bun.file(bpfObjectPath).bytes();
@@ -99,169 +84,86 @@ async function run(config: Config): Promise<number> {
     apps: config.apps,
     appBytes: config.appBytes,
     monitor: config.monitor,
+    // test only: programs made to fail to load, to prove the fallback (test/e2e/startup.test.ts)
+    breakPrograms: process.env.KFLOWD_TEST_BREAK?.split(",").filter(Boolean),
   });
   const { object } = kernel;
   const largestRecord = Math.max(RecFile.SIZE, RecSock.SIZE, RecApp.SIZE);
-  const reader = new RingReader(object.openRing("ring", largestRecord), BATCH_BYTES);
-  const flusher = new FileFlusher(new MapAccess(lib, object.mapFd("files"), FileKey.SIZE, FILE_ENTRIES));
-  const sockKeySize = 8; // a u64: cookie or socket inode
-  const sockFlusher = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), sockKeySize, SOCK_ENTRIES), SOCK_KIND);
-  const kernelStats = kernelStatsReader(lib, object.mapFd("stats"));
+  const files = new FileFlusher(new MapAccess(lib, object.mapFd("files"), FileKey.SIZE, FILE_ENTRIES));
+  const socks = new MapFlusher(new MapAccess(lib, object.mapFd("socks"), SOCK_KEY_SIZE, SOCK_ENTRIES), SOCK_KIND);
+  // -D q: the timeout scans' decisions (kflowd's expiry queue), not a process named q
+  if (config.debugProcess === "q") files.debug = socks.debug = expiryDebugLine;
+  const feed = new BpfFeed({
+    ring: new RingReader(object.openRing("ring", largestRecord), BATCH_BYTES),
+    files,
+    socks,
+    stats: kernelStatsReader(lib, object.mapFd("stats")),
+    object,
+  });
 
   const daemon = isDaemonChild();
   const names = new UserGroupNames();
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
   const versions = config.versions ? await PackageVersions.load() : undefined;
-  const sink = stdoutSink();
-  const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
-  // stdout's reader, when it shows records at all, pushes back on the ring buffer
-  const toStdout = !config.quiet && !daemon;
+  // Opened once the programs are attached, so that the kernel side marks the agent's own
+  // sockets (UDP collectors, the syslog relay) and never reports them.
+  const outputs = await openOutputs(config, { daemon, hostName: host.hostName });
   const printer = new RecordPrinter(
     { host, names, devices, interfaces, versions },
     {
       output: config.output,
       rs: config.rs,
       width: process.stdout.columns || 120,
-      toStdout,
-      stdout: sink,
-      collectors,
+      toStdout: outputs.toStdout,
+      stdout: outputs.stdout,
+      collectors: outputs.collectors,
+      lines: outputs.lines,
     },
   );
   const digests = config.checksums
     ? new DigestWait(new Checksums(), (rec, d, later) => {
         printer.file(rec, d);
-        if (later) sink.flush();
+        if (later) outputs.flush();
       })
     : undefined;
-  // -D q: the timeout scans' decisions (kflowd's expiry queue), not a process named q
-  const debug = config.debugProcess === "q" ? undefined : config.debugProcess;
-  if (config.debugProcess === "q") flusher.debug = sockFlusher.debug = expiryDebugLine;
-  const exits = new Map<number, ExitNotice>();
-  const messages = new AppMessages(config.appMessages);
-  /** sockets whose message slots filled up: printed after this batch */
-  const full = new Set<bigint>();
-  const counts = { malformed: 0, unclaimedAtStop: 0 };
-  let stopping = false;
-  /** drain whether stdout's reader keeps up or not (at the end of a stop) */
-  let force = false;
-  let exitsFlushedAt = 0;
+  const selftest = config.selfTest === "off" ? undefined : new SelfTest(shim, config.monitor, kernel.features);
+  // --metrics: how long drains take and how full the ring is when they begin
+  const drainSeconds = new Histogram(DRAIN_SECONDS_BOUNDS);
+  const ringFillAtDrain = new Histogram(RING_FILL_BOUNDS);
+  /** set once the stop sequence can run: stdout, the only output, may be gone before */
+  let requestStop: () => void = () => {};
+  const pipeline = new Pipeline({
+    feed,
+    printer,
+    outputs,
+    messages: new AppMessages(config.appMessages),
+    digests,
+    selftest,
+    debug: config.debugProcess === "q" ? undefined : config.debugProcess,
+    // application capture turned off altogether (-p NAME=off for every application)
+    appCapture: config.apps.ports.length > 0 || config.apps.unixSyslog,
+    idleNs: BigInt(config.timeouts.idleSec) * 1_000_000_000n,
+    activeNs: BigInt(config.timeouts.activeSec) * 1_000_000_000n,
+    refresh: [() => names.refresh(), () => devices.refresh(), () => versions?.refresh()],
+    monotonicNs,
+    nowMs: Date.now,
+    debugOut: (line) => process.stderr.write(line),
+    onDrain: (seconds, ringBytes) => {
+      drainSeconds.observe(seconds);
+      ringFillAtDrain.observe(ringBytes / RING_BYTES);
+    },
+    onAllGone: () => requestStop(),
+  });
 
-  /**
-   * application capture turned off altogether (-p NAME=off for every application; it is on
-   * by default): no message can come, socket records need no bookkeeping for them
-   */
-  const appCapture = config.apps.ports.length > 0 || config.apps.unixSyslog;
-
-  /** Messages still waiting for the socket of rec, in records of their own without its traffic. */
-  function printRest(rec: SockRecord): void {
-    let bare: SockRecord | undefined;
-    for (let more = messages.take(rec.key); more; more = messages.take(rec.key)) {
-      bare ??= withoutTraffic(rec);
-      printer.sock(bare, more);
-    }
+  // before the self-test, whose draining may print other processes' records
+  printer.header();
+  const checked = await selftest?.run(() => pipeline.drainAll(), SELF_TEST_MS);
+  if (checked?.failures.length && config.selfTest === "fatal") {
+    feed.close();
+    throw new SetupError(`${selfTestText(checked)} (--self-test fatal)`);
   }
-
-  function visit(view: DataView, bytes: Uint8Array, off: number, size: number): void {
-    switch (recordType(view, off, size)) {
-      case RecType.REC_TYPE_FILE: {
-        const rec = decodeFile(view, bytes, off, size);
-        if (!rec) {
-          counts.malformed++;
-          return;
-        }
-        if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugFile(rec));
-        if (digests && isExecutable(rec)) digests.add(rec);
-        else printer.file(rec, undefined);
-        return;
-      }
-      case RecType.REC_TYPE_SOCK: {
-        const rec = decodeSock(view, bytes, off, size);
-        if (!rec) {
-          counts.malformed++;
-          return;
-        }
-        if (debug && debugSelects(debug, rec.task)) process.stderr.write(debugSock(rec));
-        if (!appCapture) {
-          printer.sock(rec, undefined);
-          return;
-        }
-        printer.sock(rec, messages.take(rec.key));
-        // more messages than one record holds: records of their own, without the counters again
-        printRest(rec);
-        if (rec.closed) messages.closed(rec);
-        return;
-      }
-      case RecType.REC_TYPE_APP: {
-        const msg = decodeApp(view, bytes, off, size);
-        if (!msg) {
-          counts.malformed++;
-          return;
-        }
-        if (debug === "*") process.stderr.write(debugApp(msg));
-        if (messages.add(msg)) full.add(msg.sockKey);
-        return;
-      }
-      case RecType.REC_TYPE_EXIT: {
-        const exit = decodeExit(view, off, size);
-        if (exit) exits.set(exit.pid, exit);
-        else counts.malformed++;
-        return;
-      }
-      default:
-        counts.malformed++;
-    }
-  }
-
-  /** Whether draining may go on: stdout's reader keeps up, or it is no longer waited for. */
-  const keepDraining = (): boolean => force || !toStdout || !sink.holdBack();
-
-  /** A record from the ring buffer: less what the flushers printed of it already. */
-  function visitRing(view: DataView, bytes: Uint8Array, off: number, size: number): void {
-    if (flusher.settle(view, off, size) && sockFlusher.settle(view, off, size)) visit(view, bytes, off, size);
-  }
-
-  function drain(): void {
-    reader.drain(visitRing, keepDraining);
-    for (const rec of messages.lateSockets()) printRest(rec);
-    if (full.size > 0) {
-      for (const key of full) sockFlusher.flushKey(key, monotonicNs(), visit);
-      full.clear();
-    }
-    if (exits.size > 0 && (force || Date.now() - exitsFlushedAt >= EXIT_FLUSH_MS)) {
-      flusher.flushExited(exits, visit);
-      exits.clear();
-      exitsFlushedAt = Date.now();
-    }
-    sink.flush();
-  }
-
-  function losses(): { losses: Losses; notes: StopNotes } {
-    const k = kernelStats();
-    return {
-      losses: {
-        ringFull: k.STAT_RING_FULL,
-        fileMapFull: k.STAT_FILE_MAP_FULL,
-        sockMapFull: k.STAT_SOCK_MAP_FULL,
-        pathOpsLost: k.STAT_PATH_OP_LOST,
-        exitNoticesLost: k.STAT_EXIT_LOST,
-        appLost: k.STAT_APP_LOST,
-        appUnclaimed: messages.dropped + counts.unclaimedAtStop,
-        uncopied: reader.lost,
-        malformed: counts.malformed,
-        udpFailed: collectors?.failed ?? 0,
-        stdoutDropped: sink.dropped,
-        checksumsMissing: digests?.missing ?? 0,
-      },
-      notes: {
-        pathsCut: k.STAT_PATH_TRUNCATED,
-        deferred: k.STAT_DEFERRED,
-        x32Calls: k.STAT_X32_CALLS,
-        closeRangeCut: k.STAT_CLOSE_RANGE_CUT,
-      },
-    };
-  }
-
+  const degraded = degradedFeatures(kernel.features, checked?.failures.map((f) => f.feature) ?? []);
   // said once the stop signals are handled: a stop right after the start line is orderly
   const announce = (): void => {
     process.stderr.write(
@@ -278,54 +180,47 @@ async function run(config: Config): Promise<number> {
           sockEntries: SOCK_ENTRIES,
           ringBytes: RING_BYTES,
           packagedFiles: versions?.size,
+          selfTest: checked && selfTestText(checked),
         },
         config,
       ),
     );
-    printer.header();
     reportDaemonReady();
   };
 
-  let deferred = 0;
-  let deferredCheckedAt = 0;
-  const drainTimer = setInterval(() => {
-    if (!keepDraining()) return;
-    drain();
-    // records the kernel kept because the ring was full: taken out soon, so that the map
-    // does not fill up with them (checked at most every DEFERRED_CHECK_MS)
-    const now = Date.now();
-    if (now - deferredCheckedAt < DEFERRED_CHECK_MS) return;
-    deferredCheckedAt = now;
-    const k = kernelStats().STAT_DEFERRED;
-    if (k === deferred) return;
-    deferred = k;
-    flusher.flushUnsent(visit);
-    sockFlusher.flushUnsent(visit);
-    sink.flush();
-  }, DRAIN_MS);
-  const idleNs = BigInt(config.timeouts.idleSec) * 1_000_000_000n;
-  const activeNs = BigInt(config.timeouts.activeSec) * 1_000_000_000n;
-  const slowTimer = setInterval(() => {
-    names.refresh();
-    devices.refresh();
-    versions?.refresh();
-    if (!keepDraining()) return;
-    const now = monotonicNs();
-    flusher.flushStale(now, idleNs, activeNs, visit);
-    sockFlusher.flushStale(now, idleNs, activeNs, visit);
-    sink.flush();
-  }, SLOW_TICK_MS);
-  const periodic = new PeriodicStats(Date.now());
-  const statsTimer = config.verbose
-    ? setInterval(() => process.stderr.write(periodic.line(printer.printed, losses().losses, Date.now())), STATS_MS)
-    : undefined;
-
+  const startTimeSec = Date.now() / 1000;
+  const metrics =
+    config.metrics &&
+    serveMetrics(config.metrics, () => {
+      const { losses, notes } = pipeline.losses();
+      return {
+        version: VERSION,
+        startTimeSec,
+        records: { file: printer.files, socket: printer.socks },
+        losses,
+        notes,
+        ringSizeBytes: RING_BYTES,
+        ringFillBytes: feed.ringFill(),
+        ringFillAtDrain,
+        drainSeconds,
+        features: kernel.features,
+        degraded,
+        outputs: outputs.status(),
+      };
+    });
+  const periodic = new PeriodicStats(Date.now(), degraded);
+  pipeline.start(
+    config.verbose
+      ? { everyMs: STATS_MS, run: () => process.stderr.write(periodic.line(pipeline.printed, pipeline.losses().losses, Date.now())) }
+      : undefined,
+  );
   return await new Promise<number>((resolve) => {
     const stop = async (): Promise<void> => {
-      if (stopping) return;
-      stopping = true;
       try {
-        await finish();
+        metrics?.stop();
+        const report = await pipeline.stop();
+        if (!report) return;
+        process.stderr.write(stopSummary(report.printed, report.losses, report.notes, degraded));
         resolve(0);
       } catch (e) {
         // a stop always ends the agent, even one that failed half-way
@@ -333,37 +228,7 @@ async function run(config: Config): Promise<number> {
         resolve(1);
       }
     };
-    const finish = async (): Promise<void> => {
-      clearInterval(drainTimer);
-      clearInterval(slowTimer);
-      clearInterval(statsTimer);
-      // no new events once detached; then take what is in the ring, at the pace of
-      // stdout's reader for a while, and what is in the maps
-      object.detach();
-      const deadline = Date.now() + STOP_DRAIN_MS;
-      while (Date.now() < deadline) {
-        if (!keepDraining()) {
-          await Bun.sleep(5);
-          continue;
-        }
-        drain();
-        if (!reader.stoppedEarly) break;
-      }
-      force = true;
-      drain();
-      flusher.flushAll(visit);
-      sockFlusher.flushAll(visit);
-      // messages of sockets whose record never came (their socket was not seen)
-      counts.unclaimedAtStop = messages.waiting;
-      // records waiting for checksums get a moment, then go out without them
-      await digests?.finish(DIGEST_GRACE_MS);
-      await sink.close();
-      collectors?.close();
-      const { losses: lost, notes } = losses();
-      reader.close();
-      object.close();
-      process.stderr.write(stopSummary(printer.printed, lost, notes));
-    };
+    requestStop = () => void stop();
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
     // reload what names records: users, groups, mounts, interfaces, packages
@@ -394,6 +259,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     config = buildConfig(raw);
+    enterDaemonDir();
   } catch (e) {
     if (e instanceof UsageError) return fail(`${e.message}\nTry 'kflowd --help' for the options.`);
     throw e;

@@ -20,10 +20,13 @@ export interface Losses {
   readonly malformed: number;
   readonly udpFailed: number;
   readonly stdoutDropped: number;
+  readonly syslogDropped: number;
+  readonly fileDropped: number;
   readonly checksumsMissing: number;
 }
 
-const LOSSES: readonly (readonly [keyof Losses, string])[] = [
+/** Every loss counter with its label in the stop summary (the metrics use the key). */
+export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["ringFull", "ring full"],
   ["fileMapFull", "file map full"],
   ["sockMapFull", "socket map full"],
@@ -35,6 +38,8 @@ const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["malformed", "malformed"],
   ["udpFailed", "UDP sends failed"],
   ["stdoutDropped", "stdout dropped"],
+  ["syslogDropped", "syslog dropped"],
+  ["fileDropped", "output file dropped"],
   ["checksumsMissing", "checksums not computed"],
 ];
 
@@ -54,14 +59,19 @@ export interface StopNotes {
   readonly closeRangeCut?: number;
 }
 
+/** The features that are degraded (the banner says how), or "none". */
+function degradedText(degraded: readonly string[]): string {
+  return `degraded: ${degraded.length ? degraded.join(", ") : "none"}`;
+}
+
 /** The line printed at stop. */
-export function stopSummary(records: number, losses: Losses, notes: StopNotes): string {
+export function stopSummary(records: number, losses: Losses, notes: StopNotes, degraded: readonly string[]): string {
   return (
     `kflowd: stopped after ${records} records; lost: ${lossText(losses)}; paths cut ${notes.pathsCut}; ` +
     `deferred while the ring buffer was full ${notes.deferred}` +
     (notes.x32Calls ? `; x32 calls not decoded ${notes.x32Calls}` : "") +
     (notes.closeRangeCut ? `; close_range() calls past 4096 descriptors ${notes.closeRangeCut}` : "") +
-    "\n"
+    `; ${degradedText(degraded)}\n`
   );
 }
 
@@ -71,7 +81,10 @@ export class PeriodicStats {
   private lastLosses: Losses | undefined;
   private lastMs: number;
 
-  constructor(nowMs: number) {
+  constructor(
+    nowMs: number,
+    private readonly degraded: readonly string[],
+  ) {
     this.lastMs = nowMs;
   }
 
@@ -80,7 +93,8 @@ export class PeriodicStats {
     const rate = (records - this.lastRecords) / seconds;
     const text =
       `kflowd: stats: ${records - this.lastRecords} records in ${seconds.toFixed(1)} s ` +
-      `(${rate.toFixed(1)}/s, ${records} in all); lost since last: ${lossText(losses, this.lastLosses)}\n`;
+      `(${rate.toFixed(1)}/s, ${records} in all); lost since last: ${lossText(losses, this.lastLosses)}; ` +
+      `${degradedText(this.degraded)}\n`;
     this.lastRecords = records;
     this.lastLosses = losses;
     this.lastMs = nowMs;
@@ -102,6 +116,20 @@ export interface StartFacts {
   readonly ringBytes: number;
   /** -v: executables whose package is known */
   readonly packagedFiles?: number;
+  /** the start-up self-test's line, unless it was turned off */
+  readonly selfTest?: string;
+}
+
+/** The features the banner reports degraded, and those whose self-test check failed. */
+export function degradedFeatures(features: readonly FeatureTier[], selfTestFailed: readonly string[]): string[] {
+  return [...new Set([...features.filter((t) => t.degraded).map((t) => t.feature), ...selfTestFailed])];
+}
+
+/** The programs serving a feature, and what is degraded and why. */
+function hooksText(t: FeatureTier): string {
+  const programs = t.programs.join(", ");
+  if (!t.degraded) return programs;
+  return programs ? `${programs}; degraded: ${t.degraded}` : `degraded: ${t.degraded}`;
 }
 
 /**
@@ -114,7 +142,8 @@ export function startBanner(f: StartFacts, config: Config): string {
     `kflowd ${f.version} with PID ${f.pid} started in ${f.mode} mode`,
     `  requirements: Linux ${f.kernelRelease} (5.10 or newer needed), BTF at /sys/kernel/btf/vmlinux, ` +
       `libbpf ${f.libbpf}, BPF JIT ${f.jit}${f.jit === "off" ? " (programs run interpreted, slower)" : ""}`,
-    ...f.features.map((t) => `  hooks for ${t.feature}: ${t.tier} (${t.degraded ?? t.programs.join(", ")})`),
+    ...f.features.map((t) => `  hooks for ${t.feature}: ${t.tier} (${hooksText(t)})`),
+    ...(f.selfTest ? [`  ${f.selfTest}`] : []),
     `  limits: ${f.fileEntries} open file records, ${f.sockEntries} sockets, ring buffer ${f.ringBytes >> 20} MiB`,
     `  file records: printed when released${config.eventsMax ? `, after ${config.eventsMax} events` : ""}, ` +
       `after ${config.timeouts.idleSec} s idle or ${config.timeouts.activeSec} s active; socket records likewise or when closed`,
@@ -124,7 +153,14 @@ export function startBanner(f: StartFacts, config: Config): string {
       (config.debugProcess ? `, debug records of '${config.debugProcess}' on stderr` : "") +
       (config.pluginPath !== undefined ? `, -P ${config.pluginPath} ignored (plugins are built in)` : ""),
     `  output: ${f.mode === "daemon" || config.quiet ? "none on stdout" : config.output}` +
-      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join(""),
+      config.collectors.map((c) => `, UDP ${c.family === 6 ? `[${c.host}]` : c.host}:${c.port}`).join("") +
+      (config.syslog ? `, syslog ${config.syslog.url} (spool ${Math.floor(config.syslog.spoolBytes / 2 ** 20)} MiB)` : "") +
+      (config.outputFile
+        ? `, file ${config.outputFile.path} (rotated at ${Math.floor(config.outputFile.maxBytes / 2 ** 20)} MiB, ${config.outputFile.keep} kept)`
+        : "") +
+      (config.metrics
+        ? `; metrics at http://${config.metrics.family === 6 ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`
+        : ""),
   ];
   return `${out.join("\n")}\n`;
 }

@@ -7,6 +7,13 @@
 import { secondPrefix, seconds9 } from "./values.ts";
 
 const encoder = new TextEncoder();
+/** Buffer's native copy works on any Uint8Array: ~30 ns for 1 KB, where set(subarray()) takes ~100-150 */
+const nativeCopy = Buffer.prototype.copy;
+
+/** Copies src[from, to) into dst at `at`, without making a view of either. */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  nativeCopy.call(src, dst, at, from, to);
+}
 const NS_PER_S = 1_000_000_000n;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
@@ -73,6 +80,14 @@ export class JsonBytes {
     let p = this.pos;
     for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
     this.pos = p;
+  }
+
+  /** Bytes src[from, to) of another buffer, copied at once (a record formatted elsewhere). */
+  copy(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    copyBytes(src, from, to, this.buf, this.pos);
+    this.pos += n;
   }
 
   /** Bytes made beforehand (e.g. with encode()). */

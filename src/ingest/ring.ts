@@ -15,6 +15,8 @@ export class RingReader {
   lost = 0;
   /** the last drain stopped because more() said so, with records left in the ring */
   stoppedEarly = false;
+  /** bytes that were in the ring when the last drain began */
+  fillAtDrain = 0;
 
   constructor(
     private readonly ring: RingHandle,
@@ -30,8 +32,9 @@ export class RingReader {
    */
   drain(visit: RecordVisitor, more: () => boolean = () => true): number {
     let total = 0;
-    for (;;) {
+    for (let first = true; ; first = false) {
       const r = this.ring.drain(this.buf);
+      if (first) this.fillAtDrain = Number(r[4]);
       const used = Number(r[0]);
       total += Number(r[1]);
       this.lost = Number(r[3]);
@@ -48,6 +51,11 @@ export class RingReader {
         return total;
       }
     }
+  }
+
+  /** Bytes in the ring now, not drained yet. */
+  fill(): number {
+    return this.ring.fill();
   }
 
   close(): void {

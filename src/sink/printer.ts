@@ -1,17 +1,22 @@
 /**
  * Decoded records to text and to the sinks: one-line or indented JSON to stdout, or the
- * table there with one-line JSON for the collectors. Each record printed takes the next
- * sequence number and the processing time. One-line JSON that only stdout wants is
- * formatted straight into stdout's buffer as bytes, without making the record's string.
+ * table there; the collectors get what stdout shows as JSON (one-line JSON with the
+ * table), and the line outputs (syslog relay, NDJSON file) one-line JSON whatever -o
+ * says. Each record printed takes the next sequence number and the processing time.
+ * A record's one-line JSON is formatted once, as bytes: straight into stdout's buffer when
+ * only stdout wants it, else into a scratch buffer whose bytes every line output copies
+ * (and which becomes a string only for pretty JSON and the collectors).
  */
 import type { AppMessage } from "../records/app.ts";
 import type { FileRecord } from "../records/file.ts";
 import type { SockRecord } from "../records/sock.ts";
 import type { OutputFormat } from "../config.ts";
-import { type FileDigests, type FormatContext, fileBytes, fileJson } from "../format/file-json.ts";
+import { type FileDigests, type FormatContext, fileBytes } from "../format/file-json.ts";
+import { type JsonBytes, text, textStart } from "../format/json-bytes.ts";
 import { pretty } from "../format/pretty.ts";
-import { sockBytes, sockJson } from "../format/sock-json.ts";
+import { sockBytes } from "../format/sock-json.ts";
 import { TableFormat } from "../format/table.ts";
+import type { LineOutput } from "./line-output.ts";
 import type { Sink } from "./stdout.ts";
 import type { UdpSink } from "./udp.ts";
 
@@ -25,6 +30,8 @@ export interface PrinterOptions {
   readonly toStdout: boolean;
   readonly stdout: Sink;
   readonly collectors: UdpSink | undefined;
+  /** outputs that take every record as one line of JSON */
+  readonly lines: readonly LineOutput[];
 }
 
 export class RecordPrinter {
@@ -35,10 +42,16 @@ export class RecordPrinter {
   /** what ends a record on stdout: a newline, or kflowd's newline, RS, newline */
   private readonly rs: boolean;
   private readonly table: TableFormat | undefined;
-  /** JSON is made when stdout shows it or collectors want it */
+  /** JSON is made when stdout shows it or another output wants it */
   private readonly json: boolean;
   /** one-line JSON for stdout alone: formatted into its buffer (the same bytes as the string) */
   private readonly direct: boolean;
+  /** the record's JSON is wanted as a string: pretty JSON, the collectors */
+  private readonly asText: boolean;
+  private readonly lines: readonly LineOutput[];
+  /** file and socket records printed */
+  files = 0;
+  socks = 0;
 
   constructor(
     context: Omit<FormatContext, "seq" | "nowNs" | "uptimeNs">,
@@ -48,8 +61,10 @@ export class RecordPrinter {
     this.indented = opts.output === "json";
     this.rs = this.indented || opts.rs === true;
     this.table = opts.output === "table" ? new TableFormat(opts.width) : undefined;
-    this.json = !this.table || opts.collectors !== undefined;
-    this.direct = opts.output === "json-min" && opts.toStdout && opts.collectors === undefined;
+    this.lines = opts.lines;
+    this.json = !this.table || opts.collectors !== undefined || this.lines.length > 0;
+    this.direct = opts.output === "json-min" && opts.toStdout && opts.collectors === undefined && this.lines.length === 0;
+    this.asText = opts.collectors !== undefined || (this.indented && opts.toStdout);
   }
 
   /** Records printed so far (the last sequence number). */
@@ -65,22 +80,32 @@ export class RecordPrinter {
   /** digests: -c on and the file executable (undefined: no checksum keys). */
   file(rec: FileRecord, digests: FileDigests | undefined): void {
     const c = this.next();
+    this.files++;
     if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.file(rec, c)}\n`);
     if (this.direct) {
       const out = this.opts.stdout.begin();
       fileBytes(out, rec, c, digests);
       this.end(out);
-    } else if (this.json) this.emit(fileJson(rec, c, digests));
+    } else if (this.json) {
+      const out = textStart();
+      fileBytes(out, rec, c, digests);
+      this.emit(out);
+    }
   }
 
   sock(rec: SockRecord, messages: AppMessage[] | undefined): void {
     const c = this.next();
+    this.socks++;
     if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.sock(rec, c, messages ?? [])}\n`);
     if (this.direct) {
       const out = this.opts.stdout.begin();
       sockBytes(out, rec, c, messages);
       this.end(out);
-    } else if (this.json) this.emit(sockJson(rec, c, messages));
+    } else if (this.json) {
+      const out = textStart();
+      sockBytes(out, rec, c, messages);
+      this.emit(out);
+    }
   }
 
   /** Ends a record formatted into stdout's buffer. */
@@ -102,10 +127,22 @@ export class RecordPrinter {
     return ctx;
   }
 
-  /** One record's JSON to stdout (unless the table is shown) and to the collectors. */
-  private emit(line: string): void {
-    const text = this.indented ? pretty(line) : line;
-    if (this.opts.toStdout && !this.table) this.opts.stdout.write(this.rs ? `${text}\n\x1e\n` : `${text}\n`);
-    this.opts.collectors?.send(text);
+  /**
+   * One record's one-line JSON (formatted into out) to the line outputs, to stdout (unless
+   * the table is shown) and to the collectors, as pretty JSON where -o json says so.
+   */
+  private emit(out: JsonBytes): void {
+    const n = out.pos;
+    for (const o of this.lines) o.line(out.buf, 0, n);
+    if (this.opts.toStdout && !this.table && !this.indented) {
+      const s = this.opts.stdout.begin();
+      s.copy(out.buf, 0, n);
+      this.end(s);
+    }
+    if (!this.asText) return;
+    const line = text(out);
+    const shown = this.indented ? pretty(line) : line;
+    if (this.opts.toStdout && this.indented) this.opts.stdout.write(`${shown}\n\x1e\n`);
+    this.opts.collectors?.send(shown);
   }
 }

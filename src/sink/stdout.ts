@@ -5,8 +5,10 @@
  * that does not keep up never blocks the agent and never grows its memory without bound:
  * while a write or flush waits for the pipe, records are held up to MAX_HELD_BYTES and
  * dropped beyond it; a reader that went away (EPIPE) or any other write error ends
- * output to stdout. Records not written either way are counted in `dropped`, never fatal.
+ * output to stdout. Records not written either way are counted in `dropped`, never fatal
+ * here: when stdout is the agent's only output, the agent stops once it is gone.
  */
+import { writeEndGone } from "../../ffi/poll.ts";
 import { JsonBytes } from "../format/json-bytes.ts";
 
 export interface Sink {
@@ -25,6 +27,10 @@ export interface Sink {
   close(waitMs?: number): Promise<void>;
   /** records not written: the reader was too slow (held records over the bound) or gone */
   readonly dropped: number;
+  /** records taken (written, or waiting to be; those lost later are also in dropped) */
+  readonly records: number;
+  /** bytes waiting in the agent for the reader */
+  readonly queuedBytes: number;
   /** why stdout stopped taking records, if it did (e.g. "EPIPE") */
   readonly failure: string | undefined;
   /**
@@ -32,6 +38,11 @@ export interface Sink {
    * kernel) for now; false again after a while, so a stuck reader cannot hold them forever.
    */
   holdBack(): boolean;
+  /**
+   * Looks whether the reader went away while nothing was written (a pipe whose reader
+   * closed, a terminal hung up); if so, output to stdout ends as on a failed write.
+   */
+  checkReader(): void;
 }
 
 /** most output held while the reader is behind; about 8 MiB of JSON (~7000 records) */
@@ -56,15 +67,24 @@ export interface Writer {
   unref(): void;
 }
 
-/**
- * The sink on the agent's stdout. `notice` gets the one line said when stdout stops taking
- * records (by default on stderr).
- */
-export function stdoutSink(
-  writer: Writer = Bun.stdout.writer(),
-  maxHeldBytes = MAX_HELD_BYTES,
-  notice: (line: string) => void = (line) => process.stderr.write(line),
-): Sink {
+/** What the sink needs to know besides the writer; tests substitute their own. */
+export interface StdoutOptions {
+  readonly maxHeldBytes?: number;
+  /** gets the one line said when stdout stops taking records (by default on stderr) */
+  readonly notice?: (line: string) => void;
+  /** stdout is the only output: when its reader is gone the agent stops (and says so) */
+  readonly alone?: boolean;
+  /** why the reader is gone, if it is, seen without writing (default: poll(2) on fd 1) */
+  readonly readerGone?: () => string | undefined;
+}
+
+/** The sink on the agent's stdout. */
+export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: StdoutOptions = {}): Sink {
+  const maxHeldBytes = options.maxHeldBytes ?? MAX_HELD_BYTES;
+  const notice = options.notice ?? ((line: string) => process.stderr.write(line));
+  const readerGone = options.readerGone ?? (() => writeEndGone(1));
+  /** close() began: a failure now is the end of a stop, not a reason for one */
+  let closing = false;
   /** the records not handed to the writer yet: held while `pending` */
   const out = new JsonBytes(BUFFER_BYTES);
   /** where the record being formatted starts in `out` */
@@ -76,6 +96,7 @@ export function stdoutSink(
   /** the write or flush the reader has not taken yet */
   let pending: Promise<void> | undefined;
   let dropped = 0;
+  let taken = 0;
   let failure: string | undefined;
   /** the reader fell behind by more than the bound at least once (said once) */
   let behind = false;
@@ -85,7 +106,11 @@ export function stdoutSink(
   function fail(e: unknown): void {
     if (failure === undefined) {
       failure = (e as { code?: string } | null)?.code ?? (e instanceof Error ? e.message : String(e));
-      notice(`kflowd: stdout: ${failure}; records are no longer printed there (counted as dropped)\n`);
+      notice(
+        options.alone && !closing
+          ? `kflowd: stdout: ${failure}; its reader is gone and it is the only output: stopping\n`
+          : `kflowd: stdout: ${failure}; records are no longer printed there (counted as dropped)\n`,
+      );
     }
     dropped += inWriter + inBuffer;
     inWriter = 0;
@@ -152,9 +177,11 @@ export function stdoutSink(
         return;
       }
       inBuffer++;
+      taken++;
       return;
     }
     inBuffer++;
+    taken++;
     if (out.pos >= CHUNK_BYTES) hand();
   }
 
@@ -179,6 +206,7 @@ export function stdoutSink(
     end,
     flush,
     async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+      closing = true;
       const deadline = Date.now() + waitMs;
       flush();
       while ((pending || inBuffer > 0) && failure === undefined && Date.now() < deadline) {
@@ -201,6 +229,12 @@ export function stdoutSink(
     get dropped() {
       return dropped;
     },
+    get records() {
+      return taken;
+    },
+    get queuedBytes() {
+      return out.pos;
+    },
     get failure() {
       return failure;
     },
@@ -212,6 +246,11 @@ export function stdoutSink(
       const now = Date.now();
       if (holdingSince === 0) holdingSince = now;
       return now - holdingSince < MAX_HOLD_BACK_MS;
+    },
+    checkReader(): void {
+      if (failure !== undefined || closing) return;
+      const why = readerGone();
+      if (why !== undefined) fail(Object.assign(new Error(why), { code: why }));
     },
   };
 }

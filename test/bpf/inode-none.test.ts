@@ -1,5 +1,5 @@
-// The inode tier "none" (kernels with neither the ctime tracepoints nor kprobes), forced
-// here on a kernel that has one: path operations by relative names and through directory
+// The inode tier "none" (kernels with neither the ctime tracepoints nor kprobes), as the
+// loader picks it for a kernel probed to offer neither: path operations by relative names and through directory
 // descriptors still name their file, with the events and without inode data.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { loadLibbpf } from "../../ffi/libbpf.ts";
 import { loadShim } from "../../ffi/shim.ts";
 import { RingReader } from "../../src/ingest/ring.ts";
-import { type KernelSession, startKernel } from "../../src/kernel.ts";
+import { type KernelSession, probeKernel, startKernel } from "../../src/kernel.ts";
 import { decodeFile, type FileRecord } from "../../src/records/file.ts";
 import { recordType } from "../../src/records/header.ts";
 import { FsEvent, RecFile, RecType } from "../../src/records/layout.gen.ts";
@@ -56,8 +56,8 @@ describe.skipIf(skip)("inode tier none", () => {
       apps: { ports: [], unixSyslog: false },
       appBytes: 1400,
       monitor: { file: true, socket: false },
-      inodeSource: "none",
-    });
+      // a kernel that offers neither inode source
+    }, { ...probeKernel(lib), ctime: false, kprobes: false });
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 1 << 20);
   });
 

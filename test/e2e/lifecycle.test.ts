@@ -2,7 +2,7 @@
 // daemon sending to a real UDP listener), -o table, -V statistics, -D debug lines, -P,
 // and SIGTERM flushing a record that was pending, promptly.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
 import { AGENT } from "../helpers/paths.ts";
@@ -102,6 +102,41 @@ describe.skipIf(skip)("lifecycle", () => {
     }
   });
 
+  test("-d --output-file with a relative path: the file is where the command ran, the daemon runs in /", async () => {
+    const cmd = Bun.spawn([AGENT, "-d", "-m", "file", "--output-file", "daemon-records.json"], {
+      cwd: dir,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await cmd.exited).toBe(0);
+    let err = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of cmd.stderr) {
+      err += decoder.decode(chunk, { stream: true });
+      if (err.includes("running in the background")) break;
+    }
+    const pid = Number(/running in the background with PID (\d+)/.exec(err)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    daemons.push(pid);
+    try {
+      expect(readlinkSync(`/proc/${pid}/cwd`)).toBe("/");
+      expect(err).toContain(`file ${dir}/daemon-records.json (rotated at 100 MiB, 5 kept)`);
+      const path = `${dir}/to-daemon-file.txt`;
+      writeFileSync(path, "daemon");
+      const deadline = Date.now() + 5000;
+      let found = false;
+      while (!found && Date.now() < deadline) {
+        found = existsSync(`${dir}/daemon-records.json`) && readFileSync(`${dir}/daemon-records.json`, "utf8").includes('"File": "to-daemon-file.txt"');
+        await Bun.sleep(20);
+      }
+      expect(found).toBe(true);
+    } finally {
+      process.kill(pid, "SIGTERM");
+      expect(await exitedWithin(pid, 5000)).toBe(true);
+    }
+  });
+
   test("-d: a daemon that cannot start makes the command fail with its reason", async () => {
     // a library named libbpf.so.1 that is not libbpf, found first through LD_LIBRARY_PATH
     const fake = `${dir}/fake-lib`;
@@ -179,6 +214,8 @@ describe.skipIf(skip)("lifecycle", () => {
       15_000,
     );
     expect(line).toMatch(/^kflowd: stats: \d+ records in \d+\.\d s \(\d+\.\d\/s, \d+ in all\); lost since last: ring full 0, /);
+    // the features the banner reports degraded, named again
+    expect(line).toMatch(/; degraded: (none|[\w-]+(, [\w-]+)*)$/);
     expect(await agent.stop()).toBe(0);
   });
 

@@ -1,5 +1,6 @@
 // Faults around the agent, each on the compiled agent with real activity: stdout closed by
-// its reader (EPIPE) or blocked by one that does not read, UDP collectors that are down
+// its reader (EPIPE: the agent ends when stdout was its only output, else runs on) or
+// blocked by one that does not read, UDP collectors that are down
 // (ICMP port unreachable) or unreachable (no route), SIGKILL (nothing of the agent stays in
 // the kernel), and a second instance beside the first.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -17,6 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { cgroup2Mount } from "../../src/kernel.ts";
+import { AGENT } from "../helpers/paths.ts";
 import { peer } from "../helpers/peer.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 import { AgentProcess, StdoutFifo } from "./agent-process.ts";
@@ -59,11 +61,59 @@ function reap(agent: AgentProcess | undefined): void {
 describe.skipIf(skip)("stdout faults", () => {
   beforeAll(() => mkdirSync(churnDir, { recursive: true }));
 
-  test("the reader closes stdout (EPIPE): one line says so, the agent runs on with bounded memory and stops with 0", async () => {
-    const fifo = new StdoutFifo(`${dir}/epipe.fifo`);
+  test("the reader closes stdout (EPIPE) and stdout is the only output: the agent ends as a filter does, exit 0 and the summary", async () => {
+    const fifo = new StdoutFifo(`${dir}/epipe-alone.fifo`);
     let agent: AgentProcess | undefined;
     try {
       agent = await AgentProcess.start(["-o", "json-min", "-m", "file"], { stdout: fifo.forAgent });
+      fifo.releaseWriteEnd();
+      writeFileSync(`${dir}/before-epipe-alone.txt`, "x");
+      await agent.waitFor(() => (fifo.read(), fifo.text.includes("before-epipe-alone.txt")), "the first record on the FIFO");
+      // the reader goes away; records to write (or, with none, the next look at stdout) show it
+      fifo.close();
+      churn(1000);
+      expect(await Promise.race([agent.exited, Bun.sleep(20_000).then(() => "still running")])).toBe(0);
+      expect(agent.stderr.match(/^kflowd: stdout: .*$/gm)).toEqual([
+        "kflowd: stdout: EPIPE; its reader is gone and it is the only output: stopping",
+      ]);
+      expect(agent.summary().records).toBeGreaterThan(0);
+      expect(agent.strayStderr()).toEqual([]);
+    } finally {
+      reap(agent);
+      fifo.close();
+    }
+  });
+
+  test("kflowd | head -1: one record, then the agent exits 0 with its summary on stderr", async () => {
+    const err = `${dir}/head.stderr`;
+    const sh = Bun.spawn(["bash", "-c", `"$0" -o json-min -m file 2>"$1" | head -1; exit "\${PIPESTATUS[0]}"`, AGENT, err], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    const out = new Response(sh.stdout).text();
+    // files until head has its line and the pipeline ends
+    let n = 0;
+    const making = setInterval(() => writeFileSync(`${dir}/head-${n++ % 8}.txt`, "x"), 50);
+    try {
+      expect(await Promise.race([sh.exited, Bun.sleep(30_000).then(() => "still running")])).toBe(0);
+    } finally {
+      clearInterval(making);
+      if (sh.exitCode === null) sh.kill("SIGKILL");
+    }
+    const line = (await out).trim();
+    expect(line.split("\n")).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ InfoSequenceNumber: expect.any(Number) });
+    const stderr = readFileSync(err, "utf8");
+    expect(stderr).toContain("kflowd: stdout: EPIPE; its reader is gone and it is the only output: stopping\n");
+    expect(stderr).toMatch(/^kflowd: stopped after \d+ records; lost: .*stdout dropped \d+/m);
+  });
+
+  test("EPIPE with another output: one line says so, the agent runs on with bounded memory, the file gets every record", async () => {
+    const fifo = new StdoutFifo(`${dir}/epipe.fifo`);
+    const file = `${dir}/epipe-records.json`;
+    let agent: AgentProcess | undefined;
+    try {
+      agent = await AgentProcess.start(["-o", "json-min", "-m", "file", "--output-file", file], { stdout: fifo.forAgent });
       fifo.releaseWriteEnd();
       const path = `${dir}/before-epipe.txt`;
       writeFileSync(path, "x");
@@ -75,13 +125,18 @@ describe.skipIf(skip)("stdout faults", () => {
       await Bun.sleep(500);
       expect(agent.alive()).toBe(true);
       expect(agent.rssMiB() - before).toBeLessThan(100);
+      writeFileSync(`${dir}/after-epipe.txt`, "y");
+      await agent.waitFor(() => readFileSync(file, "utf8").includes('"File": "after-epipe.txt"'), "a record in the file after EPIPE", 30_000);
       expect(agent.stderr.match(/^kflowd: stdout: .*$/gm)).toEqual([
         "kflowd: stdout: EPIPE; records are no longer printed there (counted as dropped)",
       ]);
       // no stack traces, no uncaught errors: only the banner and the agent's own lines
       expect(agent.strayStderr()).toEqual([]);
       expect(await agent.stop()).toBe(0);
-      expect(agent.summary().records).toBeGreaterThan(2 * PHASE * 0.5);
+      const { records, lost } = agent.summary();
+      expect(records).toBeGreaterThan(2 * PHASE * 0.5);
+      expect(lost["output file dropped"]).toBe(0);
+      expect(readFileSync(file, "utf8").split("\n").length - 1).toBe(records);
       expect(agent.strayStderr()).toEqual([]);
     } finally {
       reap(agent);
@@ -186,6 +241,8 @@ describe.skipIf(skip)("UDP collector faults", () => {
       await agent.waitFor(() => received.some((t) => t.includes(names[49]!)), "the last record at the live collector");
       // each of them reached the live collector, once
       expect(names.map((n) => received.filter((t) => t.includes(n)).length)).toEqual(names.map(() => 1));
+      // a datagram goes out as the record is formatted, stdout's copy at the end of the batch
+      await agent.waitFor(() => agent!.fileRecords(last).length > 0, "the last record on stdout");
       expect(agent.fileRecords(last)).toHaveLength(1);
       expect(agent.alive()).toBe(true);
       expect(await agent.stop()).toBe(0);

@@ -50,10 +50,13 @@ export class RunningAgent {
   private constructor(
     args: string[],
     private readonly format: "json-min" | "json" | "table",
+    env: Record<string, string>,
     /** records end with "\n\x1e\n" (-o json, or --rs) */
     private readonly rs = format === "json",
   ) {
-    this.proc = spawnAgent(() => Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+    this.proc = spawnAgent(() =>
+      Bun.spawn([AGENT, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } }),
+    );
     this.done = Promise.all([
       pumpText(this.proc.stdout, (t) => this.takeStdout(t)),
       pumpText(this.proc.stderr, (t) => {
@@ -62,10 +65,10 @@ export class RunningAgent {
     ]).then(() => {});
   }
 
-  /** Starts the agent and waits until it reports that it is attached. */
-  static async start(args: string[] = ["-o", "json-min"]): Promise<RunningAgent> {
+  /** Starts the agent (env added to the test's) and waits until it reports that it is attached. */
+  static async start(args: string[] = ["-o", "json-min"], env: Record<string, string> = {}): Promise<RunningAgent> {
     const format = args.includes("json-min") ? "json-min" : args.includes("table") ? "table" : "json";
-    const agent = new RunningAgent(args, format, format === "json" || args.includes("--rs"));
+    const agent = new RunningAgent(args, format, env, format === "json" || args.includes("--rs"));
     await agent.waitFor(() => agent.stderr.includes(" started in terminal mode"), "the start-up line", 10_000);
     return agent;
   }

@@ -16,14 +16,25 @@ const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 /** TCG is slow; a boot, agent start and scenario take well under this */
 const BOOT_TIMEOUT_S = 300;
 
-/** Kernel image of target, downloaded and unpacked once; returns [path, package]. */
+/**
+ * Kernel image of target, downloaded and unpacked once; returns [path, package].
+ * Older packages hold the image as /boot/vmlinuz-ABI in linux-image-ABI itself. Newer
+ * ones (trixie-backports from 6.19, unstable) split it: linux-image-ABI is an empty
+ * package depending on linux-binary-ABI, which holds the image (/boot/vmlinuz-ABI in 6.19,
+ * /usr/lib/modules/ABI/vmlinuz in 7.x), linux-modules-ABI and linux-base-ABI.
+ */
 export async function kernelImage(k: KernelTarget): Promise<[string, string]> {
   await aptUpdate(k.suite);
   const pkg = await newestPackage(k.suite, k.image);
+  const abi = pkg.replace(/^linux-image-/, "");
   const dir = `${CACHE}/kernels/${pkg}`;
-  const image = `${dir}/boot/vmlinuz-${pkg.replace(/^linux-image-/, "")}`;
-  if (!existsSync(image)) await extractDeb(await fetchDeb(k.suite, pkg), dir);
-  if (!existsSync(image)) throw new Error(`${pkg} has no ${image}`);
+  const found = () => [`${dir}/boot/vmlinuz-${abi}`, `${dir}/usr/lib/modules/${abi}/vmlinuz`].find((p) => existsSync(p));
+  for (const from of [pkg, `linux-binary-${abi}`]) {
+    if (found()) break;
+    await extractDeb(await fetchDeb(k.suite, from), dir);
+  }
+  const image = found();
+  if (!image) throw new Error(`neither ${pkg} nor linux-binary-${abi} holds a vmlinuz`);
   return [image, pkg];
 }
 

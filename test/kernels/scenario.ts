@@ -148,8 +148,8 @@ export function socketChecks(out: ScenarioOutput, port: number, guest: boolean):
   const first = (r: Record<string, unknown> | undefined, key: string) => (r?.[key] as Record<string, unknown>[] | undefined)?.[0];
   check("DNS query decoded (nslookup)", u?.App === "DNS" && JSON.stringify(first(u, "AppTxDns")?.ResourceRecords) === '[["A","kflowd.test"]]', u);
   check("HTTP request decoded (wget)", c?.App === "HTTP" && first(c, "AppTxHttp")?._Url === "/index.html", c);
-  // the connection open before the start: owners from the iterator (5.12+) or from the
-  // first read or write (5.10, 5.11); only what was sent after the start is counted
+  // the connection open before the start: owners from the iterator; only what was sent
+  // after the start is counted
   const pc = sock("preclient");
   check(
     "TCP open before the start, client",

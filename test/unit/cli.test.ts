@@ -33,7 +33,14 @@ describe("options", () => {
       versions: false,
       checksums: false,
       daemon: false,
+      selfTest: "warn",
     });
+  });
+
+  test("--self-test: warn, fatal or off; anything else names the option", () => {
+    expect(config(["--self-test", "fatal"]).selfTest).toBe("fatal");
+    expect(config(["--self-test", "off"]).selfTest).toBe("off");
+    expect(() => config(["--self-test", "loud"])).toThrow("option --self-test: expected warn, fatal, off");
   });
 
   test("-p: one application per option, off, case-insensitive names", () => {
@@ -57,6 +64,47 @@ describe("options", () => {
         { host: "fe80::1", port: 9, family: 6 },
       ],
     });
+  });
+
+  test("--syslog: tcp:// or tls:// with a name, IPv4 or bracketed IPv6; files made absolute; the spool in MiB", () => {
+    expect(config(["--syslog", "tcp://[::1]:514"]).syslog).toEqual({
+      scheme: "tcp",
+      host: "::1",
+      port: 514,
+      url: "tcp://[::1]:514",
+      spoolBytes: 32 << 20,
+    });
+    const tls = config([
+      "--syslog", "tls://relay.example.org:6514", "--syslog-ca", "ca.pem", "--syslog-cert", "/etc/kflowd/c.pem",
+      "--syslog-key", "/etc/kflowd/c.key", "--syslog-spool", "8",
+    ]).syslog;
+    expect(tls).toEqual({
+      scheme: "tls",
+      host: "relay.example.org",
+      port: 6514,
+      url: "tls://relay.example.org:6514",
+      ca: `${process.cwd()}/ca.pem`,
+      cert: "/etc/kflowd/c.pem",
+      key: "/etc/kflowd/c.key",
+      spoolBytes: 8 << 20,
+    });
+    expect(config(["--syslog", "tcp://10.0.0.5:514"]).syslog?.host).toBe("10.0.0.5");
+  });
+
+  test("--output-file with its size and count; --metrics; -q and -d take any output besides stdout", () => {
+    expect(config(["--output-file", "/var/log/kflowd/records.json"]).outputFile).toEqual({
+      path: "/var/log/kflowd/records.json",
+      maxBytes: 100 << 20,
+      keep: 5,
+    });
+    expect(config(["--output-file", "r.json", "--output-file-size", "1", "--output-file-keep", "9"]).outputFile).toEqual({
+      path: `${process.cwd()}/r.json`,
+      maxBytes: 1 << 20,
+      keep: 9,
+    });
+    expect(config(["--metrics", "[::1]:9464"]).metrics).toEqual({ host: "::1", port: 9464, family: 6 });
+    expect(config(["-q", "--output-file", "/x"]).quiet).toBe(true);
+    expect(config(["-d", "--syslog", "tcp://relay:514"]).daemon).toBe(true);
   });
 
   test("-m: words or their prefixes", () => {
@@ -144,6 +192,23 @@ describe("options", () => {
     [["-t", "0"], "option -t: '0' is not a number of seconds"],
     [["-t", ","], "option -t: expects IDLE[,ACTIVE] in seconds"],
     [["-t", "1,2,3"], "option -t: expects IDLE[,ACTIVE] in seconds"],
+    [["--syslog", "udp://relay:514"], "option --syslog: 'udp://relay:514' is not tcp://HOST:PORT or tls://HOST:PORT"],
+    [["--syslog", "tcp://relay"], "option --syslog: 'tcp://relay' is not tcp://HOST:PORT"],
+    [["--syslog", "tcp://::1:514"], "option --syslog: 'tcp://::1:514' is not tcp://HOST:PORT"],
+    [["--syslog", "tcp://re_lay:514"], "is not tcp://HOST:PORT"],
+    [["--syslog", "tcp://relay:0"], "is not tcp://HOST:PORT"],
+    [["--syslog", "tls://relay:6514"], "option --syslog tls://...: needs --syslog-ca"],
+    [["--syslog", "tcp://relay:514", "--syslog-ca", "ca.pem"], "option --syslog-ca needs --syslog tls://HOST:PORT"],
+    [["--syslog-cert", "c.pem"], "option --syslog-cert needs --syslog tls://HOST:PORT"],
+    [["--syslog", "tls://relay:6514", "--syslog-ca", "ca.pem", "--syslog-key", "k"], "options --syslog-cert and --syslog-key go together"],
+    [["--syslog-spool", "8"], "option --syslog-spool needs --syslog"],
+    [["--syslog", "tcp://relay:514", "--syslog-spool", "0"], "option --syslog-spool: '0' is not a number of MiB from 1 to 4096"],
+    [["--output-file", ""], "option --output-file needs a path"],
+    [["--output-file-size", "5"], "option --output-file-size needs --output-file"],
+    [["--output-file-keep", "5"], "option --output-file-keep needs --output-file"],
+    [["--output-file", "/x", "--output-file-keep", "0"], "option --output-file-keep: '0' is not a count of files from 1 to 1000"],
+    [["--metrics", "localhost:9464"], "option --metrics: 'localhost:9464' is not IP:PORT"],
+    [["--metrics", "127.0.0.1:1,127.0.0.1:2"], "option --metrics: '127.0.0.1:1,127.0.0.1:2' is one IP:PORT, not a list"],
   ])("%p is refused: %s", (argv, message) => {
     expect(() => config(argv)).toThrow(UsageError);
     expect(() => config(argv)).toThrow(message);

@@ -1,4 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { writeEndGone } from "../../../ffi/poll.ts";
 import { type Sink, stdoutSink, type Writer } from "../../../src/sink/stdout.ts";
 
 const decoder = new TextDecoder();
@@ -68,11 +71,12 @@ class FakeWriter implements Writer {
   }
 }
 
-function make(maxHeld?: number): { sink: Sink; w: FakeWriter; notices: string[] } {
+function make(maxHeld?: number, alone = false): { sink: Sink; w: FakeWriter; notices: string[]; gone: { why?: string } } {
   const w = new FakeWriter();
   const notices: string[] = [];
-  const sink = stdoutSink(w, maxHeld, (line) => notices.push(line));
-  return { sink, w, notices };
+  const gone: { why?: string } = {};
+  const sink = stdoutSink(w, { maxHeldBytes: maxHeld, notice: (line) => notices.push(line), alone, readerGone: () => gone.why });
+  return { sink, w, notices, gone };
 }
 
 const rec = (i: number): string => `{"InfoSequenceNumber": ${i}}\n`;
@@ -173,6 +177,35 @@ describe("stdout sink", () => {
     expect(sink.dropped).toBe(4);
   });
 
+  test("the only output: EPIPE says the agent stops; with other outputs it says records go on without stdout", async () => {
+    for (const alone of [true, false]) {
+      const { sink, w, notices } = make(undefined, alone);
+      w.stall();
+      sink.write(rec(1));
+      sink.flush();
+      await w.break();
+      expect(notices).toEqual([
+        alone
+          ? "kflowd: stdout: EPIPE; its reader is gone and it is the only output: stopping\n"
+          : "kflowd: stdout: EPIPE; records are no longer printed there (counted as dropped)\n",
+      ]);
+    }
+  });
+
+  test("checkReader(): a reader gone while nothing is written ends output as a failed write would", () => {
+    const { sink, w, notices, gone } = make(undefined, true);
+    sink.checkReader();
+    expect(sink.failure).toBeUndefined();
+    sink.write(rec(1));
+    gone.why = "EPIPE";
+    sink.checkReader();
+    expect(sink.failure).toBe("EPIPE");
+    expect(sink.dropped).toBe(1);
+    expect(w.text).toBe("");
+    sink.checkReader();
+    expect(notices).toEqual(["kflowd: stdout: EPIPE; its reader is gone and it is the only output: stopping\n"]);
+  });
+
   test("a writer that throws ends output the same way", () => {
     const { sink, w } = make();
     w.throwOnWrite = Object.assign(new Error("bad fd"), { code: "EBADF" });
@@ -237,5 +270,26 @@ describe("stdout sink", () => {
     expect(sink.holdBack()).toBe(false);
     expect(sink.dropped).toBe(0);
     expect(w.text.length).toBe(line.length * 11001);
+  });
+});
+
+describe("writeEndGone (poll on the write end)", () => {
+  test("a FIFO whose reader closed is gone (EPIPE); with its reader, or /dev/null, it is not", () => {
+    const dir = mkdtempSync(`${tmpdir()}/kflowd-poll-`);
+    try {
+      const fifo = `${dir}/f`;
+      expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+      const r = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const w = openSync(fifo, constants.O_WRONLY);
+      expect(writeEndGone(w)).toBeUndefined();
+      closeSync(r);
+      expect(writeEndGone(w)).toBe("EPIPE");
+      closeSync(w);
+      const devNull = openSync("/dev/null", "w");
+      expect(writeEndGone(devNull)).toBeUndefined();
+      closeSync(devNull);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,8 +13,7 @@
  * the ring buffer, is the difference: deltas against what was printed.
  */
 import type { MapAccess } from "../../ffi/map.ts";
-import type { RecordVisitor } from "../ingest/ring.ts";
-import type { ExitNotice } from "../records/exit.ts";
+import type { RecordVisitor } from "./ring.ts";
 import { AF_UNIX } from "../records/net.ts";
 import {
   FileFlags,
@@ -171,6 +170,12 @@ export type ExpiryDecision = "printed" | "printed, ended" | "nothing new" | "end
 
 /** -D q: told each decision of the timeout scans (kflowd's expiry-queue debugging). */
 export type ExpiryDebug = (what: string, key: Uint8Array, decision: ExpiryDecision, idleNs: bigint, ageNs: bigint) => void;
+
+/** A process that ended: its start (tells a reused PID apart) and when it ended. */
+export interface ProcessEnd {
+  readonly startNs: bigint;
+  readonly tsNs: bigint;
+}
 
 export class MapFlusher {
   protected readonly value: Uint8Array;
@@ -345,7 +350,7 @@ export class FileFlusher extends MapFlusher {
   }
 
   /** Exports the aggregations of the processes in exits, with a close event for open files. */
-  flushExited(exits: ReadonlyMap<number, ExitNotice>, visit: RecordVisitor): number {
+  flushExited(exits: ReadonlyMap<number, ProcessEnd>, visit: RecordVisitor): number {
     if (exits.size === 0) return 0;
     let n = 0;
     for (const key of this.map.keys()) {
