@@ -131,6 +131,7 @@ function task(): TaskIdentity {
     comm,
     exe: pick(["", comm, `${comm}.11`, name()]),
     parentExe: name(),
+    cgroupId: pick([0, 1, int(2 ** 32), int(2 ** 32) + 2 ** 32 * int(4)]),
   };
 }
 
