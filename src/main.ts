@@ -3,16 +3,20 @@
  * wires the kernel feed, the enrichment caches and the outputs into the pipeline
  * (src/pipeline.ts). Nothing else wires stages.
  */
+import { readFileSync } from "node:fs";
+import { cgroupPathByHandle } from "../ffi/cgroup-path.ts";
 import { monotonicNs } from "../ffi/clock.ts";
 import { BpfError, SetupError } from "../ffi/errors.ts";
 import { loadLibbpf } from "../ffi/libbpf.ts";
 import { MapAccess } from "../ffi/map.ts";
 import { loadShim } from "../ffi/shim.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
+import { RemoteNames } from "./app/dns-names.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
 import { bpfObjectPath, shimPath } from "./embedded.ts";
+import { CgroupNames } from "./enrich/cgroups.ts";
 import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
 import { DigestWait } from "./enrich/digest-wait.ts";
@@ -24,7 +28,7 @@ import type { HostInfo } from "./format/common.ts";
 import { FileFlusher, MapFlusher, SOCK_KIND } from "./ingest/expiry.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { kernelStatsReader } from "./ingest/stats.ts";
-import { startKernel } from "./kernel.ts";
+import { cgroup2MountInfo, startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
 import { Pipeline } from "./pipeline.ts";
 import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
@@ -100,12 +104,15 @@ async function run(config: Config): Promise<number> {
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
   const versions = config.versions ? await PackageVersions.load() : undefined;
+  const hierarchy = cgroup2MountInfo(readFileSync("/proc/self/mountinfo", "utf8"));
+  const cgroups = new CgroupNames(hierarchy && { ...hierarchy, byHandle: cgroupPathByHandle(shim, hierarchy.mount) });
+  const remoteNames = new RemoteNames();
   const sink = stdoutSink();
   const collectors = config.collectors.length ? await udpSink(config.collectors) : undefined;
   // stdout's reader, when it shows records at all, pushes back on the ring buffer
   const toStdout = !config.quiet && !daemon;
   const printer = new RecordPrinter(
-    { host, names, devices, interfaces, versions },
+    { host, names, devices, interfaces, versions, cgroups, remoteNames },
     {
       output: config.output,
       width: process.stdout.columns || 120,
@@ -128,6 +135,8 @@ async function run(config: Config): Promise<number> {
     paced: toStdout,
     collectors,
     messages: new AppMessages(config.appMessages),
+    remoteNames,
+    cgroups,
     digests,
     selftest,
     debug: config.debugProcess,

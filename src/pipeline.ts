@@ -61,6 +61,10 @@ export interface PipelineParts {
   /** the UDP collectors, if any */
   readonly collectors?: { readonly failed: number; close(): void };
   readonly messages: AppMessages;
+  /** learns from every DNS message the names that flows' remote addresses were resolved from */
+  readonly remoteNames?: { observe(msg: AppMessage): void };
+  /** names records' cgroups; counts the records whose cgroup it could not name */
+  readonly cgroups?: { readonly unresolved: number };
   /** -c: records of executables wait here for their checksums */
   readonly digests?: DigestWait;
   /** the start-up self-test (src/selftest.ts), whose canary's records are its own */
@@ -133,6 +137,8 @@ export class Pipeline implements RecordHandler {
 
   app(msg: AppMessage): void {
     if (this.parts.debug === "*") this.parts.debugOut(debugApp(msg));
+    // every DNS answer, whether or not its socket's record is printed (or claimed by the self-test)
+    this.parts.remoteNames?.observe(msg);
     if (this.parts.messages.add(msg)) this.full.add(msg.sockKey);
   }
 
@@ -216,7 +222,7 @@ export class Pipeline implements RecordHandler {
 
   /** Every loss counter, the kernel's and the agent's, and what else is worth a note. */
   losses(): StopReport {
-    const { feed, messages, collectors, stdout, digests } = this.parts;
+    const { feed, messages, collectors, stdout, digests, cgroups } = this.parts;
     const k = feed.stats();
     return {
       printed: this.printed,
@@ -233,6 +239,7 @@ export class Pipeline implements RecordHandler {
         udpFailed: collectors?.failed ?? 0,
         stdoutDropped: stdout.dropped,
         checksumsMissing: digests?.missing ?? 0,
+        cgroupsUnresolved: cgroups?.unresolved ?? 0,
       },
       notes: { pathsCut: k.STAT_PATH_TRUNCATED, deferred: k.STAT_DEFERRED },
     };

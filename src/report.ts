@@ -21,6 +21,8 @@ export interface Losses {
   readonly udpFailed: number;
   readonly stdoutDropped: number;
   readonly checksumsMissing: number;
+  /** records whose cgroup could not be named: printed without ProcCgroup and ProcContainerId */
+  readonly cgroupsUnresolved: number;
 }
 
 const LOSSES: readonly (readonly [keyof Losses, string])[] = [
@@ -36,6 +38,7 @@ const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["udpFailed", "UDP sends failed"],
   ["stdoutDropped", "stdout dropped"],
   ["checksumsMissing", "checksums not computed"],
+  ["cgroupsUnresolved", "cgroups unresolved"],
 ];
 
 function lossText(now: Losses, before?: Losses): string {

@@ -5,7 +5,7 @@ import type { SockDirection, SockRecord } from "../records/sock.ts";
 import { appJson } from "./app-json.ts";
 import { SockRole } from "../records/layout.gen.ts";
 import { ipv6 } from "./addr.ts";
-import { infoBytes, procBytes } from "./common.ts";
+import { cgroupBytes, infoBytes, procBytes } from "./common.ts";
 import type { FormatContext } from "./file-json.ts";
 import { type JsonBytes, text, textStart } from "./json-bytes.ts";
 
@@ -233,6 +233,15 @@ export function sockBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext, mes
   out.seconds9(r.tsNs - r.tsFirstNs);
   // captured application messages are rare next to records: made as text
   if (messages && messages.length > 0) out.text(appJson(r, messages));
+  // after every key of kflowd's: the cgroup, and the name the remote address was resolved from
+  cgroupBytes(out, r.task, ctx.cgroups);
+  if (r.family !== AF_UNIX) {
+    const name = ctx.remoteNames.remoteName(r.family, r.raddr, r.tsFirstNs);
+    if (name !== undefined) {
+      out.ascii(', "SockRemoteName": ');
+      out.str(name);
+    }
+  }
   out.byte(125);
 }
 
