@@ -9,7 +9,9 @@
  *     exact for any cgroup that still exists;
  *  2. through the record's process, while it lives: the v2 line of /proc/PID/cgroup,
  *     taken if that directory has the id;
- *  3. by walking the whole hierarchy (not more often than its cost allows).
+ *  3. by walking the whole hierarchy, within a budget of its time: at once for an id
+ *     newer than every one the last walk saw (kernfs hands ids out in increasing order,
+ *     so that cgroup was made since), else not sooner than WALK_MIN_GAP_MS after it.
  * A cgroup removed before its records were printed (a short-lived container without the
  * capability) stays unnamed: counted in `unresolved`.
  */
@@ -68,8 +70,10 @@ const MAX_KNOWN = 16384;
 const MAX_UNKNOWN = 4096;
 /** an id that could not be named is not looked up again sooner than this */
 const RETRY_MS = 1000;
-/** a walk is not repeated before this many times its own duration has passed, nor within the minimum */
-const WALK_COST_FACTOR = 50;
+/** at most this much time of every WALK_WINDOW_MS is spent walking (2 %) */
+const WALK_BUDGET_MS = 20;
+const WALK_WINDOW_MS = 1000;
+/** an id no newer than the last walk's newest (it missed it) waits this long for the next */
 const WALK_MIN_GAP_MS = 200;
 /** deepest directory level walked */
 const WALK_MAX_DEPTH = 32;
@@ -81,6 +85,11 @@ export class CgroupNames {
   private byHandle: CgroupHierarchy["byHandle"];
   private walkedAt = Number.NEGATIVE_INFINITY;
   private walkMs = 0;
+  /** the newest id the last walk saw */
+  private walkedMaxId = 0;
+  /** walk time spent in the current budget window, and when it began */
+  private walkSpentMs = 0;
+  private walkWindowAt = Number.NEGATIVE_INFINITY;
   /** records whose cgroup could not be named */
   unresolved = 0;
 
@@ -173,9 +182,15 @@ export class CgroupNames {
 
   /** Names every directory of the hierarchy, if a walk is due; returns id's path if found. */
   private walk(h: CgroupHierarchy, id: number, now: number): string | undefined {
-    if (now - this.walkedAt < Math.max(WALK_MIN_GAP_MS, WALK_COST_FACTOR * this.walkMs)) return undefined;
+    if (now - this.walkWindowAt >= WALK_WINDOW_MS) {
+      this.walkWindowAt = now;
+      this.walkSpentMs = 0;
+    }
+    if (this.walkSpentMs + this.walkMs > WALK_BUDGET_MS) return undefined;
+    if (id <= this.walkedMaxId && now - this.walkedAt < WALK_MIN_GAP_MS) return undefined;
     const t0 = performance.now();
     let found: string | undefined;
+    let maxId = 0;
     const visit = (rel: string, depth: number): void => {
       let ino: number;
       try {
@@ -185,6 +200,7 @@ export class CgroupNames {
       }
       const path = this.inHierarchy(h, rel);
       if (ino === id) found = path;
+      if (ino > maxId) maxId = ino;
       if (!this.known.has(ino) && this.known.size < MAX_KNOWN) this.remember(ino, path);
       if (depth >= WALK_MAX_DEPTH) return;
       let entries: Dirent[];
@@ -197,6 +213,8 @@ export class CgroupNames {
     };
     visit("", 0);
     this.walkMs = performance.now() - t0;
+    this.walkSpentMs += this.walkMs;
+    this.walkedMaxId = maxId;
     this.walkedAt = this.nowMs();
     return found;
   }

@@ -60,17 +60,29 @@ describe("CgroupNames", () => {
     expect(names.unresolved).toBe(0);
   });
 
-  test("a cgroup made after the last walk is found by the next one, once its cost allows", () => {
+  test("a cgroup made after the last walk is found by another at once (its id is newer than any walked)", () => {
+    const now = 0;
+    const names = new CgroupNames({ mount, root: "/" }, () => now);
+    names.cgroup(ino("user.slice"), 0);
+    // kernfs numbers new directories upwards; this stand-in file system may not: made until one is
+    const newest = Math.max(statSync(mount).ino, ...dirs.map(ino));
+    let n = 0;
+    do mkdirSync(`${mount}/user.slice/new${++n}.scope`);
+    while (ino(`user.slice/new${n}.scope`) <= newest && n < 100);
+    expect(names.cgroup(ino(`user.slice/new${n}.scope`), 0)?.path).toBe(`/user.slice/new${n}.scope`);
+    expect(names.unresolved).toBe(0);
+  });
+
+  test("an id the last walk did not find waits for the next one after a pause", () => {
     let now = 0;
     const names = new CgroupNames({ mount, root: "/" }, () => now);
     names.cgroup(ino("user.slice"), 0);
-    mkdirSync(`${mount}/user.slice/new.scope`);
-    const id = ino("user.slice/new.scope");
-    expect(names.cgroup(id, 0)).toBeUndefined();
+    // no directory has this id (older than the newest walked): gone, or never was
+    expect(names.cgroup(3, 0)).toBeUndefined();
     expect(names.unresolved).toBe(1);
     now += 60_000;
-    expect(names.cgroup(id, 0)?.path).toBe("/user.slice/new.scope");
-    expect(names.unresolved).toBe(1);
+    expect(names.cgroup(3, 0)).toBeUndefined();
+    expect(names.unresolved).toBe(2);
   });
 
   test("by file handle: exact, with the mount point and ' (deleted)' taken off; the root of a cgroup namespace kept", () => {
