@@ -10,7 +10,7 @@ import { hostBpfArch } from "../../bpf/build.ts";
 import { agentPath, buildAgent } from "../../scripts/build.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 import { boot, buildInitramfs, kernelImage } from "./guest.ts";
-import { type Check, fileChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
+import { type Check, cgroupChecks, fileChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
 import { sysroot } from "../../scripts/sysroot.ts";
 import { KERNELS } from "./targets.ts";
 
@@ -44,7 +44,7 @@ function printMatrix(): void {
 
 function record(kernel: string, output: string, dir: string, seconds: number, guest: boolean): Check[] {
   const out = parseOutput(output);
-  const checks = [...fileChecks(out, dir), ...pathOpChecks(out, dir), ...socketChecks(out, PORT, guest)];
+  const checks = [...fileChecks(out, dir), ...pathOpChecks(out, dir), ...socketChecks(out, PORT, guest), ...cgroupChecks(out, dir)];
   rows.push({ kernel, tiers: out.tiers, checks, seconds });
   return checks;
 }

@@ -11,6 +11,8 @@ export interface ScenarioOutput {
   readonly agentStderr: string;
   /** feature -> tier, from the agent's start-up lines */
   readonly tiers: Map<string, string>;
+  /** case -> the cgroup its process ran in, and the container id that names ("-": none) */
+  readonly cgroups: Map<string, { path: string; id: string }>;
 }
 
 function between(text: string, begin: string, end: string): string {
@@ -36,6 +38,8 @@ export function parseOutput(output: string): ScenarioOutput {
   for (const m of output.matchAll(/^=== STAT (\S+) (\d+) (\d+)$/gm)) {
     stats.set(m[1]!, { ino: Number(m[2]), size: Number(m[3]) });
   }
+  const cgroups = new Map<string, { path: string; id: string }>();
+  for (const m of output.matchAll(/^=== CGROUP (\S+) (\S+) (\S+)$/gm)) cgroups.set(m[1]!, { path: m[2]!, id: m[3]! });
   const agentStderr = between(output, "=== AGENT STDERR BEGIN\n", "=== AGENT STDERR END");
   const tiers = new Map<string, string>();
   for (const m of agentStderr.matchAll(/^ {2}hooks for ([\w-]+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
@@ -47,6 +51,7 @@ export function parseOutput(output: string): ScenarioOutput {
     agentRc: Number(/^=== AGENT RC (\d+)$/m.exec(output)?.[1] ?? -1),
     agentStderr,
     tiers,
+    cgroups,
   };
 }
 
@@ -174,5 +179,42 @@ export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
   expectFile("exit with file open", `${dir}/open.txt`, "exit", { CREATE: 1, OPEN: 1, MODIFY: 2, CLOSE_WRITE: 1 });
   const deep = [...out.stats.keys()].find((p) => p.endsWith("/deep.txt")) ?? "";
   expectFile("40-level path", deep, "deep", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+  return checks;
+}
+
+/**
+ * The checks of ProcCgroup and ProcContainerId: a file written and a TCP connection made
+ * by processes in containers' cgroups (CRI-O under kubepods, kubepods with the cgroupfs
+ * driver), the accepting server in a docker container's, the connection open before the
+ * start (the iterator reads its process's cgroup), and every record of the scenario's
+ * processes named.
+ */
+export function cgroupChecks(out: ScenarioOutput, dir: string): Check[] {
+  const checks: Check[] = [];
+  const expectCgroup = (name: string, r: Record<string, unknown> | undefined, which: string) => {
+    const want = out.cgroups.get(which);
+    const ok = want !== undefined && r !== undefined && r.ProcCgroup === want.path && r.ProcContainerId === (want.id === "-" ? undefined : want.id);
+    checks.push({
+      feature: "cgroup",
+      name,
+      ok,
+      detail: `want ${JSON.stringify(want ?? null)}, got ${r ? JSON.stringify({ ProcPID: r.ProcPID, ProcCgroup: r.ProcCgroup, ProcContainerId: r.ProcContainerId }) : "no record"}`,
+    });
+  };
+  const sock = (pidName: string) => out.records.find((r) => r.InfoMonitor === "socket" && r.ProcPID === out.pids.get(pidName));
+  expectCgroup("file in a CRI-O container", fileRecord(out, `${dir}/cg.txt`, out.pids.get("cgfile")), "cgfile");
+  expectCgroup("TCP client in a kubepods (cgroupfs) container", sock("wget"), "wget");
+  expectCgroup("TCP server accepting in a docker container", sock("httpd"), "httpd");
+  expectCgroup("TCP open before the start, client (iterator)", sock("preclient"), "pre");
+  expectCgroup("TCP open before the start, server (iterator)", sock("preserver"), "pre");
+  const pids = new Set(out.pids.values());
+  const mine = out.records.filter((r) => pids.has(r.ProcPID as number));
+  const unnamed = mine.filter((r) => typeof r.ProcCgroup !== "string");
+  checks.push({
+    feature: "cgroup",
+    name: "every record of the scenario's processes names its cgroup",
+    ok: mine.length > 0 && unnamed.length === 0,
+    detail: `${unnamed.length} of ${mine.length} without ProcCgroup: ${JSON.stringify(unnamed.slice(0, 2)).slice(0, 400)}`,
+  });
   return checks;
 }
