@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks: node_modules/.bin/bun bench/run.ts [--rounds N] [name...]
- * Names: startup syscall churn http macro throughput profile (default: all, in this
- * order). Root only. Each benchmark measures baseline and agent in the same
+ * Names: startup syscall churn http macro throughput context profile (default: all, in
+ * this order; context needs KFLOWD_BENCH_BASELINE, another kflowd executable). Root only. Each benchmark measures baseline and agent in the same
  * invocation; the table is printed at the end (Markdown) and the rows are written to
  * /tmp/kflowd-bench/results.json.
  */
@@ -9,6 +9,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { churn } from "./churn.ts";
+import { context } from "./context.ts";
 import { http } from "./http.ts";
 import type { Bench, Ctx } from "./lib/bench.ts";
 import { AGENT, prepareAgent } from "./lib/agent.ts";
@@ -20,7 +21,7 @@ import { startup } from "./startup.ts";
 import { syscall } from "./syscall.ts";
 import { throughput } from "./throughput.ts";
 
-const ALL: readonly Bench[] = [startup, syscall, churn, http, macro, throughput, profile];
+const ALL: readonly Bench[] = [startup, syscall, churn, http, macro, throughput, context, profile];
 
 function usage(): never {
   console.error(`usage: bun bench/run.ts [--rounds N] [${ALL.map((b) => b.name).join("|")} ...]`);

@@ -19,9 +19,10 @@ import { cProgram, cpuSplit, foreignAgents, run, sleep } from "./lib/sys.ts";
 const STEP_SECONDS = 3;
 /** records/s per step; 0 = as fast as the producer can */
 const LADDER = [10_000, 25_000, 50_000, 100_000, 150_000, 200_000, 300_000, 400_000, 0];
-const DIR = "/dev/shm/kflowd-ladder";
+/** the producer's files (tmpfs); one per bench process, as others may bench at the same time */
+export const DIR = `/dev/shm/kflowd-ladder-${process.pid}`;
 
-interface Step {
+export interface Step {
   readonly kind: "files" | "conns";
   readonly target: number;
   readonly achieved: number;
@@ -45,11 +46,27 @@ interface Step {
   readonly foreign: boolean;
 }
 
-async function step(kfgen: string, kind: Step["kind"], target: number): Promise<Step> {
-  const needles = kind === "files" ? ['"Proc": "kfgen"', `${DIR}/`] : ['"Proc": "kfgen"', '"SockProtocol": "TCP"'];
+/** How a step is run besides the defaults (bench/context.ts). */
+export interface RunOptions {
+  /** the kflowd executable (default: this invocation's copy of dist/kflowd) */
+  readonly agent?: string;
+  /** a record counts as delivered only if it also contains these */
+  readonly needles?: readonly string[];
+  /** the producer's command line is prefixed with this (e.g. to run it in a cgroup) */
+  readonly prefix?: readonly string[];
+  /** run once the agent has started, before the producer */
+  readonly before?: () => Promise<void>;
+}
+
+function needlesOf(kind: Step["kind"], opts: RunOptions): string[] {
+  return [...(kind === "files" ? ['"Proc": "kfgen"', `${DIR}/`] : ['"Proc": "kfgen"', '"SockProtocol": "TCP"']), ...(opts.needles ?? [])];
+}
+
+export async function step(kfgen: string, kind: Step["kind"], target: number, opts: RunOptions = {}): Promise<Step> {
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
-  const agent = await Agent.start({ needles });
+  const agent = await Agent.start({ needles: needlesOf(kind, opts), agent: opts.agent });
+  await opts.before?.();
   await sleep(300);
   const foreign = (await foreignAgents([agent.pid])) > 0;
   const ops = String(target / 2);
@@ -57,7 +74,7 @@ async function step(kfgen: string, kind: Step["kind"], target: number): Promise<
   const cpu0 = agent.cpu();
   const split0 = cpuSplit(agent.pid);
   const t0 = performance.now();
-  const producer = run(args);
+  const producer = run([...(opts.prefix ?? []), ...args]);
   let rssMax = 0;
   let anonMax = 0;
   let kernelMax = 0;

@@ -14,7 +14,8 @@
 #define KFLOWD_RECORDS_H
 
 enum rec_limits {
-	REC_VERSION = 1,
+	/* 2: struct rec_task gained cgroup_id */
+	REC_VERSION = 2,
 	REC_COMM_LEN = 16,
 	/* an executable's basename: NAME_MAX (255) bytes */
 	REC_NAME_MAX = 255,
@@ -125,6 +126,11 @@ struct rec_task {
 	__u16 parent_exe_len; /* bytes of the parent's exe basename that follow it */
 	__u64 start_ns;    /* CLOCK_MONOTONIC start of the thread group leader */
 	char comm[REC_COMM_LEN];
+	/*
+	 * the task's cgroup v2 id at that event (the kernfs inode number of its cgroup
+	 * directory); 0 if unknown (a socket no process has claimed yet)
+	 */
+	__u64 cgroup_id;
 };
 
 /* An inode's state, as a file record reports it (read at each event). */

@@ -511,6 +511,13 @@ static __always_inline void sock_packet(struct __sk_buff *skb, bool rx)
 		sock_fill_inet(s, sk);
 	if (created && !s->task.pid)
 		sock_take_waiting_owner(s, sk);
+	/*
+	 * No owner (yet): a server's connection not accepted, a socket open before the
+	 * start. Its cgroup is the socket's own (its creator's, or the listener's) until a
+	 * process claims it; never current's, which a packet merely interrupts.
+	 */
+	if (!s->task.pid && !s->task.cgroup_id)
+		s->task.cgroup_id = bpf_skb_cgroup_id(skb);
 	/* an unconnected UDP socket: the peer of its first packet */
 	if (!s->rport) {
 		s->rport = rx ? p.sport : p.dport;

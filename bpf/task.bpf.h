@@ -51,6 +51,8 @@ static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
 	t->gid = uid_gid >> 32;
 	t->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	/* the default (v2) hierarchy's cgroup: one helper call, no walk */
+	t->cgroup_id = bpf_get_current_cgroup_id();
 	return task_names(t, task, parent, tail);
 }
 
@@ -66,6 +68,8 @@ static __always_inline __u32 task_identity_of(struct task_struct *task, struct r
 	t->gid = BPF_CORE_READ(task, cred, gid.val);
 	t->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	BPF_CORE_READ_STR_INTO(&t->comm, task, comm);
+	/* what bpf_get_current_cgroup_id() returns for current: its v2 cgroup's kernfs id */
+	t->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	return task_names(t, task, parent, tail);
 }
 

@@ -5,7 +5,9 @@
  * instead of one JS callback per record). Every kf_ function returns 0 or -errno and
  * hands results back through out-parameters.
  */
+#define _GNU_SOURCE /* open_by_handle_at */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -258,4 +260,41 @@ void kf_ring_close(struct kf_ring *r)
 	if (r->pos_pages)
 		munmap(r->pos_pages, 2 * r->page);
 	free(r);
+}
+
+/* ---- cgroups ------------------------------------------------------------------------ */
+
+/* file handle type of kernfs (cgroup2) inodes: the 64-bit id, as in <linux/exportfs.h> */
+#define KF_FILEID_KERNFS 0xfe
+
+/*
+ * The path of the cgroup v2 directory whose id (kernfs inode number) is id, as this
+ * process sees it (the mount point included), from its file handle: opened relative to
+ * mount_fd (the hierarchy's root directory), named by /proc/self/fd. Writes at most cap
+ * bytes to buf (not NUL-terminated); *len gets the length. -ESTALE: no such cgroup
+ * (any more); -EPERM: open_by_handle_at needs CAP_DAC_READ_SEARCH.
+ */
+int kf_cgroup_path(int mount_fd, uint64_t id, char *buf, uint32_t cap, uint32_t *len)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = KF_FILEID_KERNFS } };
+	char link[32];
+	ssize_t n;
+	int fd;
+
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, cap);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n < 0)
+		return (int)n;
+	*len = (uint32_t)n;
+	return 0;
 }

@@ -22,6 +22,7 @@ const SYMBOLS = {
   kf_ring_fill: { args: [P, P], returns: i32 },
   kf_ring_close: { args: [P], returns: FFIType.void },
   kf_canary: { args: [P, P, P, P], returns: i32 },
+  kf_cgroup_path: { args: [i32, u64, P, u32, P], returns: i32 },
 } as const;
 
 export type Shim = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];

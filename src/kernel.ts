@@ -67,14 +67,28 @@ export interface KernelProbe {
 
 const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
 
-/** Mount point of the cgroup v2 hierarchy, from a mountinfo text. */
-export function cgroup2Mount(mountinfo: string): string | undefined {
+/**
+ * The cgroup v2 hierarchy's first mount in a mountinfo text: its mount point, and the
+ * directory of the hierarchy mounted there ("/" unless mounted from inside a cgroup
+ * namespace or below the root).
+ */
+export function cgroup2MountInfo(mountinfo: string): { readonly mount: string; readonly root: string } | undefined {
   for (const line of mountinfo.split("\n")) {
     const fields = line.split(" ");
     const dash = fields.indexOf("-");
-    if (dash > 0 && fields[dash + 1] === "cgroup2") return fields[4];
+    if (dash > 0 && fields[dash + 1] === "cgroup2") return { root: unescapeMount(fields[3]!), mount: unescapeMount(fields[4]!) };
   }
   return undefined;
+}
+
+/** mountinfo writes space, tab, newline and backslash in paths as octal escapes */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Mount point of the cgroup v2 hierarchy, from a mountinfo text. */
+export function cgroup2Mount(mountinfo: string): string | undefined {
+  return cgroup2MountInfo(mountinfo)?.mount;
 }
 
 /** Every question about the kernel the loader asks, in one place: capabilities, not release numbers. */

@@ -151,6 +151,18 @@ export const LEGEND: readonly Entry[] = [
   ["AppRxHttp", "HTTP messages received, members as in AppTxHttp"],
   ["AppTxSyslog", "SYSLOG messages sent", SYSLOG_SUB],
   ["AppRxSyslog", "SYSLOG messages received, members as in AppTxSyslog"],
+  [
+    "ProcCgroup",
+    "cgroup v2 path of the process at the record's first event (/ for the root); for a socket no process holds yet, the socket's own; left out when it cannot be named (counted at stop)",
+  ],
+  [
+    "ProcContainerId",
+    "the container the cgroup belongs to, as 64 hex digits (docker, containerd and CRI-O under Kubernetes, podman, other runtimes' systemd scopes); left out otherwise",
+  ],
+  [
+    "SockRemoteName",
+    "TCP, UDP: the name this host resolved to the remote address (the name asked for, at the head of any CNAME chain), from the DNS answers captured since the start while their TTL lasted when the socket began; left out otherwise",
+  ],
 ];
 
 export function legendText(): string {

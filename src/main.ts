@@ -3,15 +3,19 @@
  * wires the kernel feed, the enrichment caches and the outputs into the pipeline
  * (src/pipeline.ts). Nothing else wires stages.
  */
+import { readFileSync } from "node:fs";
+import { cgroupPathByHandle } from "../ffi/cgroup-path.ts";
 import { monotonicNs } from "../ffi/clock.ts";
 import { BpfError, SetupError } from "../ffi/errors.ts";
 import { loadLibbpf } from "../ffi/libbpf.ts";
 import { MapAccess } from "../ffi/map.ts";
 import { loadShim } from "../ffi/shim.ts";
 import { AppMessages } from "./aggregate/app-messages.ts";
+import { RemoteNames } from "./app/dns-names.ts";
 import { helpText, parseArgs, UsageError } from "./cli.ts";
 import { buildConfig, type Config } from "./config.ts";
 import { enterDaemonDir, isDaemonChild, reportDaemonReady, startDaemon } from "./daemon.ts";
+import { CgroupNames } from "./enrich/cgroups.ts";
 import { Checksums } from "./enrich/checksums.ts";
 import { DeviceNames } from "./enrich/devices.ts";
 import { DigestWait } from "./enrich/digest-wait.ts";
@@ -24,7 +28,7 @@ import { expiryDebugLine } from "./format/debug.ts";
 import { FileFlusher, MapFlusher, SOCK_KIND } from "./ingest/expiry.ts";
 import { RingReader } from "./ingest/ring.ts";
 import { kernelStatsReader } from "./ingest/stats.ts";
-import { startKernel } from "./kernel.ts";
+import { cgroup2MountInfo, startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
 import { DRAIN_SECONDS_BOUNDS, Histogram, RING_FILL_BOUNDS, serveMetrics } from "./metrics.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -106,11 +110,14 @@ async function run(config: Config): Promise<number> {
   const devices = new DeviceNames();
   const interfaces = new InterfaceNames();
   const versions = config.versions ? await PackageVersions.load() : undefined;
+  const hierarchy = cgroup2MountInfo(readFileSync("/proc/self/mountinfo", "utf8"));
+  const cgroups = new CgroupNames(hierarchy && { ...hierarchy, byHandle: cgroupPathByHandle(shim, hierarchy.mount) });
+  const remoteNames = new RemoteNames();
   // Opened once the programs are attached, so that the kernel side marks the agent's own
   // sockets (UDP collectors, the syslog relay) and never reports them.
   const outputs = await openOutputs(config, { daemon, hostName: host.hostName });
   const printer = new RecordPrinter(
-    { host, names, devices, interfaces, versions },
+    { host, names, devices, interfaces, versions, cgroups, remoteNames },
     {
       output: config.output,
       rs: config.rs,
@@ -138,6 +145,8 @@ async function run(config: Config): Promise<number> {
     printer,
     outputs,
     messages: new AppMessages(config.appMessages),
+    remoteNames,
+    cgroups,
     digests,
     selftest,
     debug: config.debugProcess === "q" ? undefined : config.debugProcess,

@@ -63,6 +63,10 @@ export interface PipelineParts {
   readonly printer: Printer;
   readonly outputs: PipelineOutputs;
   readonly messages: AppMessages;
+  /** learns from every DNS message the names that flows' remote addresses were resolved from */
+  readonly remoteNames?: { observe(msg: AppMessage): void };
+  /** names records' cgroups; counts the records whose cgroup it could not name */
+  readonly cgroups?: { readonly unresolved: number };
   /** -c: records of executables wait here for their checksums */
   readonly digests?: DigestWait;
   /** the start-up self-test (src/selftest.ts), whose canary's records are its own */
@@ -139,6 +143,8 @@ export class Pipeline implements RecordHandler {
 
   app(msg: AppMessage): void {
     if (this.parts.debug === "*") this.parts.debugOut(debugApp(msg));
+    // every DNS answer, whether or not its socket's record is printed (or claimed by the self-test)
+    this.parts.remoteNames?.observe(msg);
     if (this.parts.messages.add(msg)) this.full.add(msg.sockKey);
   }
 
@@ -227,7 +233,7 @@ export class Pipeline implements RecordHandler {
 
   /** Every loss counter, the kernel's and the agent's, and what else is worth a note. */
   losses(): StopReport {
-    const { feed, messages, outputs, digests } = this.parts;
+    const { feed, messages, outputs, digests, cgroups } = this.parts;
     const k = feed.stats();
     return {
       printed: this.printed,
@@ -243,6 +249,7 @@ export class Pipeline implements RecordHandler {
         malformed: this.malformedCount,
         ...outputs.losses(),
         checksumsMissing: digests?.missing ?? 0,
+        cgroupsUnresolved: cgroups?.unresolved ?? 0,
       },
       notes: {
         pathsCut: k.STAT_PATH_TRUNCATED,

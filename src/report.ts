@@ -23,6 +23,8 @@ export interface Losses {
   readonly syslogDropped: number;
   readonly fileDropped: number;
   readonly checksumsMissing: number;
+  /** records whose cgroup could not be named: printed without ProcCgroup and ProcContainerId */
+  readonly cgroupsUnresolved: number;
 }
 
 /** Every loss counter with its label in the stop summary (the metrics use the key). */
@@ -41,6 +43,7 @@ export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["syslogDropped", "syslog dropped"],
   ["fileDropped", "output file dropped"],
   ["checksumsMissing", "checksums not computed"],
+  ["cgroupsUnresolved", "cgroups unresolved"],
 ];
 
 function lossText(now: Losses, before?: Losses): string {

@@ -51,6 +51,8 @@ export interface AgentOptions {
   readonly timeoutMs?: number;
   /** environment added to the agent's */
   readonly env?: Readonly<Record<string, string>>;
+  /** another kflowd executable to run instead of this invocation's copy of dist/kflowd */
+  readonly agent?: string;
 }
 
 let serial = 0;
@@ -92,7 +94,7 @@ export class Agent {
     // read-write: never blocks on a FIFO; closed right after the agent inherited it
     const fd = openSync(fifo, "r+");
     const t0 = performance.now();
-    const proc = Bun.spawn([AGENT, "-o", "json-min", ...(opts.args ?? [])], {
+    const proc = Bun.spawn([opts.agent ?? AGENT, "-o", "json-min", ...(opts.args ?? [])], {
       stdin: "ignore",
       stdout: fd,
       stderr: "pipe",

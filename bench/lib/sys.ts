@@ -6,8 +6,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 
-/** Everything a bench run writes lives here (never in the repository). */
-export const WORK = "/tmp/kflowd-bench";
+/**
+ * Everything a bench run writes lives here (never in the repository); KFLOWD_BENCH_WORK
+ * gives a run a directory of its own when others bench on the same machine.
+ */
+export const WORK = process.env.KFLOWD_BENCH_WORK || "/tmp/kflowd-bench";
 export const BIN = join(WORK, "bin");
 const C_DIR = resolve(import.meta.dir, "../c");
 

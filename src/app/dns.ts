@@ -266,3 +266,71 @@ export function dnsTcpMessages(chunks: readonly StreamChunk[]): TcpDnsMessage[] 
   if (have > 0 && out.length < MAX_TCP_MESSAGES) emit(true);
   return out.slice(0, MAX_TCP_MESSAGES);
 }
+
+/** An address a DNS response resolved a name to. */
+export interface ResolvedAddress {
+  /** 4 bytes (A) or 16 (AAAA) */
+  readonly addr: Uint8Array;
+  /** the name asked for: the head of the CNAME chain that ends at the address record */
+  readonly name: string;
+  /** seconds the answer may be used: the least TTL along that chain */
+  readonly ttl: number;
+}
+
+/** most answers of one response looked at, and most CNAME links followed from one */
+const MAX_RESOLVED_ANSWERS = 128;
+const MAX_CHAIN = 16;
+
+/**
+ * The addresses a successful DNS response (QR set, NOERROR) resolved names to, with the
+ * name asked for; undefined if the bytes are no such response. Over TCP the message
+ * starts with its 2-byte length. The answers captured whole count when the capture ended
+ * early. Total on any input, as decodeDns.
+ */
+export function dnsResolved(input: Uint8Array, tcp: boolean): ResolvedAddress[] | undefined {
+  try {
+    const b = tcp ? input.subarray(2, 2 + u16(input, 0)) : input;
+    const flags = u16(b, 2);
+    if ((flags & 0x8000) === 0 || (flags & 0xf) !== 0) return undefined;
+    const qd = u16(b, 4);
+    const an = u16(b, 6);
+    const out: ResolvedAddress[] = [];
+    /** CNAME target -> [owner, TTL], lower-cased targets (names compare without case) */
+    const aliasOf = new Map<string, [string, number]>();
+    const found: [Uint8Array, string, number][] = [];
+    try {
+      let off = 12;
+      for (let i = 0; i < qd; i++) off = readName(b, off)[1] + 4;
+      for (let i = 0; i < an && i < MAX_RESOLVED_ANSWERS; i++) {
+        const [name, next] = readName(b, off);
+        const type = u16(b, next);
+        const ttl = u32(b, next + 4);
+        const len = u16(b, next + 8);
+        const data = next + 10;
+        if (data + len > b.length) break;
+        if (type === 1 && len === 4) found.push([b.slice(data, data + 4), name, ttl]);
+        else if (type === 28 && len === 16) found.push([b.slice(data, data + 16), name, ttl]);
+        else if (type === 5) aliasOf.set(readName(b.subarray(0, data + len), data)[0].toLowerCase(), [name, ttl]);
+        off = data + len;
+      }
+    } catch (e) {
+      // a capture that ended early: what was read whole counts
+      if (!(e instanceof Malformed)) throw e;
+    }
+    for (const [addr, owner, ttl] of found) {
+      let name = owner;
+      let least = ttl;
+      for (let i = 0; i < MAX_CHAIN; i++) {
+        const alias = aliasOf.get(name.toLowerCase());
+        if (alias === undefined) break;
+        name = alias[0];
+        least = Math.min(least, alias[1]);
+      }
+      out.push({ addr, name, ttl: least });
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof Malformed) return undefined;
+    throw e;
+  }
+}

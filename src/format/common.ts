@@ -1,4 +1,8 @@
-/** The Info* and Proc* keys that start every record, in kflowd's order. */
+/**
+ * The Info* and Proc* keys that start every record, in kflowd's order, and the keys of
+ * the process's cgroup that end every record (after all of kflowd's).
+ */
+import type { CgroupInfo } from "../enrich/cgroups.ts";
 import type { TaskIdentity } from "../records/task.ts";
 import { encode, type JsonBytes } from "./json-bytes.ts";
 
@@ -34,6 +38,18 @@ export interface VersionLookup {
   fileVersion(path: string): string;
   /** the package owning an executable of this name */
   exeVersion(name: string): string;
+}
+
+/** cgroup v2 id to the cgroup's path and container; undefined when it cannot be named (the lookup counts it). */
+export interface CgroupLookup {
+  /** pid: the record's process (0: none), which may help to name it */
+  cgroup(id: number, pid: number): CgroupInfo | undefined;
+}
+
+/** A flow's remote address to the name this host resolved to it (DNS), if known. */
+export interface RemoteNameLookup {
+  /** family: AF_INET (the first 4 bytes of addr) or AF_INET6; atNs: when the flow began (CLOCK_MONOTONIC) */
+  remoteName(family: number, addr: Uint8Array, atNs: bigint): string | undefined;
 }
 
 /** JSON string literal: quotes, backslashes, control characters and lone surrogates escaped. */
@@ -118,4 +134,24 @@ export function procBytes(out: JsonBytes, task: TaskIdentity, names: NameLookup,
   out.num(task.gid);
   out.ascii(', "ProcAge": ');
   out.seconds9(ageNs);
+}
+
+/** ', "ProcCgroup": ..., "ProcContainerId": ...' of each cgroup named, made once */
+const cgroupKeys = new WeakMap<CgroupInfo, Uint8Array>();
+
+/**
+ * The cgroup keys into out: ProcCgroup, and ProcContainerId when the cgroup is a
+ * container's; nothing when the record has no cgroup id or it cannot be named.
+ */
+export function cgroupBytes(out: JsonBytes, task: TaskIdentity, cgroups: CgroupLookup): void {
+  if (task.cgroupId === 0) return;
+  const info = cgroups.cgroup(task.cgroupId, task.pid);
+  if (info === undefined) return;
+  let keys = cgroupKeys.get(info);
+  if (keys === undefined) {
+    const container = info.containerId === undefined ? "" : `, "ProcContainerId": ${str(info.containerId)}`;
+    keys = encode(`, "ProcCgroup": ${str(info.path)}${container}`);
+    cgroupKeys.set(info, keys);
+  }
+  out.raw(keys);
 }

@@ -16,7 +16,7 @@ export function debugSelects(selector: string, task: TaskIdentity): boolean {
 }
 
 function taskText(t: TaskIdentity): string {
-  return `pid=${t.pid} tid=${t.tid} ppid=${t.ppid} uid=${t.uid} gid=${t.gid} comm=${str(t.comm)} exe=${str(t.exe)} start=${t.startNs}`;
+  return `pid=${t.pid} tid=${t.tid} ppid=${t.ppid} uid=${t.uid} gid=${t.gid} comm=${str(t.comm)} exe=${str(t.exe)} start=${t.startNs} cgroup=${t.cgroupId}`;
 }
 
 export function debugFile(r: FileRecord): string {

@@ -2,12 +2,15 @@
 import type { FileRecord } from "../records/file.ts";
 import { FsEvent } from "../records/layout.gen.ts";
 import {
+  type CgroupLookup,
+  cgroupBytes,
   type DeviceLookup,
   type HostInfo,
   type InterfaceLookup,
   infoBytes,
   type NameLookup,
   procBytes,
+  type RemoteNameLookup,
   type VersionLookup,
 } from "./common.ts";
 import { type JsonBytes, text, textStart } from "./json-bytes.ts";
@@ -25,6 +28,10 @@ export interface FormatContext {
   readonly names: NameLookup;
   readonly devices: DeviceLookup;
   readonly interfaces: InterfaceLookup;
+  /** ProcCgroup, ProcContainerId */
+  readonly cgroups: CgroupLookup;
+  /** SockRemoteName */
+  readonly remoteNames: RemoteNameLookup;
   /** -v: package versions; without it there are no *Version keys */
   readonly versions?: VersionLookup;
   readonly seq: number;
@@ -95,6 +102,7 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
   out.seconds9(r.tsNs - r.tsFirstNs);
   // a path operation the kernel could not map to an inode has nothing more to say
   if (!r.inodeKnown) {
+    cgroupBytes(out, r.task, ctx.cgroups);
     out.byte(125);
     return;
   }
@@ -139,6 +147,7 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
     out.ascii(', "FileSHA256": ');
     out.str(digests.sha256);
   }
+  cgroupBytes(out, r.task, ctx.cgroups);
   out.byte(125);
 }
 

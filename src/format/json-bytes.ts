@@ -36,6 +36,8 @@ for (let i = 0; i < 1000; i++) {
   THREE_DIGITS[3 * i + 2] = 48 + (i % 10);
 }
 
+/** raw(): runs longer than this are copied with set() */
+const RAW_COPY_MIN = 32;
 /** how many timestamp seconds keep their formatted prefix */
 const PREFIXES = 4;
 
@@ -96,6 +98,13 @@ export class JsonBytes {
     this.ensure(n);
     const b = this.buf;
     let p = this.pos;
+    // long runs (the host's Info keys, a cgroup's keys) as one copy; short ones by hand,
+    // below the call's fixed cost
+    if (n > RAW_COPY_MIN) {
+      b.set(bytes, p);
+      this.pos = p + n;
+      return;
+    }
     for (let i = 0; i < n; i++) b[p++] = bytes[i]!;
     this.pos = p;
   }

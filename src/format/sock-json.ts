@@ -5,9 +5,9 @@ import type { SockDirection, SockRecord } from "../records/sock.ts";
 import { appJson } from "./app-json.ts";
 import { SockRole } from "../records/layout.gen.ts";
 import { ipv6 } from "./addr.ts";
-import { infoBytes, procBytes } from "./common.ts";
+import { cgroupBytes, infoBytes, procBytes, str } from "./common.ts";
 import type { FormatContext } from "./file-json.ts";
-import { type JsonBytes, text, textStart } from "./json-bytes.ts";
+import { encode, type JsonBytes, text, textStart } from "./json-bytes.ts";
 
 /** Kernel TCP states (include/net/tcp_states.h), by number. */
 export const TCP_STATES = [
@@ -221,6 +221,20 @@ function unixBytes(out: JsonBytes, r: SockRecord): void {
   }
 }
 
+/** ', "SockRemoteName": "<name>"' of the names printed lately, made once each (a name's hash stays with its string) */
+const remoteNameKeys = new Map<string, Uint8Array>();
+const MAX_NAME_KEYS = 4096;
+
+function remoteNameBytes(out: JsonBytes, name: string): void {
+  let keys = remoteNameKeys.get(name);
+  if (keys === undefined) {
+    if (remoteNameKeys.size >= MAX_NAME_KEYS) remoteNameKeys.clear();
+    keys = encode(`, "SockRemoteName": ${str(name)}`);
+    remoteNameKeys.set(name, keys);
+  }
+  out.raw(keys);
+}
+
 /** The record into out, as one line of JSON, with the application messages captured on its socket (if any). */
 export function sockBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): void {
   infoBytes(out, ctx.host, "socket", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
@@ -233,6 +247,12 @@ export function sockBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext, mes
   out.seconds9(r.tsNs - r.tsFirstNs);
   // captured application messages are rare next to records: made as text
   if (messages && messages.length > 0) out.text(appJson(r, messages));
+  // after every key of kflowd's: the cgroup, and the name the remote address was resolved from
+  cgroupBytes(out, r.task, ctx.cgroups);
+  if (r.family !== AF_UNIX) {
+    const name = ctx.remoteNames.remoteName(r.family, r.raddr, r.tsFirstNs);
+    if (name !== undefined) remoteNameBytes(out, name);
+  }
   out.byte(125);
 }
 

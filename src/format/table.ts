@@ -13,7 +13,9 @@
  *   LAST ACCESS  file: its access time, MM-DD HH:MM:SS in UTC (kflowd's column); socket: -
  *   #          sequence number
  *   PATH/ENDPOINTS  file: path, renames "oldname>newpath"; socket: "local -> remote" (client) or
- *              "local <- remote" (server), a UNIX socket's address, then app messages ("DNS 2")
+ *              "local <- remote" (server), a UNIX socket's address, then app messages ("DNS 2");
+ *              after kflowd's, the name the remote address was resolved from ("(kflowd.test)")
+ *              and the container ("[0123456789ab]", the short id: its first 12 hex digits)
  * When the line is too narrow, whole columns are left out (# first, then PPID, DURATION, SIZE/RX,
  * INODE/TX, LAST ACCESS, COUNT) so the last column keeps MIN_FREE columns. Every cell is cut to its width
  * ("…" marks cut text, "+" cut event codes; numbers too long are shortened with k/M/G/T = 10^3..);
@@ -25,6 +27,7 @@ import type { FileRecord } from "../records/file.ts";
 import { AppKind, SockRole } from "../records/layout.gen.ts";
 import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../records/net.ts";
 import type { SockDirection, SockRecord } from "../records/sock.ts";
+import type { TaskIdentity } from "../records/task.ts";
 import { ipv4, ipv6 } from "./addr.ts";
 import { procName } from "./common.ts";
 import { FS_EVENT_NAMES, type FormatContext } from "./file-json.ts";
@@ -325,25 +328,40 @@ export function appSummary(messages: readonly AppMessage[]): string {
   return s;
 }
 
-function filePath(r: FileRecord, w: number): string {
-  const path = `${r.pathTruncated ? "…" : ""}${escapeText(r.path)}`;
-  if (r.origin === undefined) return fitTail(path, w);
-  // a rename: the old name (only its last component is known), ">" and the new path
-  return pair(escapeText(r.origin), ">", path, w);
+/** s, then two spaces and extra if there is room for any of it (extra cut to fit); "" adds nothing. */
+function then(s: string, extra: string, w: number): string {
+  const rest = w - textWidth(s) - 2;
+  return extra !== "" && rest >= 1 ? `${s}  ${fitHead(extra, rest)}` : s;
 }
 
-function sockPeers(r: SockRecord, messages: readonly AppMessage[], w: number): string {
+/** "[0123456789ab]": the short id of the record's container, or "" */
+function container(task: TaskIdentity, ctx: FormatContext): string {
+  if (task.cgroupId === 0) return "";
+  const id = ctx.cgroups.cgroup(task.cgroupId, task.pid)?.containerId;
+  return id === undefined ? "" : `[${id.slice(0, 12)}]`;
+}
+
+function filePath(r: FileRecord, ctx: FormatContext, w: number): string {
+  const path = `${r.pathTruncated ? "…" : ""}${escapeText(r.path)}`;
+  // a rename: the old name (only its last component is known), ">" and the new path
+  const s = r.origin === undefined ? fitTail(path, w) : pair(escapeText(r.origin), ">", path, w);
+  return then(s, container(r.task, ctx), w);
+}
+
+function sockPeers(r: SockRecord, ctx: FormatContext, messages: readonly AppMessage[], w: number): string {
   let s: string;
+  let name: string | undefined;
   if (r.family === AF_UNIX) {
     s = fitTail(r.unixPath === "" ? "-" : escapeText(r.unixPath), w);
   } else {
     const arrow = r.role === SockRole.SOCK_ROLE_SERVER ? " <- " : " -> ";
     s = pair(endpoint(r, r.laddr, r.lport), arrow, endpoint(r, r.raddr, r.rport), w);
+    name = ctx.remoteNames.remoteName(r.family, r.raddr, r.tsFirstNs);
   }
-  // the endpoints come first; the app summary gets what is left
-  const app = appSummary(messages);
-  const rest = w - textWidth(s) - 2;
-  return app !== "" && rest >= 1 ? `${s}  ${fitHead(app, rest)}` : s;
+  // the endpoints come first; the app summary, the remote's name and the container get what is left
+  s = then(s, appSummary(messages), w);
+  s = then(s, name === undefined ? "" : `(${escapeText(name)})`, w);
+  return then(s, container(r.task, ctx), w);
 }
 
 function traffic(d: SockDirection, w: number): string {
@@ -409,7 +427,7 @@ export class TableFormat {
         case COL.ATIME:
           return r.inodeKnown ? fitHead(dayTime(r.atimeNs), w) : "-";
         case COL.FREE:
-          return filePath(r, w);
+          return filePath(r, ctx, w);
         default:
           return commonCell(c, r, ctx);
       }
@@ -432,7 +450,7 @@ export class TableFormat {
         case COL.ATIME:
           return "-";
         case COL.FREE:
-          return sockPeers(r, messages, w);
+          return sockPeers(r, ctx, messages, w);
         default:
           return commonCell(c, r, ctx);
       }

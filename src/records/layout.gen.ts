@@ -10,7 +10,7 @@ export const RecHdr = {
 } as const;
 
 export const RecTask = {
-  SIZE: 48,
+  SIZE: 56,
   pid: 0,
   tid: 4,
   ppid: 8,
@@ -20,6 +20,7 @@ export const RecTask = {
   parentExeLen: 22,
   startNs: 24,
   comm: 32,
+  cgroupId: 48,
 } as const;
 
 export const RecTaskCommLen = 16;
@@ -37,22 +38,22 @@ export const RecInode = {
 } as const;
 
 export const RecFile = {
-  SIZE: 5088,
+  SIZE: 5096,
   hdr: 0,
   task: 16,
-  tsFirstNs: 64,
-  ino: 72,
-  dev: 80,
-  events: 84,
-  eventCounts: 88,
-  inode: 152,
-  sizeFirst: 200,
-  mtimeFirstNs: 208,
-  pathLen: 216,
-  originLen: 218,
-  flags: 220,
-  pad: 222,
-  tail: 224,
+  tsFirstNs: 72,
+  ino: 80,
+  dev: 88,
+  events: 92,
+  eventCounts: 96,
+  inode: 160,
+  sizeFirst: 208,
+  mtimeFirstNs: 216,
+  pathLen: 224,
+  originLen: 226,
+  flags: 228,
+  pad: 230,
+  tail: 232,
 } as const;
 
 export const RecFileEventCountsLen = 16;
@@ -93,36 +94,36 @@ export const RecSockDirFlagCountsLen = 64;
 export const RecSockDirFlagOrderLen = 64;
 
 export const RecSock = {
-  SIZE: 1560,
+  SIZE: 1568,
   hdr: 0,
   task: 16,
-  tsFirstNs: 64,
-  key: 72,
-  family: 80,
-  proto: 81,
-  type: 82,
-  role: 83,
-  state: 84,
-  flags: 85,
-  lport: 86,
-  rport: 88,
-  pad: 90,
-  srttUs: 92,
-  laddr: 96,
-  raddr: 112,
-  tx: 128,
-  rx: 512,
-  bytesAcked: 896,
-  bytesRetrans: 904,
-  retrans: 912,
-  dsackDups: 916,
-  rtoMs: 920,
-  reorder: 924,
-  drops: 928,
-  queued: 932,
-  unixPath: 936,
-  pad2: 1044,
-  tail: 1048,
+  tsFirstNs: 72,
+  key: 80,
+  family: 88,
+  proto: 89,
+  type: 90,
+  role: 91,
+  state: 92,
+  flags: 93,
+  lport: 94,
+  rport: 96,
+  pad: 98,
+  srttUs: 100,
+  laddr: 104,
+  raddr: 120,
+  tx: 136,
+  rx: 520,
+  bytesAcked: 904,
+  bytesRetrans: 912,
+  retrans: 920,
+  dsackDups: 924,
+  rtoMs: 928,
+  reorder: 932,
+  drops: 936,
+  queued: 940,
+  unixPath: 944,
+  pad2: 1052,
+  tail: 1056,
 } as const;
 
 export const RecSockLaddrLen = 16;
@@ -214,7 +215,7 @@ export const KfConfig = {
 export const KfConfigAppPortsLen = 24;
 
 export const RecLimits = {
-  REC_VERSION: 1,
+  REC_VERSION: 2,
   REC_COMM_LEN: 16,
   REC_NAME_MAX: 255,
   REC_PATH_MAX: 4095,

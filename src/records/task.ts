@@ -1,4 +1,4 @@
-import { cStringLength, RecentText, u64Big } from "./bytes.ts";
+import { cStringLength, RecentText, u64, u64Big } from "./bytes.ts";
 import { RecTask, RecTaskCommLen } from "./layout.gen.ts";
 
 /** The process behind a record, as captured by the kernel at its first event. */
@@ -15,6 +15,11 @@ export interface TaskIdentity {
   readonly exe: string;
   /** basename of the parent's executable */
   readonly parentExe: string;
+  /**
+   * cgroup v2 id (the kernfs inode number of the cgroup's directory) at the event; 0
+   * when unknown. Below 2^53 in practice: the high word only counts id wraps.
+   */
+  readonly cgroupId: number;
 }
 
 /** the last name of each kind decoded: the next record is often from the same process */
@@ -44,6 +49,7 @@ export function decodeTask(
     comm: recentComm.get(bytes, off + RecTask.comm, cStringLength(bytes, off + RecTask.comm, RecTaskCommLen)),
     exe: recentExe.get(bytes, tailOff, exeLen),
     parentExe: recentParentExe.get(bytes, tailOff + exeLen, parentLen),
+    cgroupId: u64(view, off + RecTask.cgroupId),
   };
 }
 

@@ -18,6 +18,7 @@ import {
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { Cgroups, cgroup2, hex64 } from "../helpers/cgroups.ts";
 import { AGENT, ROOT } from "../helpers/paths.ts";
 import { peer } from "../helpers/peer.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
@@ -227,18 +228,30 @@ describe.skipIf(skip)("least privilege: the unit's capability bounding set", () 
     }
   });
 
-  test("without CAP_DAC_READ_SEARCH files only their owner may read get no checksums (counted)", async () => {
+  test("without CAP_DAC_READ_SEARCH files only their owner may read get no checksums (counted); cgroups are still named", async () => {
     expect(unitCaps).toContain("CAP_DAC_READ_SEARCH");
     const agent = await AgentProcess.start(["-o", "json-min", "-m", "file", "-c"], {
       prefix: withCapabilities(unitCaps.filter((c) => c !== "CAP_DAC_READ_SEARCH")),
     });
+    const cgroups = new Cgroups(cgroup2()!);
     try {
       touchTool();
-      expect(await toolRecord(agent)).toMatchObject({ FileUID: NOBODY, FileMD5: "", FileSHA256: "" });
+      expect(await toolRecord(agent)).toMatchObject({ FileUID: NOBODY, FileMD5: "", FileSHA256: "", ProcCgroup: "/" });
+      // no file handles without the capability: a process gone by the time its record is
+      // printed has its cgroup named by a walk of the hierarchy
+      const id = hex64();
+      const cg = cgroups.make(`/system.slice/docker-${id}.scope`);
+      const path = `${dir}/in-a-container.txt`;
+      const sh = Bun.spawnSync(["sh", "-c", `echo $$ > "${cg}/cgroup.procs" && echo x > "${path}"`]);
+      expect(sh.exitCode).toBe(0);
+      const rec = await agent.waitFor(() => agent.fileRecords(path).at(-1), "the record of the process in the container");
+      expect(rec).toMatchObject({ ProcPID: sh.pid, ProcCgroup: `/system.slice/docker-${id}.scope`, ProcContainerId: id });
     } finally {
       expect(await agent.stop()).toBe(0);
+      await cgroups.cleanup();
     }
     expect(agent.summary().lost["checksums not computed"]).toBeGreaterThan(0);
+    expect(agent.summary().lost["cgroups unresolved"]).toBe(0);
   });
 });
 

@@ -10,7 +10,7 @@ import { hostBpfArch } from "../../bpf/build.ts";
 import { agentPath, buildAgent } from "../../scripts/build.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
 import { boot, buildFileops, buildInitramfs, kernelImage } from "./guest.ts";
-import { type Check, fileChecks, fileopsChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
+import { type Check, cgroupChecks, fileChecks, fileopsChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
 import { sysroot } from "../../scripts/sysroot.ts";
 import { KERNELS } from "./targets.ts";
 
@@ -50,6 +50,7 @@ function record(kernel: string, output: string, dir: string, seconds: number, gu
     ...fileopsChecks(out, dir, "64"),
     ...fileopsChecks(out, dir, "32"),
     ...socketChecks(out, PORT, guest),
+    ...cgroupChecks(out, dir),
   ];
   rows.push({ kernel, tiers: out.tiers, checks, seconds });
   return checks;

@@ -13,6 +13,8 @@ export interface ScenarioOutput {
   readonly agentStderr: string;
   /** feature -> tier, from the agent's start-up lines */
   readonly tiers: Map<string, string>;
+  /** case -> the cgroup its process ran in, and the container id that names ("-": none) */
+  readonly cgroups: Map<string, { path: string; id: string }>;
 }
 
 function between(text: string, begin: string, end: string): string {
@@ -40,6 +42,8 @@ export function parseOutput(output: string): ScenarioOutput {
   }
   const notRun = new Map<string, string>();
   for (const m of output.matchAll(/^=== NOTRUN (\S+) (.*)$/gm)) notRun.set(m[1]!, m[2]!);
+  const cgroups = new Map<string, { path: string; id: string }>();
+  for (const m of output.matchAll(/^=== CGROUP (\S+) (\S+) (\S+)$/gm)) cgroups.set(m[1]!, { path: m[2]!, id: m[3]! });
   const agentStderr = between(output, "=== AGENT STDERR BEGIN\n", "=== AGENT STDERR END");
   const tiers = new Map<string, string>();
   for (const m of agentStderr.matchAll(/^ {2}hooks for ([\w-]+): (\S+) \(/gm)) tiers.set(m[1]!, m[2]!);
@@ -52,6 +56,7 @@ export function parseOutput(output: string): ScenarioOutput {
     agentRc: Number(/^=== AGENT RC (\d+)$/m.exec(output)?.[1] ?? -1),
     agentStderr,
     tiers,
+    cgroups,
   };
 }
 
@@ -247,6 +252,43 @@ export function fileopsChecks(out: ScenarioOutput, dir: string, bits: "64" | "32
     name: "UDP sendto, DNS captured",
     ok: udp?.SockRemotePort === 53 && udp.SockTxPackets === 1 && JSON.stringify(rr) === '[["A","kflowd.test"]]',
     detail: JSON.stringify(udp ?? null).slice(0, 300),
+  });
+  return checks;
+}
+
+/**
+ * The checks of ProcCgroup and ProcContainerId: a file written and a TCP connection made
+ * by processes in containers' cgroups (CRI-O under kubepods, kubepods with the cgroupfs
+ * driver), the accepting server in a docker container's, the connection open before the
+ * start (the iterator reads its process's cgroup), and every record of the scenario's
+ * processes named.
+ */
+export function cgroupChecks(out: ScenarioOutput, dir: string): Check[] {
+  const checks: Check[] = [];
+  const expectCgroup = (name: string, r: Record<string, unknown> | undefined, which: string) => {
+    const want = out.cgroups.get(which);
+    const ok = want !== undefined && r !== undefined && r.ProcCgroup === want.path && r.ProcContainerId === (want.id === "-" ? undefined : want.id);
+    checks.push({
+      feature: "cgroup",
+      name,
+      ok,
+      detail: `want ${JSON.stringify(want ?? null)}, got ${r ? JSON.stringify({ ProcPID: r.ProcPID, ProcCgroup: r.ProcCgroup, ProcContainerId: r.ProcContainerId }) : "no record"}`,
+    });
+  };
+  const sock = (pidName: string) => out.records.find((r) => r.InfoMonitor === "socket" && r.ProcPID === out.pids.get(pidName));
+  expectCgroup("file in a CRI-O container", fileRecord(out, `${dir}/cg.txt`, out.pids.get("cgfile")), "cgfile");
+  expectCgroup("TCP client in a kubepods (cgroupfs) container", sock("wget"), "wget");
+  expectCgroup("TCP server accepting in a docker container", sock("httpd"), "httpd");
+  expectCgroup("TCP open before the start, client (iterator)", sock("preclient"), "pre");
+  expectCgroup("TCP open before the start, server (iterator)", sock("preserver"), "pre");
+  const pids = new Set(out.pids.values());
+  const mine = out.records.filter((r) => pids.has(r.ProcPID as number));
+  const unnamed = mine.filter((r) => typeof r.ProcCgroup !== "string");
+  checks.push({
+    feature: "cgroup",
+    name: "every record of the scenario's processes names its cgroup",
+    ok: mine.length > 0 && unnamed.length === 0,
+    detail: `${unnamed.length} of ${mine.length} without ProcCgroup: ${JSON.stringify(unnamed.slice(0, 2)).slice(0, 400)}`,
   });
   return checks;
 }

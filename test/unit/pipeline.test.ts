@@ -271,6 +271,22 @@ describe("pipeline", () => {
     expect(debug).toHaveLength(2);
   });
 
+  test("every DNS message teaches the remote names, also one the self-test claims or that no record joins", () => {
+    const observed: AppMessage[] = [];
+    const { feed, printer, pipeline } = setup({ appCapture: true, remoteNames: { observe: (m) => observed.push(m) } });
+    const dns = { ...message(61n, 1), app: AppKind.APP_DNS };
+    feed.ring.push({ app: dns }, { app: message(62n, 2) });
+    pipeline.drain();
+    expect(observed).toEqual([dns, message(62n, 2)]);
+    expect(printer.socks).toEqual([]);
+  });
+
+  test("records whose cgroup could not be named are a loss of their own", () => {
+    const { pipeline } = setup({ cgroups: { unresolved: 5 } });
+    expect(pipeline.losses().losses.cgroupsUnresolved).toBe(5);
+    expect(setup().pipeline.losses().losses.cgroupsUnresolved).toBe(0);
+  });
+
   test("the slow timer looks for a stdout reader gone quiet; with every output gone the drain timer asks to stop", () => {
     let asked = 0;
     const { feed, printer, stdout, pipeline } = setup({ onAllGone: () => asked++ });

@@ -11,6 +11,8 @@ work=$(mktemp -d)
 # connection: fds 7 and 8 keep the inputs of client and server open till then.
 pre=$((SCENARIO_PORT + 1))
 mkfifo "$work/pre.client" "$work/pre.server"
+# the cgroup the connection's processes run in (this script's)
+echo "=== CGROUP pre $(sed -n 's/^0:://p' /proc/self/cgroup) -"
 nc -l -p "$pre" <"$work/pre.server" >/dev/null &
 echo "=== PID preserver $!"
 exec 8>"$work/pre.server"
@@ -45,6 +47,16 @@ sleep 0.5
 kill -TERM $agent
 wait $agent
 echo "=== AGENT RC $?"
+# the scenario's cgroups, once no record can name them any more: what still runs in one
+# goes back to the root, then they go, deepest first
+if [ -f "$SCENARIO_DIR/cgroups.made" ]; then
+  cgroot=$(grep ' - cgroup2 ' /proc/self/mountinfo | head -n1 | cut -d' ' -f5)
+  while read -r cg; do
+    for pid in $(cat "$cg/cgroup.procs" 2>/dev/null); do echo "$pid" >"$cgroot/cgroup.procs"; done
+    i=0
+    until rmdir "$cg" 2>/dev/null || [ $i -gt 20 ]; do i=$((i + 1)); sleep 0.1; done
+  done <"$SCENARIO_DIR/cgroups.made"
+fi
 echo "=== AGENT STDERR BEGIN"
 cat "$work/stderr"
 echo "=== AGENT STDERR END"

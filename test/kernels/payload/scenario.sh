@@ -59,16 +59,49 @@ for bits in 64 32; do
   fi
 done
 
-# sockets: TCP from busybox wget to busybox httpd, UDP from a DNS query nobody answers,
-# and (in the guests, which have no /dev/log of their own) UNIX datagrams to syslogd
+# cgroups named as container runtimes name them, below the cgroup v2 hierarchy: a process
+# writes its PID to cgroup.procs to move itself in. What is made is listed (deepest
+# first) in $d/cgroups.made; run.sh removes it once the agent has stopped, so that every
+# record's cgroup can still be named. Prints "=== CGROUP <case> <path> <container id>".
+cgroot=$(grep ' - cgroup2 ' /proc/self/mountinfo | head -n1 | cut -d' ' -f5)
+# without a hierarchy nothing is made (and the checks say so)
+[ -n "$cgroot" ] || cgroot=/nonexistent
+rm -f "$d/cgroups.list"
+hexid() { head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n'; }
+# mkcg CASE PATH ID: makes the cgroup at PATH and its missing parents; $cg is its directory
+mkcg() {
+  cg=$cgroot
+  for part in $(echo "$2" | tr / ' '); do
+    cg="$cg/$part"
+    if [ ! -d "$cg" ] && mkdir "$cg"; then echo "$cg" >>"$d/cgroups.list"; fi
+  done
+  echo "=== CGROUP $1 $2 $3"
+}
+docker=$(hexid)
+kube=$(hexid)
+crio=$(hexid)
+pod=$(cat /proc/sys/kernel/random/uuid)
+mkcg httpd "/system.slice/docker-$docker.scope" "$docker"
+cg_httpd=$cg
+mkcg wget "/kubepods/besteffort/pod$pod/$kube" "$kube"
+cg_wget=$cg
+mkcg cgfile "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod$(echo "$pod" | tr - _).slice/crio-$crio.scope" "$crio"
+cg_file=$cg
+tac "$d/cgroups.list" >"$d/cgroups.made" 2>/dev/null || true
+# a file written in a CRI-O container's cgroup
+sh -c 'echo $$ >"$2/cgroup.procs"; echo cg >"$1/cg.txt"; echo "=== PID cgfile $$"' sh "$d" "$cg_file"
+
+# sockets: TCP from busybox wget (in a kubepods container's cgroup) to busybox httpd (in a
+# docker container's), UDP from a DNS query nobody answers, and (in the guests, which
+# have no /dev/log of their own) UNIX datagrams to syslogd
 port=${SCENARIO_PORT:-18080}
 mkdir -p "$d/www"
 echo hello-from-httpd >"$d/www/index.html"
-httpd -f -p "127.0.0.1:$port" -h "$d/www" &
+sh -c 'echo $$ >"$1/cgroup.procs"; exec httpd -f -p "127.0.0.1:$2" -h "$3/www"' sh "$cg_httpd" "$port" "$d" &
 httpd=$!
 echo "=== PID httpd $httpd"
 sleep 0.5
-sh -c 'echo "=== PID wget $$"; exec wget -q -O /dev/null "http://127.0.0.1:$1/index.html"' sh "$port"
+sh -c 'echo $$ >"$2/cgroup.procs"; echo "=== PID wget $$"; exec wget -q -O /dev/null "http://127.0.0.1:$1/index.html"' sh "$port" "$cg_wget"
 sh -c 'echo "=== PID nslookup $$"; exec nslookup kflowd.test 127.0.0.1 >/dev/null 2>&1' || true
 kill $httpd
 if [ -n "$KFLOWD_GUEST" ]; then

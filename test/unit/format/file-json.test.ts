@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import type { HostInfo, NameLookup } from "../../../src/format/common.ts";
+import type { CgroupLookup, HostInfo, NameLookup } from "../../../src/format/common.ts";
 import { FS_EVENT_NAMES, type FormatContext, fileJson } from "../../../src/format/file-json.ts";
 import { pretty } from "../../../src/format/pretty.ts";
 import type { FileRecord } from "../../../src/records/file.ts";
@@ -22,9 +22,16 @@ const names: NameLookup = {
   group: (gid) => ({ 0: "root", 4: "adm" })[gid] ?? "",
 };
 
+const CONTAINER = "4f1c9e2ab7d3086e5f2a1b9c7d6e3f40a8b2c5d9e1f7a3b6c0d4e8f2a5b9c3d7";
+/** id 0x1234 is a docker container's scope, 0x99 a cgroup that cannot be named */
+const cgroups: CgroupLookup = {
+  cgroup: (id) =>
+    id === 0x1234 ? { path: `/system.slice/docker-${CONTAINER}.scope`, containerId: CONTAINER } : id === 7 ? { path: "/user.slice", containerId: undefined } : undefined,
+};
+
 // A hostile name: quote, backslash, newline, tab, a control byte, U+FFFD from invalid UTF-8.
 const record: FileRecord = {
-  task,
+  task: { ...task, cgroupId: 0x1234 },
   tsFirstNs: 5_000_000_000n,
   tsNs: 5_250_000_001n,
   ino: 0x1234567890abcdefn,
@@ -53,6 +60,8 @@ const ctx: FormatContext = {
   names,
   interfaces: { interface: (i) => (i === 1 ? "1:lo:00:00:00:00:00:00" : "") },
   devices: { device: (dev) => (dev === ((8 << 20) | 1) ? "801h:/dev/sda1:/srv:ext4" : "") },
+  cgroups,
+  remoteNames: { remoteName: () => "never.example" },
   seq: 17,
   nowNs: 1764172800123456789n,
   uptimeNs: 3_500_000_000n,
@@ -86,7 +95,33 @@ describe("file record JSON", () => {
       "FilePath", "File", "FileMode", "FileEventCount", "FileEvents", "FileEventsDuration", "FileInode",
       "FileInodeLinkCount", "FileDevice", "FilePermissions", "FileUser", "FileGroup", "FileUID", "FileGID", "FileSize",
       "FileSizeChange", "FileAccessTime", "FileStatusChangeTime", "FileModificationTime", "FileModificationTimeChange",
+      "ProcCgroup", "ProcContainerId",
     ]);
+  });
+
+  test("the cgroup keys come after every key of kflowd's: after the checksums, after the events of a record without inode", () => {
+    const withDigests = Object.keys(JSON.parse(fileJson(record, ctx, { md5: "m", sha256: "s" })));
+    expect(withDigests.slice(-4)).toEqual(["FileMD5", "FileSHA256", "ProcCgroup", "ProcContainerId"]);
+    const bare = Object.keys(JSON.parse(fileJson({ ...record, inodeKnown: false }, ctx)));
+    expect(bare.slice(-3)).toEqual(["FileEventsDuration", "ProcCgroup", "ProcContainerId"]);
+    const obj = JSON.parse(min);
+    expect(obj.ProcCgroup).toBe(`/system.slice/docker-${CONTAINER}.scope`);
+    expect(obj.ProcContainerId).toBe(CONTAINER);
+  });
+
+  test("no container: ProcCgroup alone; no id, or one that cannot be named: neither key", () => {
+    const plain = JSON.parse(fileJson({ ...record, task: { ...task, cgroupId: 7 } }, ctx));
+    expect(plain.ProcCgroup).toBe("/user.slice");
+    expect(plain).not.toHaveProperty("ProcContainerId");
+    for (const cgroupId of [0, 0x99]) {
+      const keys = Object.keys(JSON.parse(fileJson({ ...record, task: { ...task, cgroupId } }, ctx)));
+      expect(keys).not.toContain("ProcCgroup");
+      expect(keys).not.toContain("ProcContainerId");
+    }
+  });
+
+  test("file records never carry SockRemoteName", () => {
+    expect(min).not.toContain("SockRemoteName");
   });
 
   test("the 64-bit inode is printed whole", () => {

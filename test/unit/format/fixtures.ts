@@ -21,6 +21,7 @@ export const task: TaskIdentity = {
   comm: "python3",
   exe: "python3.11",
   parentExe: "bash",
+  cgroupId: 0,
 };
 
 /** A file record: a python3.11 wrote /srv/data/report.txt. */

@@ -105,6 +105,39 @@ function lookup<K>(): (key: K) => string {
   };
 }
 
+/** 64 hex digits */
+function hex64(): string {
+  return Array.from({ length: 64 }, () => "0123456789abcdef"[int(16)]).join("");
+}
+
+/**
+ * Cgroups named at random, the same answer every time an id is asked: hostile paths,
+ * with and without a container, and ids that cannot be named.
+ */
+function cgroupLookup(): FormatContext["cgroups"] {
+  const known = new Map<number, { path: string; containerId: string | undefined } | undefined>();
+  return {
+    cgroup: (id) => {
+      if (!known.has(id)) {
+        known.set(id, rand() < 0.2 ? undefined : { path: pick(["/", `/system.slice/${name()}`, path()]), containerId: rand() < 0.5 ? hex64() : undefined });
+      }
+      return known.get(id);
+    },
+  };
+}
+
+/** Remote names at random for some addresses and times, hostile ones too. */
+function remoteNameLookup(): FormatContext["remoteNames"] {
+  const known = new Map<string, string | undefined>();
+  return {
+    remoteName: (family, addr, atNs) => {
+      const key = `${family}/${addr.join(".")}/${atNs}`;
+      if (!known.has(key)) known.set(key, rand() < 0.5 ? undefined : name());
+      return known.get(key);
+    },
+  };
+}
+
 function context(): FormatContext {
   const withVersions = rand() < 0.3;
   return {
@@ -113,6 +146,8 @@ function context(): FormatContext {
     devices: { device: lookup<number>() },
     interfaces: { interface: lookup<number>() },
     versions: withVersions ? { fileVersion: lookup<string>(), exeVersion: lookup<string>() } : undefined,
+    cgroups: cgroupLookup(),
+    remoteNames: remoteNameLookup(),
     seq: pick([1, int(1e6), 2 ** 40]),
     nowNs: pick([1764172800123456789n, 1764172800999999999n, u64(), 0n]),
     uptimeNs: ns(),
@@ -131,6 +166,7 @@ function task(): TaskIdentity {
     comm,
     exe: pick(["", comm, `${comm}.11`, name()]),
     parentExe: name(),
+    cgroupId: pick([0, 1, int(2 ** 32), int(2 ** 32) + 2 ** 32 * int(4)]),
   };
 }
 

@@ -12,7 +12,7 @@ import type { TaskIdentity } from "../../../src/records/task.ts";
 import { SockRole } from "../../../src/records/layout.gen.ts";
 import { ipv4, ipv6 } from "../../../src/format/addr.ts";
 import { appJson } from "../../../src/format/app-json.ts";
-import { type HostInfo, infoHost, type NameLookup, procName, str, type VersionLookup } from "../../../src/format/common.ts";
+import { type CgroupLookup, type HostInfo, infoHost, type NameLookup, procName, str, type VersionLookup } from "../../../src/format/common.ts";
 import { FS_EVENT_NAMES, type FileDigests, type FormatContext, isExecutable } from "../../../src/format/file-json.ts";
 import { queued, TCP_STATES, tcpFlagsName, ttl } from "../../../src/format/sock-json.ts";
 import { fileMode, permissions, seconds9, timestamp } from "../../../src/format/values.ts";
@@ -44,6 +44,13 @@ function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint, versions
 }
 
 
+/** The keys after kflowd's: the process's cgroup, and its container when it is one's. */
+function cgroupJson(task: TaskIdentity, cgroups: CgroupLookup): string {
+  const info = task.cgroupId === 0 ? undefined : cgroups.cgroup(task.cgroupId, task.pid);
+  if (!info) return "";
+  return `, "ProcCgroup": ${str(info.path)}` + (info.containerId === undefined ? "" : `, "ProcContainerId": ${str(info.containerId)}`);
+}
+
 function eventsJson(counts: readonly number[]): string {
   let s = "";
   for (let i = 0; i < FS_EVENT_NAMES.length; i++) {
@@ -68,7 +75,7 @@ export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigest
     `"FileEventCount": ${r.events}, "FileEvents": ${eventsJson(r.eventCounts)}, ` +
     `"FileEventsDuration": ${seconds9(r.tsNs - r.tsFirstNs)}`;
   // a path operation the kernel could not map to an inode has nothing more to say
-  if (!r.inodeKnown) return `${s}}`;
+  if (!r.inodeKnown) return `${s}${cgroupJson(r.task, ctx.cgroups)}}`;
   const sizeChange = r.size - r.sizeFirst;
   const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
   s +=
@@ -81,7 +88,8 @@ export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigest
     `"FileStatusChangeTime": ${str(timestamp(r.ctimeNs))}, ` +
     `"FileModificationTime": ${str(timestamp(r.mtimeNs))}` +
     (mtimeChange !== 0n ? `, "FileModificationTimeChange": ${seconds9(mtimeChange)}` : "") +
-    (digests ? `, "FileMD5": ${str(digests.md5)}, "FileSHA256": ${str(digests.sha256)}` : "");
+    (digests ? `, "FileMD5": ${str(digests.md5)}, "FileSHA256": ${str(digests.sha256)}` : "") +
+    cgroupJson(r.task, ctx.cgroups);
   return `${s}}`;
 }
 
@@ -171,9 +179,11 @@ function unixJson(r: SockRecord): string {
 /** The record, with the application messages captured on its socket (if any). */
 export function sockJson(r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): string {
   const body = r.family === AF_UNIX ? unixJson(r) : inetJson(r, ctx);
+  const name = r.family === AF_UNIX ? undefined : ctx.remoteNames.remoteName(r.family, r.raddr, r.tsFirstNs);
   return (
     `${infoJson(ctx.host, "socket", ctx.seq, timestamp(ctx.nowNs), ctx.uptimeNs, r.deferred)}, ` +
     `${procJson(r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions)}, ${body}, ` +
-    `"SockAge": ${seconds9(r.tsNs - r.tsFirstNs)}${appJson(r, messages)}}`
+    `"SockAge": ${seconds9(r.tsNs - r.tsFirstNs)}${appJson(r, messages)}` +
+    `${cgroupJson(r.task, ctx.cgroups)}${name === undefined ? "" : `, "SockRemoteName": ${str(name)}`}}`
   );
 }

@@ -29,12 +29,26 @@ const host: HostInfo = {
 };
 const names: NameLookup = { user: () => "", group: () => "" };
 
+const CONTAINER = "4f1c9e2ab7d3086e5f2a1b9c7d6e3f40a8b2c5d9e1f7a3b6c0d4e8f2a5b9c3d7";
+// a name meant to break the table: newline, carriage return, tab, ESC sequences (clear screen,
+// set title), a C1 CSI, a bidi override, a zero-width space, a lone surrogate, quotes, a backslash
+const HOSTILE = 'evil\nname\r\t\x1b[2J\x1b]0;pwned\x07\x9b31m\u202Etxt.exe\u200b\ud800"q\'\\.txt';
+
 // 2025-11-26 15:59:04.123456789 UTC
 const ctx: FormatContext = {
   host,
   names,
   interfaces: { interface: () => "" },
   devices: { device: () => "" },
+  // cgroup 0x1234 is a container's, 7 is not
+  cgroups: {
+    cgroup: (id) =>
+      id === 0x1234 ? { path: `/system.slice/docker-${CONTAINER}.scope`, containerId: CONTAINER } : id === 7 ? { path: "/user.slice", containerId: undefined } : undefined,
+  },
+  // 93.184.215.14 was resolved from example.com, fe80::211:22ff:fe33:4455 from a hostile name
+  remoteNames: {
+    remoteName: (_, addr) => (addr[0] === 93 ? "example.com" : addr[0] === 0xfe ? HOSTILE : undefined),
+  },
   seq: 17,
   nowNs: 1764172744123456789n,
   uptimeNs: 3_500_000_000n,
@@ -96,9 +110,6 @@ const syslog: SockRecord = {
 };
 const logs = [msg(AppKind.APP_SYSLOG, false), msg(AppKind.APP_SYSLOG, false), msg(AppKind.APP_SYSLOG, false)];
 
-// a name meant to break the table: newline, carriage return, tab, ESC sequences (clear screen,
-// set title), a C1 CSI, a bidi override, a zero-width space, a lone surrogate, quotes, a backslash
-const HOSTILE = 'evil\nname\r\t\x1b[2J\x1b]0;pwned\x07\x9b31m\u202Etxt.exe\u200b\ud800"q\'\\.txt';
 const hostile: FileRecord = { ...file, path: `/tmp/${HOSTILE}`, origin: `old${HOSTILE}` };
 const longPath: FileRecord = {
   ...file,
@@ -117,6 +128,7 @@ const huge: FileRecord = {
 };
 const bigSock: SockRecord = {
   ...server6,
+  task: { ...server6.task, cgroupId: 0x1234 },
   laddr: v6("2001db885a3000000008a2e03707334".padEnd(32, "1")),
   raddr: v6("fe80000000000000021122fffe334455"),
   tx: dir(123_456_789_012, 987_654_321_098_765),
@@ -124,7 +136,8 @@ const bigSock: SockRecord = {
 };
 const ctxBig: FormatContext = { ...ctx, seq: 123_456_789_012 };
 
-const FILES = [file, hostile, longPath, wide, huge, { ...file, inodeKnown: false, mode: 0 }];
+const inContainer: FileRecord = { ...file, task: { ...task, cgroupId: 0x1234 } };
+const FILES = [file, hostile, longPath, wide, huge, { ...file, inodeKnown: false, mode: 0 }, inContainer, { ...longPath, task: inContainer.task }];
 const SOCKS: [SockRecord, AppMessage[]][] = [
   [sock, http],
   [dnsClient, dns],
@@ -171,16 +184,31 @@ describe("golden rows", () => {
     );
   });
 
-  test("width 200: every column", () => {
+  test("width 200: every column; after kflowd's, the remote's name and the container", () => {
     const t = new TableFormat(200);
-    expect([t.header(), t.file(file, ctx), t.sock(sock, ctx, http), t.sock(server6, ctx, [])].join("\n")).toBe(
+    const curl = { ...sock, task: { ...sock.task, cgroupId: 0x1234 } };
+    const rows = [t.header(), t.file(file, ctx), t.file(inContainer, ctx), t.sock(sock, ctx, http), t.sock(curl, ctx, []), t.sock(server6, ctx, [])];
+    expect(rows.join("\n")).toBe(
       [
         "TIME(UTC)    EVENTS         COUNT DURATION PROCESS            PPID     PID   INODE/TX    SIZE/RX LAST ACCESS           # PATH/ENDPOINTS",
         "15:59:04.123 F,CR,OP,MO,CW     10    0.250 python3.11            1    4242    1234567       6000 04-04 15:34:35       17 /srv/data/report.txt",
-        "15:59:04.123 TCP CLOSE         11    0.042 curl                900     901      517/6  1532000/5 -                    17 10.1.2.3:40022 -> 93.184.215.14:80  HTTP 2",
+        "15:59:04.123 F,CR,OP,MO,CW     10    0.250 python3.11            1    4242    1234567       6000 04-04 15:34:35       17 /srv/data/report.txt  [4f1c9e2ab7d3]",
+        "15:59:04.123 TCP CLOSE         11    0.042 curl                900     901      517/6  1532000/5 -                    17 10.1.2.3:40022 -> 93.184.215.14:80  HTTP 2  (example.com)",
+        "15:59:04.123 TCP CLOSE         11    0.042 curl                900     901      517/6  1532000/5 -                    17 10.1.2.3:40022 -> 93.184.215.14:80  (example.com)  [4f1c9e2ab7d3]",
         "15:59:04.123 TCP CLOSE         70    0.042 nginx                 1    1200     48M/40    2100/30 -                    17 [2001:db8::1]:443 <- [2001:db8::2]:51000",
       ].join("\n"),
     );
+  });
+
+  test("a narrow free column keeps kflowd's text first; the new parts get what is left", () => {
+    const t = new TableFormat(121);
+    const curl = { ...sock, task: { ...sock.task, cgroupId: 0x1234 } };
+    const row = t.sock(curl, ctx, http);
+    expect(row).toEndWith(" 10.1.2.3:40022 -> 93.184.215.14:80  …");
+    expect(textWidth(row)).toBe(121);
+    const wider = new TableFormat(190).sock(curl, ctx, http);
+    expect(wider).toEndWith(" 10.1.2.3:40022 -> 93.184.215.14:80  HTTP 2  (example.com)  [4f1c9e2a…");
+    expect(textWidth(wider)).toBe(190);
   });
 });
 

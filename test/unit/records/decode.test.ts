@@ -41,6 +41,7 @@ describe("file record", () => {
       comm: "python3",
       exe: "python3.11",
       parentExe: "bash",
+      cgroupId: 3 * 2 ** 32 + 0x1234,
     });
     expect(r.tsFirstNs).toBe(5000000000000000n);
     expect(r.tsNs).toBe(5000000123456789n);

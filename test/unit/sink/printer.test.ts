@@ -76,7 +76,14 @@ function setup(output: OutputFormat, lines: LineOutput[], collectors?: UdpSink, 
   const w = new TextWriter();
   const stdout: Sink = stdoutSink(w, { readerGone: () => undefined });
   const printer = new RecordPrinter(
-    { host, names: { user: () => "root", group: () => "root" }, devices: { device: () => "" }, interfaces: { interface: () => "" } },
+    {
+      host,
+      names: { user: () => "root", group: () => "root" },
+      devices: { device: () => "" },
+      interfaces: { interface: () => "" },
+      cgroups: { cgroup: () => undefined },
+      remoteNames: { remoteName: () => undefined },
+    },
     { output, width: 120, toStdout, stdout, collectors, lines },
   );
   return { printer, stdout, w };
