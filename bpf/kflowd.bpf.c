@@ -162,8 +162,10 @@ static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const boo
 			return 0;
 		break;
 	case NR_close_range:
-		if (!is_agent())
+		if (!is_agent()) {
 			close_range_release(ARG(1), ARG(2), ARG(3));
+			scratch_done();
+		}
 		return 0;
 	default:
 		if (monitor_files() && !is_agent())
@@ -173,6 +175,7 @@ static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const boo
 	if (is_agent())
 		return 0;
 	fd_release((__u64)fd_file(fd));
+	scratch_done();
 	return 0;
 }
 
@@ -266,7 +269,7 @@ struct fd_call {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct fd_call);
 } fd_calls SEC(".maps");
@@ -324,6 +327,9 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 	case NR_truncate:
 		/* failed or not, the saved arguments are dropped here */
 		path_op_end(ret);
+		/* a 32-bit call's program gives its scratch back itself, fd_calls in use */
+		if (!compat)
+			scratch_done();
 		return 0;
 	}
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
@@ -415,6 +421,8 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
 		if (a2) {
 			path_op_end(ret);
+			if (!compat)
+				scratch_done();
 			return 0;
 		}
 		/* fall through */
@@ -444,6 +452,7 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 	/* the second descriptor of a copy is written to */
 	if (fd2 >= 0)
 		fd_event(fd2, bytes, FD_OP(nr, FS_MODIFY, false), ubuf, uaux);
+	scratch_done();
 	return 0;
 }
 
@@ -525,7 +534,7 @@ static __always_inline int sys_exit_compat_socket(long nr, long ret, __u64 a1, _
  */
 __noinline int sys_exit_compat(long id, long ret, __u64 a12, __u64 a35)
 {
-	struct fd_call *out = bpf_map_lookup_elem(&fd_calls, &scratch_key);
+	struct fd_call *out = SCRATCH(fd_calls);
 	long nr = compat_nr(id);
 	__u64 a1 = (__u32)a12, a2 = a12 >> 32, a3 = (__u32)a35, a5 = a35 >> 32;
 
@@ -544,15 +553,16 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	if (!syscall_compat(regs))
 		return sys_exit_do(SYSCALL_NR(regs), ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
 				   SYSCALL_ARG5(regs), false, NULL);
-	if (!sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
-			     COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32))
-		return 0;
-	c = bpf_map_lookup_elem(&fd_calls, &scratch_key);
-	if (!c)
-		return 0;
-	fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
-	if (c->fd2 >= 0)
-		fd_event(c->fd2, c->bytes, (c->op & ~0x7fULL) | FS_MODIFY, c->ubuf, c->uaux);
+	if (sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
+			    COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
+		c = SCRATCH(fd_calls);
+		if (c) {
+			fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
+			if (c->fd2 >= 0)
+				fd_event(c->fd2, c->bytes, (c->op & ~0x7fULL) | FS_MODIFY, c->ubuf, c->uaux);
+		}
+	}
+	scratch_done();
 	return 0;
 }
 
@@ -668,6 +678,7 @@ int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_
 	if (f)
 		file_event(f, FS_OPEN_EXEC);
 	exec_script_by_name(bprm);
+	scratch_done();
 	return 0;
 }
 
@@ -686,6 +697,7 @@ int BPF_KPROBE(security_bprm_check__open_exec, struct linux_binprm *bprm)
 	if (bpf_core_read(magic, sizeof(magic), &bprm->buf) || magic[0] != '#' || magic[1] != '!')
 		return 0;
 	file_event(BPF_CORE_READ(bprm, file), FS_OPEN_EXEC);
+	scratch_done();
 	return 0;
 }
 

@@ -154,21 +154,13 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr, const b
 		stat_inc(STAT_PATH_OP_LOST);
 }
 
-/* An inode source saw inode change during the current thread's operation, if any. */
-static __always_inline void path_op_inode(struct inode *inode)
+/* Records what sp (a copy of an inode) is in op, the current thread's operation. */
+static __always_inline void path_op_snap(struct path_op *op, struct inode *inode, struct inode_span *sp)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
 	struct inode_snap *s;
-	struct inode_span *sp;
 	__u32 n;
 	__u64 ino;
 
-	if (!op || !inode)
-		return;
-	sp = inode_span_get(inode);
-	if (!sp)
-		return;
 	if ((span_mode(sp) & S_IFMT) == S_IFDIR) {
 		op->ndirs++;
 		return;
@@ -187,6 +179,21 @@ static __always_inline void path_op_inode(struct inode *inode)
 	s->dev = BPF_CORE_READ(span_sb(sp), s_dev);
 	inode_state(&s->st, sp);
 	op->nsnaps = n + 1;
+}
+
+/* An inode source saw inode change during the current thread's operation, if any. */
+static __always_inline void path_op_inode(struct inode *inode)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+	struct inode_span *sp;
+
+	if (!op || !inode)
+		return;
+	sp = inode_span_get(inode);
+	if (sp)
+		path_op_snap(op, inode, sp);
+	scratch_done();
 }
 
 /* Puts the last bytes of the user path (the old name of a rename) after r's path. */
@@ -225,12 +232,11 @@ static __always_inline void file_set_origin(struct rec_file *r, struct path_scra
  */
 __noinline int path_op_file(__u32 kind, __u32 snap, __u64 dfds, __u64 upath_addr, __u64 oupath_addr)
 {
-	__u32 zero = 0;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct inode_snap *s = NULL;
 	const char *upath = (const char *)upath_addr;
 	const char *oupath = (const char *)oupath_addr;
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct file_key key = {};
 	struct rec_file *r = NULL;
 	__u64 now = bpf_ktime_get_ns();
@@ -378,7 +384,7 @@ static __noinline void exec_script_by_name(struct linux_binprm *bprm)
 	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
 	const char *name = BPF_CORE_READ(bprm, filename);
 
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct file_key key = { .pid = bpf_get_current_pid_tgid() >> 32 };
 	__u64 now = bpf_ktime_get_ns();
 	struct rec_file *r;

@@ -28,6 +28,8 @@ enum rec_limits {
 	 * for renames the end of the old path (its last component is FileOrigin)
 	 */
 	REC_FILE_TAIL = 4864,
+	/* per-CPU scratch buffers of each kind: programs preempted half-way keep theirs (scratch.bpf.h) */
+	REC_SCRATCH_SLOTS = 4,
 };
 
 enum rec_type {
@@ -104,7 +106,12 @@ enum stat_id {
 	 * the kernel side does not decode: their file and UNIX socket activity is not seen
 	 */
 	STAT_X32_CALLS = 11,
-	STAT_COUNT = 12,
+	/*
+	 * an event dropped because every scratch slot of its CPU was taken by programs
+	 * preempted half-way (scratch.bpf.h)
+	 */
+	STAT_SCRATCH_BUSY = 12,
+	STAT_COUNT = 13,
 };
 
 /* First member of every ring-buffer record. */
@@ -340,6 +347,12 @@ struct kf_config {
 	 * socket without an owner goes to the first process that reads or writes it
 	 */
 	__u32 sock_claim_io;
+	/*
+	 * scratch buffers per CPU and kind: REC_SCRATCH_SLOTS where the kernel has BPF
+	 * atomics (5.12+), else 1 (scratch.bpf.h)
+	 */
+	__u32 scratch_slots;
+	__u32 pad;
 	struct app_port app_ports[APP_PORTS_MAX];
 };
 

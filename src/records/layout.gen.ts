@@ -193,14 +193,14 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 96,
+  SIZE: 104,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 12;
+export const RecStatsCountersLen = 13;
 
 export const KfConfig = {
-  SIZE: 128,
+  SIZE: 136,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
@@ -209,7 +209,9 @@ export const KfConfig = {
   nappPorts: 20,
   monitor: 24,
   sockClaimIo: 28,
-  appPorts: 32,
+  scratchSlots: 32,
+  pad: 36,
+  appPorts: 40,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
@@ -221,6 +223,7 @@ export const RecLimits = {
   REC_PATH_MAX: 4095,
   REC_FS_EVENT_SLOTS: 16,
   REC_FILE_TAIL: 4864,
+  REC_SCRATCH_SLOTS: 4,
 } as const;
 
 export const RecType = {
@@ -266,7 +269,8 @@ export const StatId = {
   STAT_DEFERRED: 9,
   STAT_CLOSE_RANGE_CUT: 10,
   STAT_X32_CALLS: 11,
-  STAT_COUNT: 12,
+  STAT_SCRATCH_BUSY: 12,
+  STAT_COUNT: 13,
 } as const;
 
 export const InodeTier = {
