@@ -347,12 +347,6 @@ struct kf_config {
 	 * socket without an owner goes to the first process that reads or writes it
 	 */
 	__u32 sock_claim_io;
-	/*
-	 * scratch buffers per CPU and kind: REC_SCRATCH_SLOTS where the kernel has BPF
-	 * atomics (5.12+), else 1 (scratch.bpf.h)
-	 */
-	__u32 scratch_slots;
-	__u32 pad;
 	struct app_port app_ports[APP_PORTS_MAX];
 };
 

@@ -7,13 +7,15 @@
  * through one: with one scratch buffer per CPU it overwrites the first one's record (seen
  * on Debian 7.3 amd64: a canary chmod's record carried a busybox exec's pid and inode).
  *
- * So each CPU has REC_SCRATCH_SLOTS buffers of each kind, and a table of which thread
- * owns which slot: a program takes a free slot the first time it needs scratch (an
- * atomic compare-and-exchange) and gives it back before it returns (scratch_done()). A
- * preempted program keeps its slot; the program that runs meanwhile takes another. When
- * every slot is taken the event is dropped and counted (STAT_SCRATCH_BUSY). Where the
- * kernel has no BPF atomics (before 5.12; its tracepoints also run with preemption
- * disabled) cfg.scratch_slots is 1 and slot 0 is everyone's, as before.
+ * So each CPU has REC_SCRATCH_SLOTS buffers of each kind. A program takes a free slot
+ * the first time it needs scratch and gives it back before it returns (scratch_done());
+ * a preempted program keeps its slot, the program that runs meanwhile takes another.
+ * Taking a slot must be atomic, yet 5.10's verifier refuses any program that holds a
+ * compare-and-exchange instruction (5.12+), even unreached: the claim is an insert with
+ * BPF_NOEXIST into a hash map (atomic in the map's code), scratch_claims, keyed by CPU
+ * and slot. scratch_owners, per CPU, says which thread holds which slot, so a program
+ * finds the slot it holds without a map operation. When every slot is taken the event is
+ * dropped and counted (STAT_SCRATCH_BUSY).
  */
 #ifndef KFLOWD_SCRATCH_BPF_H
 #define KFLOWD_SCRATCH_BPF_H
@@ -23,8 +25,6 @@
 #include "records.h"
 #include "maps.bpf.h"
 
-extern const volatile struct kf_config cfg;
-
 /*
  * Key 0 of one-element maps, kept in map memory rather than on the stack: before 6.x
  * kernels count a global function's stack into its callers' 512 bytes, and
@@ -32,9 +32,19 @@ extern const volatile struct kf_config cfg;
  */
 const __u32 scratch_key SEC(".rodata.zero") = 0;
 
-/* the thread (tid) owning each slot of this CPU, 0 for none */
+/* the keys of the scratch maps' slots, and REC_SCRATCH_SLOTS (none: lookups fail) */
+const __u32 scratch_slot_keys[REC_SCRATCH_SLOTS + 1] SEC(".rodata.zero") = { 0, 1, 2, 3, 4 };
+_Static_assert(REC_SCRATCH_SLOTS == 4, "scratch_slot_keys lists every slot");
+
+/*
+ * Per CPU: the thread holding each slot (its tid + 1, as 0 is free), and the slots'
+ * keys in scratch_claims. The keys live here, not on the stack, because the descriptor
+ * walks (fd_range_release -> fd_release -> file_create -> path_walk) use the 512 bytes
+ * 5.10 and 6.1 allow to the last 32; every program on this CPU writes the same keys.
+ */
 struct scratch_owners {
-	__u64 tid[REC_SCRATCH_SLOTS];
+	__u32 tid[REC_SCRATCH_SLOTS];
+	__u32 claim[REC_SCRATCH_SLOTS];
 };
 
 struct {
@@ -44,54 +54,61 @@ struct {
 	__type(value, struct scratch_owners);
 } scratch_owners SEC(".maps");
 
-/*
- * The current thread's scratch slot on this CPU, taken now if it has none; the key of
- * every scratch map lookup. REC_SCRATCH_SLOTS (no such key: lookups fail) when every
- * slot is taken.
- */
-static __always_inline __u32 scratch_slot(void)
-{
-	struct scratch_owners *o;
-	__u64 tid;
+/* CPU * REC_SCRATCH_SLOTS + slot -> (nothing); sized by the agent (CPUs * slots) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} scratch_claims SEC(".maps");
 
-	if (cfg.scratch_slots <= 1)
-		return 0;
-	o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
+/*
+ * The key of the current thread's scratch slot on this CPU, the slot taken now if it
+ * has none; the key of every scratch map lookup. &scratch_slot_keys[REC_SCRATCH_SLOTS]
+ * when every slot is taken.
+ */
+static __always_inline const __u32 *scratch_slot(void)
+{
+	struct scratch_owners *o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid() + 1;
+	__u32 base = bpf_get_smp_processor_id() * REC_SCRATCH_SLOTS;
+
 	if (!o)
-		return REC_SCRATCH_SLOTS;
-	tid = (__u32)bpf_get_current_pid_tgid();
+		return &scratch_slot_keys[REC_SCRATCH_SLOTS];
 	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++)
 		if (o->tid[i] == tid)
-			return i;
-	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++)
-		if (__sync_val_compare_and_swap(&o->tid[i], 0, tid) == 0)
-			return i;
+			return &scratch_slot_keys[i];
+	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++) {
+		o->claim[i] = base + i;
+		if (bpf_map_update_elem(&scratch_claims, &o->claim[i], &scratch_key, BPF_NOEXIST) == 0) {
+			o->tid[i] = tid;
+			return &scratch_slot_keys[i];
+		}
+	}
 	stat_inc(STAT_SCRATCH_BUSY);
-	return REC_SCRATCH_SLOTS;
+	return &scratch_slot_keys[REC_SCRATCH_SLOTS];
 }
 
 /* The current thread's program is done with scratch: its slot is free again. */
 static __always_inline void scratch_done(void)
 {
-	struct scratch_owners *o;
-	__u64 tid;
+	struct scratch_owners *o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid() + 1;
+	__u32 base = bpf_get_smp_processor_id() * REC_SCRATCH_SLOTS;
 
-	if (cfg.scratch_slots <= 1)
-		return;
-	o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
 	if (!o)
 		return;
-	tid = (__u32)bpf_get_current_pid_tgid();
-	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++)
-		if (o->tid[i] == tid)
-			o->tid[i] = 0;
+	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++) {
+		if (o->tid[i] != tid)
+			continue;
+		/* the owner first: a program running meanwhile sees the claim and takes another */
+		o->tid[i] = 0;
+		o->claim[i] = base + i;
+		bpf_map_delete_elem(&scratch_claims, &o->claim[i]);
+	}
 }
 
 /* this thread's scratch of map m (a per-CPU array of REC_SCRATCH_SLOTS), or NULL */
-#define SCRATCH(m)                                                                                 \
-	({                                                                                         \
-		__u32 __slot = scratch_slot();                                                     \
-		bpf_map_lookup_elem(&(m), &__slot);                                                \
-	})
+#define SCRATCH(m) bpf_map_lookup_elem(&(m), scratch_slot())
 
 #endif /* KFLOWD_SCRATCH_BPF_H */

@@ -9,7 +9,6 @@
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { BpfObject, loadFailure } from "../ffi/bpf.ts";
 import { kernelTracepoints } from "../ffi/btf.ts";
-import { kernelHasCmpxchg } from "../ffi/insn-probe.ts";
 import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
@@ -64,8 +63,6 @@ export interface KernelProbe {
   readonly kprobes: boolean;
   /** mount point of the cgroup v2 hierarchy */
   readonly cgroup2?: string;
-  /** BPF atomic compare-and-exchange (5.12+): per-CPU scratch has a slot per preempted program */
-  readonly cmpxchg: boolean;
 }
 
 const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
@@ -100,7 +97,6 @@ export function probeKernel(lib: Libbpf): KernelProbe {
     ctime: kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length,
     kprobes: existsSync("/sys/bus/event_source/devices/kprobe"),
     cgroup2: cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")),
-    cmpxchg: kernelHasCmpxchg(lib),
   };
 }
 
@@ -282,7 +278,7 @@ interface Failure {
 }
 
 /** The .rodata image: the configuration and which fallbacks the kernel side must serve. */
-function configBytes(opts: KernelOptions, active: readonly Hooks[], scratchSlots: number): Uint8Array {
+function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
@@ -298,7 +294,6 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[], scratchSlots
   // without the iterator or the owner hooks, sockets without an owner go to the first process using them
   const claimByIo = opts.monitor.socket && !(active.includes(ITERATOR_HOOKS) && active.includes(OWNER_HOOKS));
   view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
-  view.setUint32(KfConfig.scratchSlots, scratchSlots, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
   ports.forEach((p, i) => {
@@ -310,25 +305,15 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[], scratchSlots
   return bytes;
 }
 
-/** The per-CPU scratch maps (bpf/scratch.bpf.h): one slot each where slots cannot be claimed. */
-const SCRATCH_MAPS = ["file_scratch", "inode_scratch", "path_scratch", "app_scratch", "fd_calls"];
-
-function openConfigured(
-  lib: Libbpf,
-  shim: Shim,
-  bytes: Uint8Array,
-  opts: KernelOptions,
-  active: readonly Hooks[],
-  probe: KernelProbe,
-): BpfObject {
+function openConfigured(lib: Libbpf, shim: Shim, bytes: Uint8Array, opts: KernelOptions, active: readonly Hooks[]): BpfObject {
   const object = BpfObject.open(lib, shim, bytes);
-  const scratchSlots = probe.cmpxchg ? RecLimits.REC_SCRATCH_SLOTS : 1;
   try {
-    object.setReadOnlyData(configBytes(opts, active, scratchSlots));
+    object.setReadOnlyData(configBytes(opts, active));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
-    for (const m of SCRATCH_MAPS) object.setMaxEntries(m, scratchSlots);
+    // one claim per scratch slot of each CPU (bpf/scratch.bpf.h)
+    object.setMaxEntries("scratch_claims", lib.libbpf_num_possible_cpus() * RecLimits.REC_SCRATCH_SLOTS);
     const on = new Set(active.flatMap((h) => h.programs));
     for (const h of ALL_HOOKS) for (const p of h.programs) object.setAutoload(p, on.has(p));
     for (const p of opts.breakPrograms ?? []) if (on.has(p)) object.spoil(p);
@@ -444,7 +429,7 @@ export function startKernel(
   // each round turns one group off; there are never more rounds than groups
   for (let attempt = 1; ; attempt++) {
     shim.kf_log_clear();
-    const object = openConfigured(lib, shim, objectBytes, opts, active, probe);
+    const object = openConfigured(lib, shim, objectBytes, opts, active);
     try {
       object.load();
     } catch (e) {

@@ -200,7 +200,7 @@ export const RecStats = {
 export const RecStatsCountersLen = 13;
 
 export const KfConfig = {
-  SIZE: 136,
+  SIZE: 128,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
@@ -209,9 +209,7 @@ export const KfConfig = {
   nappPorts: 20,
   monitor: 24,
   sockClaimIo: 28,
-  scratchSlots: 32,
-  pad: 36,
-  appPorts: 40,
+  appPorts: 32,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
