@@ -179,20 +179,46 @@ static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const boo
 	return 0;
 }
 
+/* The dispatchers' bitmaps of wanted calls (syscalls.bpf.h), built at compile time. */
+const struct syscall_bitmaps syscall_bitmaps SEC(".rodata.syscalls") = {
+	.enter = BITMAP_WORDS(ENTER_SYSCALLS, NR_BIT_OR),
+	.exit = BITMAP_WORDS(EXIT_SYSCALLS, NR_BIT_OR),
+	.compat = BITMAP_WORDS(COMPAT_SYSCALLS, COMPAT_BIT_OR),
+};
+
+/* Bit id (below SYSCALL_BITMAP_WORDS * 64, checked by the caller) of bitmap words. */
+static __always_inline __u64 syscall_bit(const __u64 *words, __u64 id)
+{
+	return (words[(id / 64) & (SYSCALL_BITMAP_WORDS - 1)] >> (id & 63)) & 1;
+}
+
+/*
+ * Every call passes here: the wanted ones (native numbers, and the ids 32-bit programs'
+ * calls kflowd looks at) are told by bitmaps first, so that the others cost a few
+ * instructions; whether the caller is a 32-bit program is asked only for an id that
+ * may be one of theirs.
+ */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
+	__u64 native, compat;
+
+	if ((__u64)id >= SYSCALL_BITMAP_WORDS * 64) {
+		/* x32 programs' calls: not decoded, counted */
+		if (id & X32_SYSCALL_BIT)
+			stat_inc(STAT_X32_CALLS);
+		return 0;
+	}
+	native = syscall_bit(syscall_bitmaps.enter, id);
+	compat = syscall_bit(syscall_bitmaps.compat, id);
+	if (!(native | compat))
+		return 0;
 	if (syscall_compat(regs)) {
-		long nr = compat_nr(id);
+		long nr = compat ? compat_nr(id) : -1;
 
 		return nr == -1 ? 0 : sys_enter_do(regs, nr, true);
 	}
-	/* x32 programs' calls: not decoded, counted */
-	if (id & X32_SYSCALL_BIT) {
-		stat_inc(STAT_X32_CALLS);
-		return 0;
-	}
-	return sys_enter_do(regs, id, false);
+	return native ? sys_enter_do(regs, id, false) : 0;
 }
 
 /*
@@ -548,12 +574,21 @@ __noinline int sys_exit_compat(long id, long ret, __u64 a12, __u64 a35)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 {
+	__u64 id = SYSCALL_NR(regs), native, compat;
 	struct fd_call *c;
 
+	/* as at enter: the calls nothing needs leave first */
+	if (id >= SYSCALL_BITMAP_WORDS * 64)
+		return 0;
+	native = syscall_bit(syscall_bitmaps.exit, id);
+	compat = syscall_bit(syscall_bitmaps.compat, id);
+	if (!(native | compat))
+		return 0;
 	if (!syscall_compat(regs))
-		return sys_exit_do(SYSCALL_NR(regs), ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
-				   SYSCALL_ARG5(regs), false, NULL);
-	if (sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
+		return native ? sys_exit_do(id, ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
+					    SYSCALL_ARG5(regs), false, NULL)
+			      : 0;
+	if (compat && sys_exit_compat(id, ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
 			    COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
 		c = SCRATCH(fd_calls);
 		if (c) {
