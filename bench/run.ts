@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks: node_modules/.bin/bun bench/run.ts [--rounds N] [name...]
- * Names: startup syscall churn http macro throughput context profile (default: all, in
- * this order; context needs KFLOWD_BENCH_BASELINE, another kflowd executable). Root only. Each benchmark measures baseline and agent in the same
+ * Names: startup syscall churn http nginx macro throughput context profile (default: all, in
+ * this order; nginx-bpf only when named: the BPF-per-connection phase of nginx alone; context needs KFLOWD_BENCH_BASELINE, another kflowd executable). Root only. Each benchmark measures baseline and agent in the same
  * invocation; the table is printed at the end (Markdown) and the rows are written to
  * /tmp/kflowd-bench/results.json.
  */
@@ -16,15 +16,18 @@ import { AGENT, prepareAgent } from "./lib/agent.ts";
 import { markdownTable, type Row } from "./lib/stats.ts";
 import { kflowdProcesses, loadAverage, run, WORK } from "./lib/sys.ts";
 import { macro } from "./macro.ts";
+import { nginx, nginxBpf } from "./nginx.ts";
 import { profile } from "./profile.ts";
 import { startup } from "./startup.ts";
 import { syscall } from "./syscall.ts";
 import { throughput } from "./throughput.ts";
 
-const ALL: readonly Bench[] = [startup, syscall, churn, http, macro, throughput, context, profile];
+const ALL: readonly Bench[] = [startup, syscall, churn, http, nginx, macro, throughput, context, profile];
+/** benchmarks run only when named */
+const EXTRA: readonly Bench[] = [nginxBpf];
 
 function usage(): never {
-  console.error(`usage: bun bench/run.ts [--rounds N] [${ALL.map((b) => b.name).join("|")} ...]`);
+  console.error(`usage: bun bench/run.ts [--rounds N] [${[...ALL, ...EXTRA].map((b) => b.name).join("|")} ...]`);
   process.exit(2);
 }
 
@@ -39,7 +42,7 @@ async function main(): Promise<void> {
     else names.push(a);
   }
   if (!(rounds >= 1)) usage();
-  const chosen = names.length ? names.map((n) => ALL.find((b) => b.name === n) ?? usage()) : ALL;
+  const chosen = names.length ? names.map((n) => [...ALL, ...EXTRA].find((b) => b.name === n) ?? usage()) : ALL;
   if (process.geteuid?.() !== 0) {
     console.error("bench: run as root (the agent loads BPF programs)");
     process.exit(1);

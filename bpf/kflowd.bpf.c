@@ -179,20 +179,46 @@ static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const boo
 	return 0;
 }
 
+/* The dispatchers' bitmaps of wanted calls (syscalls.bpf.h), built at compile time. */
+const struct syscall_bitmaps syscall_bitmaps SEC(".rodata.syscalls") = {
+	.enter = BITMAP_WORDS(ENTER_SYSCALLS, NR_BIT_OR),
+	.exit = BITMAP_WORDS(EXIT_SYSCALLS, NR_BIT_OR),
+	.compat = BITMAP_WORDS(COMPAT_SYSCALLS, COMPAT_BIT_OR),
+};
+
+/* Bit id (below SYSCALL_BITMAP_WORDS * 64, checked by the caller) of bitmap words. */
+static __always_inline __u64 syscall_bit(const __u64 *words, __u64 id)
+{
+	return (words[(id / 64) & (SYSCALL_BITMAP_WORDS - 1)] >> (id & 63)) & 1;
+}
+
+/*
+ * Every call passes here: the wanted ones (native numbers, and the ids 32-bit programs'
+ * calls kflowd looks at) are told by bitmaps first, so that the others cost a few
+ * instructions; whether the caller is a 32-bit program is asked only for an id that
+ * may be one of theirs.
+ */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
+	__u64 native, compat;
+
+	if ((__u64)id >= SYSCALL_BITMAP_WORDS * 64) {
+		/* x32 programs' calls: not decoded, counted */
+		if (id & X32_SYSCALL_BIT)
+			stat_inc(STAT_X32_CALLS);
+		return 0;
+	}
+	native = syscall_bit(syscall_bitmaps.enter, id);
+	compat = syscall_bit(syscall_bitmaps.compat, id);
+	if (!(native | compat))
+		return 0;
 	if (syscall_compat(regs)) {
-		long nr = compat_nr(id);
+		long nr = compat ? compat_nr(id) : -1;
 
 		return nr == -1 ? 0 : sys_enter_do(regs, nr, true);
 	}
-	/* x32 programs' calls: not decoded, counted */
-	if (id & X32_SYSCALL_BIT) {
-		stat_inc(STAT_X32_CALLS);
-		return 0;
-	}
-	return sys_enter_do(regs, id, false);
+	return native ? sys_enter_do(regs, id, false) : 0;
 }
 
 /*
@@ -548,12 +574,21 @@ __noinline int sys_exit_compat(long id, long ret, __u64 a12, __u64 a35)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 {
+	__u64 id = SYSCALL_NR(regs), native, compat;
 	struct fd_call *c;
 
+	/* as at enter: the calls nothing needs leave first */
+	if (id >= SYSCALL_BITMAP_WORDS * 64)
+		return 0;
+	native = syscall_bit(syscall_bitmaps.exit, id);
+	compat = syscall_bit(syscall_bitmaps.compat, id);
+	if (!(native | compat))
+		return 0;
 	if (!syscall_compat(regs))
-		return sys_exit_do(SYSCALL_NR(regs), ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
-				   SYSCALL_ARG5(regs), false, NULL);
-	if (sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
+		return native ? sys_exit_do(id, ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
+					    SYSCALL_ARG5(regs), false, NULL)
+			      : 0;
+	if (compat && sys_exit_compat(id, ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
 			    COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
 		c = SCRATCH(fd_calls);
 		if (c) {
@@ -869,24 +904,13 @@ int sock_release__export(struct bpf_sock *ctx)
 }
 
 /*
- * TCP connections established: the server side's handshake passed the listener and is
- * invisible to the child socket, so it is counted here (SYN and ACK in, SYN-ACK out).
+ * TCP connection s established, as server (the accepted side) or client. The server
+ * side's handshake passed the listener and is invisible to the child socket, so it is
+ * counted here (SYN and ACK in, SYN-ACK out).
  */
-SEC("sockops")
-int sockops__tcp(struct bpf_sock_ops *skops)
+static __always_inline void sock_tcp_established(struct rec_sock *s, bool server, __u64 now)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 cookie;
-	struct rec_sock *s;
-	__u32 op = skops->op;
-
-	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
-	cookie = bpf_get_socket_cookie(skops);
-	s = sock_get(cookie, now);
-	if (!s)
-		return 1;
-	if (op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+	if (server) {
 		s->role = SOCK_ROLE_SERVER;
 		sock_dir_count(&s->rx, now, 2, 0);
 		sock_dir_flags(&s->rx, 2, 1);  /* SYN */
@@ -896,6 +920,25 @@ int sockops__tcp(struct bpf_sock_ops *skops)
 	} else {
 		s->role = SOCK_ROLE_CLIENT;
 	}
+}
+
+/*
+ * Where tracing programs cannot make a socket cookie (before 5.12): connections
+ * established, from the sockops callbacks (about 9 runs per connection for 2 that act).
+ */
+SEC("sockops")
+int sockops__tcp(struct bpf_sock_ops *skops)
+{
+	__u64 now;
+	struct rec_sock *s;
+	__u32 op = skops->op;
+
+	if (op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	now = bpf_ktime_get_ns();
+	s = sock_get(bpf_get_socket_cookie(skops), now);
+	if (s)
+		sock_tcp_established(s, op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB, now);
 	return 1;
 }
 
@@ -923,27 +966,56 @@ static __always_inline bool closing_with_reset(const struct sock *sk, int oldsta
 }
 
 /* Every path to TCP_CLOSE (FIN, RST, refused or timed-out connect) finishes the record. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(inet_sock_set_state__export, const struct sock *sk, int oldstate, int newstate)
+static __always_inline void sock_tcp_closed(const struct sock *sk, int oldstate)
 {
-	__u64 cookie;
-	struct rec_sock *s;
+	__u64 cookie = sk_cookie(sk);
+	struct rec_sock *s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
 
-	if (newstate != TCP_CLOSE || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	cookie = sk_cookie(sk);
-	s = cookie ? bpf_map_lookup_elem(&socks, &cookie) : NULL;
 	if (!s)
-		return 0;
+		return;
 	sock_tcp_counters(s, sk);
 	s->state = TCP_CLOSE;
 	s->hdr.ts_ns = bpf_ktime_get_ns();
 	/* the reset that follows is counted, then ends the record (cgroup_skb egress) */
 	if (closing_with_reset(sk, oldstate)) {
 		s->flags |= SOCK_FLAG_RST_PENDING | SOCK_FLAG_CLOSED;
-		return 0;
+		return;
 	}
 	sock_export(s, cookie);
+}
+
+/*
+ * TCP state changes (5.12+, where tracing programs may make a socket cookie): a
+ * connection established, the client's SYN_SENT -> ESTABLISHED and the accepted child's
+ * SYN_RECV -> ESTABLISHED, at the moments sockops' ACTIVE/PASSIVE_ESTABLISHED callbacks
+ * run; and the close. The other transitions (about 3 of 5 per socket) leave at once.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state__tcp, const struct sock *sk, int oldstate, int newstate)
+{
+	struct rec_sock *s;
+	__u64 now;
+
+	if (newstate == TCP_ESTABLISHED) {
+		if ((oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV) || sk->sk_protocol != IPPROTO_TCP)
+			return 0;
+		now = bpf_ktime_get_ns();
+		s = sock_get(bpf_get_socket_cookie((void *)sk), now);
+		if (s)
+			sock_tcp_established(s, oldstate == TCP_SYN_RECV, now);
+		return 0;
+	}
+	if (newstate == TCP_CLOSE && sk->sk_protocol == IPPROTO_TCP)
+		sock_tcp_closed(sk, oldstate);
+	return 0;
+}
+
+/* The close alone, where sockops tells the established connections (before 5.12). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(inet_sock_set_state__export, const struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate == TCP_CLOSE && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP)
+		sock_tcp_closed(sk, oldstate);
 	return 0;
 }
 

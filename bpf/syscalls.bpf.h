@@ -116,83 +116,78 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 #define X32_SYSCALL_BIT 0x40000000
 
 /*
- * The native call an ia32 call number (arch/x86/entry/syscalls/syscall_32.tbl) stands for,
- * as far as kflowd looks at it, or -1. Calls whose arguments differ from the native
- * ones get numbers of their own (NR_COMPAT_*).
+ * ia32 call numbers (arch/x86/entry/syscalls/syscall_32.tbl) kflowd looks at, X(id, the
+ * native call it stands for). Calls whose arguments differ from the native ones get
+ * numbers of their own (NR_COMPAT_*).
  */
-static __always_inline long compat_nr(long id)
-{
-	switch (id) {
-	case 3: return NR_read;
-	case 4: return NR_write;
-	case 5: return NR_open;
-	case 6: return NR_close;
-	case 8: return NR_creat;
-	case 9: return NR_link;
-	case 10: return NR_unlink;
-	case 15: return NR_chmod;
-	case 16: return NR_lchown;		/* 16-bit ids */
-	case 30: return NR_utime;
-	case 38: return NR_rename;
-	case 63: return NR_dup2;
-	case 83: return NR_symlink;
-	case 92: return NR_truncate;
-	case 93: return NR_ftruncate;
-	case 94: return NR_fchmod;
-	case 95: return NR_fchown;		/* 16-bit ids */
-	case 102: return NR_COMPAT_SOCKETCALL;
-	case 145: return NR_readv;
-	case 146: return NR_writev;
-	case 180: return NR_pread64;
-	case 181: return NR_pwrite64;
-	case 182: return NR_chown;		/* 16-bit ids */
-	case 187: return NR_sendfile;
-	case 193: return NR_truncate;		/* truncate64 */
-	case 194: return NR_ftruncate;		/* ftruncate64 */
-	case 198: return NR_lchown;		/* lchown32 */
-	case 207: return NR_fchown;		/* fchown32 */
-	case 212: return NR_chown;		/* chown32 */
-	case 226: return NR_setxattr;
-	case 227: return NR_lsetxattr;
-	case 228: return NR_fsetxattr;
-	case 235: return NR_removexattr;
-	case 236: return NR_lremovexattr;
-	case 237: return NR_fremovexattr;
-	case 239: return NR_sendfile;		/* sendfile64 */
-	case 271: return NR_utimes;
-	case 295: return NR_openat;
-	case 298: return NR_fchownat;
-	case 299: return NR_futimesat;
-	case 301: return NR_unlinkat;
-	case 302: return NR_renameat;
-	case 303: return NR_linkat;
-	case 304: return NR_symlinkat;
-	case 306: return NR_fchmodat;
-	case 313: return NR_splice;
-	case 320: return NR_utimensat;
-	case 324: return NR_fallocate;
-	case 330: return NR_dup3;
-	case 333: return NR_preadv;
-	case 334: return NR_pwritev;
-	case 337: return NR_recvmmsg;
-	case 345: return NR_sendmmsg;
-	case 353: return NR_renameat2;
-	case 364: return NR_accept4;
-	case 369: return NR_sendto;
-	case 370: return NR_sendmsg;
-	case 371: return NR_recvfrom;
-	case 372: return NR_recvmsg;
-	case 377: return NR_copy_file_range;
-	case 378: return NR_preadv2;
-	case 379: return NR_pwritev2;
-	case 412: return NR_utimensat;		/* utimensat_time64 */
-	case 417: return NR_recvmmsg;		/* recvmmsg_time64 */
-	case 436: return NR_close_range;
-	case 437: return NR_openat2;
-	case 452: return NR_fchmodat2;
-	}
-	return -1;
-}
+#define COMPAT_SYSCALLS(X, a) \
+	X(a, 3, NR_read) \
+	X(a, 4, NR_write) \
+	X(a, 5, NR_open) \
+	X(a, 6, NR_close) \
+	X(a, 8, NR_creat) \
+	X(a, 9, NR_link) \
+	X(a, 10, NR_unlink) \
+	X(a, 15, NR_chmod) \
+	X(a, 16, NR_lchown) /* 16-bit ids */ \
+	X(a, 30, NR_utime) \
+	X(a, 38, NR_rename) \
+	X(a, 63, NR_dup2) \
+	X(a, 83, NR_symlink) \
+	X(a, 92, NR_truncate) \
+	X(a, 93, NR_ftruncate) \
+	X(a, 94, NR_fchmod) \
+	X(a, 95, NR_fchown) /* 16-bit ids */ \
+	X(a, 102, NR_COMPAT_SOCKETCALL) \
+	X(a, 145, NR_readv) \
+	X(a, 146, NR_writev) \
+	X(a, 180, NR_pread64) \
+	X(a, 181, NR_pwrite64) \
+	X(a, 182, NR_chown) /* 16-bit ids */ \
+	X(a, 187, NR_sendfile) \
+	X(a, 193, NR_truncate) /* truncate64 */ \
+	X(a, 194, NR_ftruncate) /* ftruncate64 */ \
+	X(a, 198, NR_lchown) /* lchown32 */ \
+	X(a, 207, NR_fchown) /* fchown32 */ \
+	X(a, 212, NR_chown) /* chown32 */ \
+	X(a, 226, NR_setxattr) \
+	X(a, 227, NR_lsetxattr) \
+	X(a, 228, NR_fsetxattr) \
+	X(a, 235, NR_removexattr) \
+	X(a, 236, NR_lremovexattr) \
+	X(a, 237, NR_fremovexattr) \
+	X(a, 239, NR_sendfile) /* sendfile64 */ \
+	X(a, 271, NR_utimes) \
+	X(a, 295, NR_openat) \
+	X(a, 298, NR_fchownat) \
+	X(a, 299, NR_futimesat) \
+	X(a, 301, NR_unlinkat) \
+	X(a, 302, NR_renameat) \
+	X(a, 303, NR_linkat) \
+	X(a, 304, NR_symlinkat) \
+	X(a, 306, NR_fchmodat) \
+	X(a, 313, NR_splice) \
+	X(a, 320, NR_utimensat) \
+	X(a, 324, NR_fallocate) \
+	X(a, 330, NR_dup3) \
+	X(a, 333, NR_preadv) \
+	X(a, 334, NR_pwritev) \
+	X(a, 337, NR_recvmmsg) \
+	X(a, 345, NR_sendmmsg) \
+	X(a, 353, NR_renameat2) \
+	X(a, 364, NR_accept4) \
+	X(a, 369, NR_sendto) \
+	X(a, 370, NR_sendmsg) \
+	X(a, 371, NR_recvfrom) \
+	X(a, 372, NR_recvmsg) \
+	X(a, 377, NR_copy_file_range) \
+	X(a, 378, NR_preadv2) \
+	X(a, 379, NR_pwritev2) \
+	X(a, 412, NR_utimensat) /* utimensat_time64 */ \
+	X(a, 417, NR_recvmmsg) /* recvmmsg_time64 */ \
+	X(a, 436, NR_close_range) \
+	X(a, 437, NR_openat2) \
+	X(a, 452, NR_fchmodat2)
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h: no open, creat or dup2 on arm64 */
 #define NR_fsetxattr 7
@@ -286,86 +281,141 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 #define X32_SYSCALL_BIT 0
 
 /*
- * The native call an arm EABI call number (arch/arm/tools/syscall.tbl) stands for, as far
- * as kflowd looks at it, or -1; the calls arm64 lacks have the stand-in numbers above.
+ * arm EABI call numbers (arch/arm/tools/syscall.tbl) kflowd looks at, X(id, the native
+ * call it stands for); the calls arm64 lacks have the stand-in numbers above.
  */
-static __always_inline long compat_nr(long id)
-{
-	switch (id) {
-	case 3: return NR_read;
-	case 4: return NR_write;
-	case 5: return NR_open;
-	case 6: return NR_close;
-	case 8: return NR_creat;
-	case 9: return NR_link;
-	case 10: return NR_unlink;
-	case 15: return NR_chmod;
-	case 16: return NR_lchown;		/* 16-bit ids */
-	case 38: return NR_rename;
-	case 63: return NR_dup2;
-	case 83: return NR_symlink;
-	case 92: return NR_truncate;
-	case 93: return NR_ftruncate;
-	case 94: return NR_fchmod;
-	case 95: return NR_fchown;		/* 16-bit ids */
-	case 145: return NR_readv;
-	case 146: return NR_writev;
-	case 180: return NR_pread64;
-	case 181: return NR_pwrite64;
-	case 182: return NR_chown;		/* 16-bit ids */
-	case 187: return NR_sendfile;
-	case 193: return NR_truncate;		/* truncate64 */
-	case 194: return NR_ftruncate;		/* ftruncate64 */
-	case 198: return NR_lchown;		/* lchown32 */
-	case 207: return NR_fchown;		/* fchown32 */
-	case 212: return NR_chown;		/* chown32 */
-	case 226: return NR_setxattr;
-	case 227: return NR_lsetxattr;
-	case 228: return NR_fsetxattr;
-	case 235: return NR_removexattr;
-	case 236: return NR_lremovexattr;
-	case 237: return NR_fremovexattr;
-	case 239: return NR_sendfile;		/* sendfile64 */
-	case 269: return NR_utimes;
-	case 285: return NR_accept;
-	case 289: return NR_COMPAT_SEND;
-	case 290: return NR_sendto;
-	case 291: return NR_COMPAT_RECV;
-	case 292: return NR_recvfrom;
-	case 296: return NR_sendmsg;
-	case 297: return NR_recvmsg;
-	case 322: return NR_openat;
-	case 325: return NR_fchownat;
-	case 326: return NR_futimesat;
-	case 328: return NR_unlinkat;
-	case 329: return NR_renameat;
-	case 330: return NR_linkat;
-	case 331: return NR_symlinkat;
-	case 333: return NR_fchmodat;
-	case 340: return NR_splice;
-	case 348: return NR_utimensat;
-	case 352: return NR_fallocate;
-	case 358: return NR_dup3;
-	case 361: return NR_preadv;
-	case 362: return NR_pwritev;
-	case 365: return NR_recvmmsg;
-	case 366: return NR_accept4;
-	case 374: return NR_sendmmsg;
-	case 382: return NR_renameat2;
-	case 391: return NR_copy_file_range;
-	case 392: return NR_preadv2;
-	case 393: return NR_pwritev2;
-	case 412: return NR_utimensat;		/* utimensat_time64 */
-	case 417: return NR_recvmmsg;		/* recvmmsg_time64 */
-	case 436: return NR_close_range;
-	case 437: return NR_openat2;
-	case 452: return NR_fchmodat2;
-	}
-	return -1;
-}
+#define COMPAT_SYSCALLS(X, a) \
+	X(a, 3, NR_read) \
+	X(a, 4, NR_write) \
+	X(a, 5, NR_open) \
+	X(a, 6, NR_close) \
+	X(a, 8, NR_creat) \
+	X(a, 9, NR_link) \
+	X(a, 10, NR_unlink) \
+	X(a, 15, NR_chmod) \
+	X(a, 16, NR_lchown) /* 16-bit ids */ \
+	X(a, 38, NR_rename) \
+	X(a, 63, NR_dup2) \
+	X(a, 83, NR_symlink) \
+	X(a, 92, NR_truncate) \
+	X(a, 93, NR_ftruncate) \
+	X(a, 94, NR_fchmod) \
+	X(a, 95, NR_fchown) /* 16-bit ids */ \
+	X(a, 145, NR_readv) \
+	X(a, 146, NR_writev) \
+	X(a, 180, NR_pread64) \
+	X(a, 181, NR_pwrite64) \
+	X(a, 182, NR_chown) /* 16-bit ids */ \
+	X(a, 187, NR_sendfile) \
+	X(a, 193, NR_truncate) /* truncate64 */ \
+	X(a, 194, NR_ftruncate) /* ftruncate64 */ \
+	X(a, 198, NR_lchown) /* lchown32 */ \
+	X(a, 207, NR_fchown) /* fchown32 */ \
+	X(a, 212, NR_chown) /* chown32 */ \
+	X(a, 226, NR_setxattr) \
+	X(a, 227, NR_lsetxattr) \
+	X(a, 228, NR_fsetxattr) \
+	X(a, 235, NR_removexattr) \
+	X(a, 236, NR_lremovexattr) \
+	X(a, 237, NR_fremovexattr) \
+	X(a, 239, NR_sendfile) /* sendfile64 */ \
+	X(a, 269, NR_utimes) \
+	X(a, 285, NR_accept) \
+	X(a, 289, NR_COMPAT_SEND) \
+	X(a, 290, NR_sendto) \
+	X(a, 291, NR_COMPAT_RECV) \
+	X(a, 292, NR_recvfrom) \
+	X(a, 296, NR_sendmsg) \
+	X(a, 297, NR_recvmsg) \
+	X(a, 322, NR_openat) \
+	X(a, 325, NR_fchownat) \
+	X(a, 326, NR_futimesat) \
+	X(a, 328, NR_unlinkat) \
+	X(a, 329, NR_renameat) \
+	X(a, 330, NR_linkat) \
+	X(a, 331, NR_symlinkat) \
+	X(a, 333, NR_fchmodat) \
+	X(a, 340, NR_splice) \
+	X(a, 348, NR_utimensat) \
+	X(a, 352, NR_fallocate) \
+	X(a, 358, NR_dup3) \
+	X(a, 361, NR_preadv) \
+	X(a, 362, NR_pwritev) \
+	X(a, 365, NR_recvmmsg) \
+	X(a, 366, NR_accept4) \
+	X(a, 374, NR_sendmmsg) \
+	X(a, 382, NR_renameat2) \
+	X(a, 391, NR_copy_file_range) \
+	X(a, 392, NR_preadv2) \
+	X(a, 393, NR_pwritev2) \
+	X(a, 412, NR_utimensat) /* utimensat_time64 */ \
+	X(a, 417, NR_recvmmsg) /* recvmmsg_time64 */ \
+	X(a, 436, NR_close_range) \
+	X(a, 437, NR_openat2) \
+	X(a, 452, NR_fchmodat2)
 #else
 #error "kflowd supports __TARGET_ARCH_x86 and __TARGET_ARCH_arm64"
 #endif
+
+/* The native call a 32-bit program's call id stands for, as far as kflowd looks at it, or -1. */
+static __always_inline long compat_nr(long id)
+{
+#define COMPAT_CASE(a, id, nr) case id: return nr;
+	switch (id) {
+	COMPAT_SYSCALLS(COMPAT_CASE, 0)
+	}
+#undef COMPAT_CASE
+	return -1;
+}
+
+/*
+ * The calls each dispatcher acts on (native numbers). Everything else leaves at the
+ * first instructions through a bitmap (syscall_wanted()): most calls a busy server makes
+ * (epoll_wait, socket, connect, setsockopt, fcntl, futex, mmap, ...) are none of these.
+ * A call missing here is never seen: the switch statements of the dispatchers and of
+ * path_op_begin() must name only calls listed.
+ */
+#define PATH_OP_SYSCALLS(X, a)                                                                     \
+	X(a, NR_unlink) X(a, NR_unlinkat) X(a, NR_rename) X(a, NR_renameat) X(a, NR_renameat2)     \
+	X(a, NR_link) X(a, NR_linkat) X(a, NR_symlink) X(a, NR_symlinkat) X(a, NR_chmod)           \
+	X(a, NR_fchmodat) X(a, NR_fchmodat2) X(a, NR_chown) X(a, NR_lchown) X(a, NR_fchownat)      \
+	X(a, NR_utime) X(a, NR_utimes) X(a, NR_futimesat) X(a, NR_utimensat) X(a, NR_setxattr)     \
+	X(a, NR_lsetxattr) X(a, NR_removexattr) X(a, NR_lremovexattr) X(a, NR_truncate)
+/* sys_enter: releases (close, dup2/dup3 over an open descriptor, close_range), path operations */
+#define ENTER_SYSCALLS(X, a)                                                                       \
+	X(a, NR_close) X(a, NR_dup2) X(a, NR_dup3) X(a, NR_close_range) PATH_OP_SYSCALLS(X, a)
+/* sys_exit: path operations; opens, accepts, reads, writes, copies, attribute changes by descriptor */
+#define EXIT_SYSCALLS(X, a)                                                                        \
+	PATH_OP_SYSCALLS(X, a)                                                                     \
+	X(a, NR_open) X(a, NR_openat) X(a, NR_openat2) X(a, NR_creat) X(a, NR_accept)              \
+	X(a, NR_accept4) X(a, NR_sendto) X(a, NR_sendmsg) X(a, NR_sendmmsg) X(a, NR_recvfrom)      \
+	X(a, NR_recvmsg) X(a, NR_recvmmsg) X(a, NR_read) X(a, NR_pread64) X(a, NR_readv)           \
+	X(a, NR_preadv) X(a, NR_preadv2) X(a, NR_write) X(a, NR_pwrite64) X(a, NR_writev)          \
+	X(a, NR_pwritev) X(a, NR_pwritev2) X(a, NR_sendfile) X(a, NR_ftruncate) X(a, NR_fallocate) \
+	X(a, NR_fchmod) X(a, NR_fchown) X(a, NR_fsetxattr) X(a, NR_fremovexattr) X(a, NR_splice)   \
+	X(a, NR_copy_file_range)
+
+/* call numbers the bitmaps cover: every one kflowd names is below this (fchmodat2: 452) */
+#define SYSCALL_BITMAP_WORDS 8
+/* bit of nr in word w of a bitmap, 0 for numbers outside it (the stand-ins are negative) */
+#define NR_BIT(w, nr) ((nr) >= 0 && (nr) / 64 == (w) ? 1ULL << ((nr) & 63) : 0ULL)
+#define NR_BIT_OR(w, nr) | NR_BIT(w, nr)
+#define COMPAT_BIT_OR(w, id, nr) | NR_BIT(w, id)
+/* the words of the bitmap of a list of calls: LIST(X, a) with X = NR_BIT_OR or COMPAT_BIT_OR */
+#define BITMAP_WORDS(LIST, X)                                                                      \
+	{ 0ULL LIST(X, 0), 0ULL LIST(X, 1), 0ULL LIST(X, 2), 0ULL LIST(X, 3),                     \
+	  0ULL LIST(X, 4), 0ULL LIST(X, 5), 0ULL LIST(X, 6), 0ULL LIST(X, 7) }
+
+/*
+ * The bitmaps, in a read-only section of their own (.rodata holds only struct kf_config):
+ * a lookup is one load from a frozen map, no helper call.
+ */
+struct syscall_bitmaps {
+	__u64 enter[SYSCALL_BITMAP_WORDS];
+	__u64 exit[SYSCALL_BITMAP_WORDS];
+	/* 32-bit programs' call ids kflowd looks at (COMPAT_SYSCALLS), at enter and exit */
+	__u64 compat[SYSCALL_BITMAP_WORDS];
+};
 
 /*
  * Argument n of the syscall at regs, in code with a pt_regs *regs and a constant bool

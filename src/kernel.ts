@@ -9,6 +9,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { BpfObject, loadFailure } from "../ffi/bpf.ts";
 import { kernelTracepoints } from "../ffi/btf.ts";
+import { kernelTracingSocketCookie } from "../ffi/insn-probe.ts";
 import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
@@ -63,6 +64,8 @@ export interface KernelProbe {
   readonly kprobes: boolean;
   /** mount point of the cgroup v2 hierarchy */
   readonly cgroup2?: string;
+  /** tp_btf programs may call bpf_get_socket_cookie() on the tracepoint's socket (5.12+) */
+  readonly tracingCookie: boolean;
 }
 
 const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
@@ -97,6 +100,7 @@ export function probeKernel(lib: Libbpf): KernelProbe {
     ctime: kernelTracepoints(lib, CTIME_TRACEPOINTS).size === CTIME_TRACEPOINTS.length,
     kprobes: existsSync("/sys/bus/event_source/devices/kprobe"),
     cgroup2: cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")),
+    tracingCookie: kernelTracingSocketCookie(lib),
   };
 }
 
@@ -114,9 +118,9 @@ export interface Hooks {
   /** what the records lack without them */
   readonly without: string;
   /** what the kernel must offer for them */
-  readonly needs?: "ctime" | "kprobes" | "cgroup2";
-  /** what serves the feature instead when they fail */
-  readonly fallback?: Hooks;
+  readonly needs?: readonly ("ctime" | "kprobes" | "cgroup2" | "tracingCookie")[];
+  /** what serves the feature instead when they fail or the kernel lacks what they need */
+  readonly fallback?: readonly Hooks[];
 }
 
 /** File activity through descriptors, and UNIX sockets and application messages: every kernel with BTF. */
@@ -154,7 +158,7 @@ const KPROBE_HOOKS: Hooks = {
     "security_inode_removexattr__path_op",
     "security_bprm_check__open_exec",
   ],
-  needs: "kprobes",
+  needs: ["kprobes"],
   without: NO_INODE,
 };
 /** Inodes of path operations from the multigrain ctime tracepoints (6.13+). */
@@ -162,9 +166,9 @@ const CTIME_HOOKS: Hooks = {
   feature: "file-inode",
   tier: "ctime-tracepoints",
   programs: CTIME_TRACEPOINTS.map((t) => `${t}__path_op`),
-  needs: "ctime",
+  needs: ["ctime"],
   without: NO_INODE,
-  fallback: KPROBE_HOOKS,
+  fallback: [KPROBE_HOOKS],
 };
 /** Packets per socket on the cgroup v2 root. */
 const PACKET_HOOKS: Hooks = {
@@ -172,7 +176,7 @@ const PACKET_HOOKS: Hooks = {
   tier: "cgroup-hooks",
   programs: ["cgroup_skb__egress", "cgroup_skb__ingress"],
   cgroup: true,
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "TCP and UDP are not monitored (UNIX sockets are)",
 };
 /** The processes that create, connect and bind sockets (process context). */
@@ -181,7 +185,7 @@ const OWNER_HOOKS: Hooks = {
   tier: "owner-hooks",
   programs: ["sock_create__owner", "connect4__owner", "connect6__owner", "bind4__owner", "bind6__owner"],
   cgroup: true,
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "a TCP or UDP socket gets its process from the first read or write of it",
 };
 const RELEASE_HOOKS: Hooks = {
@@ -189,30 +193,46 @@ const RELEASE_HOOKS: Hooks = {
   tier: "release-hook",
   programs: ["sock_release__export"],
   cgroup: true,
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "a UDP record is printed after the idle timeout instead of when its socket is closed",
 };
+/** Fallback of STATE_HOOKS: the established connections from sockops (every cgroup v2 kernel). */
 const SOCKOPS_HOOKS: Hooks = {
   feature: "socket",
   tier: "sockops",
   programs: ["sockops__tcp"],
   cgroup: true,
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "the handshake of an accepted connection is not counted, its role comes from its ports",
 };
-const STATE_HOOKS: Hooks = {
+/** Fallback of STATE_HOOKS: the state tracepoint finishing records only. */
+const STATE_EXPORT_HOOKS: Hooks = {
   feature: "socket",
   tier: "state-tracepoint",
   programs: ["inet_sock_set_state__export"],
   // it finishes records the cgroup hooks make
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "a TCP record is printed after the idle timeout instead of when the connection closes",
+};
+/**
+ * TCP state changes: connections established (role, the server side's handshake) and
+ * closed, in one program on inet_sock_set_state; where tracing programs cannot make a
+ * socket cookie (before 5.12) sockops and the close-only program do it, at a sockops
+ * run per TCP callback (about 9 per connection).
+ */
+const STATE_HOOKS: Hooks = {
+  feature: "socket",
+  tier: "state-tracepoint",
+  programs: ["inet_sock_set_state__tcp"],
+  needs: ["cgroup2", "tracingCookie"],
+  without: "TCP records are finished by the close-only program and sockops (a run per TCP callback)",
+  fallback: [STATE_EXPORT_HOOKS, SOCKOPS_HOOKS],
 };
 const FRAG_HOOKS: Hooks = {
   feature: "socket",
   tier: "fragment-tracepoint",
   programs: ["netif_receive_skb__frags"],
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "SockRxPacketsFrag is not counted",
 };
 /** Owners of the sockets open before the agent. */
@@ -222,7 +242,7 @@ export const ITERATOR_HOOKS: Hooks = {
   programs: ["iter_task_file__existing"],
   once: true,
   // the owners it finds are taken by the packet hooks
-  needs: "cgroup2",
+  needs: ["cgroup2"],
   without: "a socket open before the start is reported with the first process that reads or writes it, without one until then",
 };
 
@@ -236,8 +256,9 @@ const ALL_HOOKS: readonly Hooks[] = [
   PACKET_HOOKS,
   OWNER_HOOKS,
   RELEASE_HOOKS,
-  SOCKOPS_HOOKS,
   STATE_HOOKS,
+  STATE_EXPORT_HOOKS,
+  SOCKOPS_HOOKS,
   FRAG_HOOKS,
   ITERATOR_HOOKS,
 ];
@@ -257,12 +278,12 @@ const FILE_FEATURES = ["file", "file-inode"];
 
 /** Whether the kernel offers what the group needs. */
 function available(h: Hooks, probe: KernelProbe): boolean {
-  return h.needs === undefined || Boolean(probe[h.needs]);
+  return (h.needs ?? []).every((n) => Boolean(probe[n]));
 }
 
 /** The groups this configuration wants and this kernel can have: the best of each kind. */
 export function wantedHooks(monitor: Monitor, probe: KernelProbe): Hooks[] {
-  const fallbacks = new Set(ALL_HOOKS.flatMap((h) => (h.fallback && available(h, probe) ? [h.fallback] : [])));
+  const fallbacks = new Set(ALL_HOOKS.flatMap((h) => (h.fallback && available(h, probe) ? h.fallback : [])));
   return ALL_HOOKS.filter(
     (h) =>
       (h.essential || (FILE_FEATURES.includes(h.feature) ? monitor.file : monitor.socket)) &&
@@ -422,8 +443,9 @@ export function startKernel(
     if (!hooks || hooks.essential || !active.includes(hooks)) throw error;
     active.splice(active.indexOf(hooks), 1);
     failed.push({ hooks, reason: reason ?? error.message });
-    const next = hooks.fallback;
-    if (next && available(next, probe) && !failed.some((f) => f.hooks === next)) active.push(next);
+    for (const next of hooks.fallback ?? []) {
+      if (available(next, probe) && !failed.some((f) => f.hooks === next) && !active.includes(next)) active.push(next);
+    }
   };
   const groupOf = (program: string | undefined) => active.find((h) => program !== undefined && h.programs.includes(program));
   // each round turns one group off; there are never more rounds than groups

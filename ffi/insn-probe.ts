@@ -1,0 +1,60 @@
+/** Questions about the running kernel's BPF instruction set, answered by loading a tiny program. */
+import { closeSync } from "node:fs";
+import { ptr } from "bun:ffi";
+import type { Libbpf } from "./libbpf.ts";
+
+/** One instruction (struct bpf_insn): opcode, dst/src registers, offset, immediate. */
+function insn(code: number, dst: number, src: number, off: number, imm: number): number[] {
+  return [code, (src << 4) | dst, off & 0xff, (off >> 8) & 0xff, imm & 0xff, (imm >> 8) & 0xff, (imm >> 16) & 0xff, (imm >>> 24) & 0xff];
+}
+
+const BPF_PROG_TYPE_TRACING = 26;
+const BPF_TRACE_RAW_TP = 23;
+const BPF_FUNC_get_socket_cookie = 46;
+const BTF_KIND_TYPEDEF = 8;
+
+/*
+ * tp_btf/inet_sock_set_state: r1 = ctx[0] (the struct sock *);
+ * call bpf_get_socket_cookie; r0 = 0; exit
+ */
+const SOCKET_COOKIE_PROGRAM = new Uint8Array([
+  ...insn(0x79, 1, 1, 0, 0),
+  ...insn(0x85, 0, 0, 0, BPF_FUNC_get_socket_cookie),
+  ...insn(0xb7, 0, 0, 0, 0),
+  ...insn(0x95, 0, 0, 0, 0),
+]);
+
+/**
+ * Whether a tp_btf program on inet_sock_set_state may call bpf_get_socket_cookie() on
+ * the tracepoint's socket (tracing programs got it in 5.12, commit c5dbb89fc2ac "bpf:
+ * Expose bpf_get_socket_cookie to tracing programs"; asked of the verifier, not the
+ * release). The TCP state program then makes the cookie itself and sockops is not needed.
+ */
+export function kernelTracingSocketCookie(lib: Libbpf): boolean {
+  const btf = lib.btf__load_vmlinux_btf();
+  if (!btf) return false;
+  let id: number;
+  try {
+    id = lib.btf__find_by_name_kind(btf, ptr(Buffer.from("btf_trace_inet_sock_set_state\0")), BTF_KIND_TYPEDEF);
+  } finally {
+    lib.btf__free(btf);
+  }
+  if (id <= 0) return false;
+  // struct bpf_prog_load_opts up to attach_btf_obj_fd: sz, attempts, expected_attach_type, ..., attach_btf_id at 32
+  const opts = new Uint8Array(64);
+  const view = new DataView(opts.buffer);
+  view.setBigUint64(0, 44n, true);
+  view.setUint32(12, BPF_TRACE_RAW_TP, true);
+  view.setUint32(32, id, true);
+  const fd = lib.bpf_prog_load(
+    BPF_PROG_TYPE_TRACING,
+    null,
+    ptr(Buffer.from("GPL\0")),
+    ptr(SOCKET_COOKIE_PROGRAM),
+    SOCKET_COOKIE_PROGRAM.length / 8,
+    ptr(opts),
+  );
+  if (fd < 0) return false;
+  closeSync(fd);
+  return true;
+}
