@@ -104,7 +104,13 @@ enum stat_id {
 	 * the kernel side does not decode: their file and UNIX socket activity is not seen
 	 */
 	STAT_X32_CALLS = 11,
-	STAT_COUNT = 12,
+	/*
+	 * processes that set up an io_uring while its requests are not monitored (the kernel's
+	 * requests cannot be read, or the io_uring programs failed): their file and socket
+	 * activity through the ring is not seen; each process counted once
+	 */
+	STAT_URING_UNSEEN = 12,
+	STAT_COUNT = 13,
 };
 
 /* First member of every ring-buffer record. */
@@ -341,6 +347,9 @@ struct kf_config {
 	 */
 	__u32 sock_claim_io;
 	struct app_port app_ports[APP_PORTS_MAX];
+	/* 1 when the io_uring programs are attached; else io_uring_setup() is counted */
+	__u32 uring;
+	__u32 pad;
 };
 
 #endif /* KFLOWD_RECORDS_H */

@@ -51,6 +51,7 @@
 #define NR_pwritev2 328
 #define NR_openat2 437
 #define NR_close_range 436
+#define NR_io_uring_setup 425
 /* the syscall number survives in orig_ax; the arguments stay in their registers */
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define SYSCALL_ARG1(regs) ((regs)->di)
@@ -187,6 +188,7 @@ static __always_inline long compat_nr(long id)
 	case 379: return NR_pwritev2;
 	case 412: return NR_utimensat;		/* utimensat_time64 */
 	case 417: return NR_recvmmsg;		/* recvmmsg_time64 */
+	case 425: return NR_io_uring_setup;
 	case 436: return NR_close_range;
 	case 437: return NR_openat2;
 	case 452: return NR_fchmodat2;
@@ -220,6 +222,7 @@ static __always_inline long compat_nr(long id)
 #define NR_pwritev2 287
 #define NR_openat2 437
 #define NR_close_range 436
+#define NR_io_uring_setup 425
 /* numbers no syscall has, so that shared switch statements stay valid */
 #define NR_open (-1001)
 #define NR_creat (-1002)
@@ -357,6 +360,7 @@ static __always_inline long compat_nr(long id)
 	case 393: return NR_pwritev2;
 	case 412: return NR_utimensat;		/* utimensat_time64 */
 	case 417: return NR_recvmmsg;		/* recvmmsg_time64 */
+	case 425: return NR_io_uring_setup;
 	case 436: return NR_close_range;
 	case 437: return NR_openat2;
 	case 452: return NR_fchmodat2;
