@@ -137,10 +137,38 @@ describe.skipIf(skip)("io_uring", () => {
   }
 
   test("the stop summary counts no unseen io_uring process", async () => {
-    // the records above are in; the summary comes at stop (afterAll checks the exit code)
+    // the records above are in; the summary comes at stop
     const code = await agent.stop();
     expect(code).toBe(0);
     expect(agent.stderr).toContain("io_uring processes unseen 0");
+    expect(agent.stderr).toMatch(/degraded: none/);
     agent = undefined as never;
+  });
+});
+
+describe.skipIf(skip)("io_uring where its requests cannot be read", () => {
+  test("the banner names io_uring degraded and the process that set up a ring is counted", async () => {
+    const work = mkdtempSync(`${tmpdir()}/kflowd-uring-off-`);
+    try {
+      const prog = `${work}/uring-ops`;
+      expect(Bun.spawnSync(["gcc", "-O2", "-o", prog, `${ROOT}test/fixtures/uring-ops.c`, "-luring"]).exitCode).toBe(0);
+      // the io_uring programs rejected by the verifier, as on a kernel whose requests do not fit them
+      const agent = await RunningAgent.start(["-o", "json-min"], {
+        KFLOWD_TEST_BREAK: "io_uring_complete__cqe,io_uring_complete__res",
+      });
+      expect(agent.stderr).toMatch(/hooks for io_uring: setup-counted \(degraded: .*processes that set up rings are counted\)/);
+      mkdirSync(`${work}/d`);
+      const proc = Bun.spawn([prog, "uring", `${work}/d`], { stderr: "inherit" });
+      expect(await proc.exited).toBe(0);
+      // the process's exec record shows its records are through; none of its ring's files has one
+      await agent.waitFor(() => agent.records.some((r) => r.ProcPID === proc.pid), "a record of the io_uring program");
+      expect(await agent.stop()).toBe(0);
+      expect(agent.fileRecords(`${work}/d/rw.txt`)).toEqual([]);
+      // at least this one (other processes on the host may set up rings meanwhile)
+      expect(Number(/io_uring processes unseen (\d+)/.exec(agent.stderr)?.[1])).toBeGreaterThanOrEqual(1);
+      expect(agent.stderr).toMatch(/degraded: .*io_uring/);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
   });
 });
