@@ -1,6 +1,6 @@
 /**
  * Runs the benchmarks: node_modules/.bin/bun bench/run.ts [--rounds N] [name...]
- * Names: startup syscall churn http macro throughput context profile (default: all, in
+ * Names: startup syscall churn http macro throughput context profile uring (default: all, in
  * this order; context needs KFLOWD_BENCH_BASELINE, another kflowd executable). Root only. Each benchmark measures baseline and agent in the same
  * invocation; the table is printed at the end (Markdown) and the rows are written to
  * /tmp/kflowd-bench/results.json.
@@ -20,8 +20,9 @@ import { profile } from "./profile.ts";
 import { startup } from "./startup.ts";
 import { syscall } from "./syscall.ts";
 import { throughput } from "./throughput.ts";
+import { uring } from "./uring.ts";
 
-const ALL: readonly Bench[] = [startup, syscall, churn, http, macro, throughput, context, profile];
+const ALL: readonly Bench[] = [startup, syscall, churn, http, macro, throughput, context, profile, uring];
 
 function usage(): never {
   console.error(`usage: bun bench/run.ts [--rounds N] [${ALL.map((b) => b.name).join("|")} ...]`);

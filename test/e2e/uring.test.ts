@@ -25,7 +25,7 @@ const FILES: readonly (readonly [string, number])[] = [
 ];
 
 /** Keys that differ between two runs by nature, not by how the operations were made. */
-const VARYING = /^(Info|ProcPID$|ProcTID$|ProcPPID$|ProcAge$|FileInode$|FilePath$|FileEventsDuration$|File\w*Time$)/;
+const VARYING = /^(Info|ProcPID$|ProcTID$|ProcPPID$|ProcAge$|FileInode$|FilePath$|FileEventsDuration$|File\w*Time(Change)?$)/;
 
 /** A file record without what varies, its path relative to dir. */
 function fileShape(r: Json, dir: string): Json {

@@ -194,7 +194,9 @@ export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
   check("agent ran and stopped cleanly", out.agentRc === 0, `agent exit ${out.agentRc}`);
   // every count in the agent's "lost: ..." summary is zero
   const lost = /lost: ([^;]*);/.exec(out.agentStderr)?.[1];
-  check("nothing lost", lost !== undefined && !/[1-9]/.test(lost), out.agentStderr.trim().split("\n").at(-1) ?? "");
+  // (processes with an io_uring the kernel's requests cannot be read of: uringChecks() counts on them)
+  const lostButUring = lost?.replace(/io_uring processes unseen \d+/, "");
+  check("nothing lost", lostButUring !== undefined && !/[1-9]/.test(lostButUring), out.agentStderr.trim().split("\n").at(-1) ?? "");
   check("every line is valid JSON", out.badLines.length === 0 && out.records.length > 0, `${out.badLines.length} bad of ${out.records.length + out.badLines.length}`);
   expectFile("echo > file", `${dir}/echo.txt`, "echo", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
   const cat = fileRecord(out, `${dir}/echo.txt`, out.pids.get("cat"));
@@ -309,7 +311,7 @@ const URING_FILES: readonly (readonly [string, number, string?])[] = [
 ];
 
 /** What differs between the two runs by nature: directory, PIDs, inode numbers, times. */
-const URING_VARYING = /^(Info|ProcPID$|ProcTID$|ProcPPID$|ProcAge$|FileInode$|FilePath$|FileEventsDuration$|File\w*Time$)/;
+const URING_VARYING = /^(Info|ProcPID$|ProcTID$|ProcPPID$|ProcAge$|FileInode$|FilePath$|FileEventsDuration$|File\w*Time(Change)?$)/;
 
 function uringShape(r: Record<string, unknown>, dir: string): Record<string, unknown> {
   const out: Record<string, unknown> = { FileRelPath: `${String(r.FilePath).slice(dir.length + 1)}${r.File}` };
@@ -357,11 +359,19 @@ export function uringChecks(out: ScenarioOutput, dir: string): Check[] {
         .sort();
     const u = of(pidU, "uring");
     const s = of(pidS, "sys");
+    // the keys whose values differ, record by record (uring / sys)
+    const diff = u.map((x, i) => {
+      const [ru, rs] = [JSON.parse(x) as Record<string, unknown>, JSON.parse(s[i] ?? "{}") as Record<string, unknown>];
+      return [...new Set([...Object.keys(ru), ...Object.keys(rs)])]
+        .filter((k) => JSON.stringify(ru[k]) !== JSON.stringify(rs[k]))
+        .map((k) => `${k}: ${JSON.stringify(ru[k])} / ${JSON.stringify(rs[k])}`)
+        .join(", ");
+    });
     checks.push({
       feature,
       name: `${name} as its syscall twin`,
       ok: u.length === count && JSON.stringify(u) === JSON.stringify(s),
-      detail: `uring ${u.join(" ").slice(0, 400)} | sys ${s.join(" ").slice(0, 400)}`,
+      detail: `${u.length} and ${s.length} records of ${count}; differing: ${diff.filter(Boolean).join(" | ").slice(0, 600)}`,
     });
   }
   for (const role of ["CLIENT", "SERVER"]) {
