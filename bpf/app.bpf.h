@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include "records.h"
 #include "maps.bpf.h"
+#include "scratch.bpf.h"
 #include "sock.bpf.h"
 #include "syscalls.bpf.h"
 
@@ -58,7 +59,7 @@ struct app_scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct app_scratch);
 } app_scratch SEC(".maps");
@@ -183,8 +184,7 @@ struct app_args {
  */
 static __noinline void app_capture(const struct app_args *a, long nr, struct file *f, struct sock *sk, long ret)
 {
-	__u32 zero = 0;
-	struct app_scratch *s = bpf_map_lookup_elem(&app_scratch, &zero);
+	struct app_scratch *s = SCRATCH(app_scratch);
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	bool rx = nr == NR_read || nr == NR_readv || nr == NR_recvfrom || nr == NR_recvmsg || nr == NR_recvmmsg;
 	const void *buf = NULL;

@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include "records.h"
 #include "maps.bpf.h"
+#include "scratch.bpf.h"
 #include "core_fixes.bpf.h"
 #include "path.bpf.h"
 #include "task.bpf.h"
@@ -80,7 +81,7 @@ static __always_inline void inode_state(struct rec_inode *st, const struct inode
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct inode_span);
 } inode_scratch SEC(".maps");
@@ -91,7 +92,7 @@ struct {
  */
 static __always_inline struct inode_span *inode_span_get(struct inode *inode)
 {
-	struct inode_span *sp = bpf_map_lookup_elem(&inode_scratch, &scratch_key);
+	struct inode_span *sp = SCRATCH(inode_scratch);
 
 	if (sp && !inode_span_read(sp, inode))
 		return NULL;
@@ -171,8 +172,7 @@ static __always_inline void file_export(struct rec_file *r, struct file_key *key
  */
 static __always_inline struct rec_file *file_begin(struct file_key *key, __u64 now)
 {
-	__u32 zero = 0;
-	struct rec_file *r = bpf_map_lookup_elem(&file_scratch, &zero);
+	struct rec_file *r = SCRATCH(file_scratch);
 
 	if (!r)
 		return NULL;
@@ -223,8 +223,7 @@ static __always_inline struct rec_file *file_insert(struct file_key *key, struct
 static __noinline struct rec_file *file_create(struct file_key *key, struct file *f,
 					       const struct inode_span *sp, __u64 now)
 {
-	__u32 zero = 0;
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct rec_file *r = file_begin(key, now);
 
 	if (!r || !ps)

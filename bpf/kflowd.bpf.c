@@ -163,8 +163,10 @@ static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const boo
 			return 0;
 		break;
 	case NR_close_range:
-		if (!is_agent())
+		if (!is_agent()) {
 			close_range_release(ARG(1), ARG(2), ARG(3));
+			scratch_done();
+		}
 		return 0;
 	default:
 		if (monitor_files() && !is_agent())
@@ -174,6 +176,7 @@ static __always_inline int sys_enter_do(struct pt_regs *regs, long nr, const boo
 	if (is_agent())
 		return 0;
 	fd_release((__u64)fd_file(fd));
+	scratch_done();
 	return 0;
 }
 
@@ -278,7 +281,7 @@ struct fd_call {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct fd_call);
 } fd_calls SEC(".maps");
@@ -336,6 +339,9 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 	case NR_truncate:
 		/* failed or not, the saved arguments are dropped here */
 		path_op_end(ret, (__u32)bpf_get_current_pid_tgid());
+		/* a 32-bit call's program gives its scratch back itself, fd_calls in use */
+		if (!compat)
+			scratch_done();
 		return 0;
 	case NR_io_uring_setup:
 		if (ret >= 0 && !cfg.uring && !is_agent())
@@ -431,6 +437,8 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
 		if (a2) {
 			path_op_end(ret, (__u32)bpf_get_current_pid_tgid());
+			if (!compat)
+				scratch_done();
 			return 0;
 		}
 		/* fall through */
@@ -460,6 +468,7 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 	/* the second descriptor of a copy is written to */
 	if (fd2 >= 0)
 		fd_event(fd2, bytes, FD_OP(nr, FS_MODIFY, false), ubuf, uaux);
+	scratch_done();
 	return 0;
 }
 
@@ -541,7 +550,7 @@ static __always_inline int sys_exit_compat_socket(long nr, long ret, __u64 a1, _
  */
 __noinline int sys_exit_compat(long id, long ret, __u64 a12, __u64 a35)
 {
-	struct fd_call *out = bpf_map_lookup_elem(&fd_calls, &scratch_key);
+	struct fd_call *out = SCRATCH(fd_calls);
 	long nr = compat_nr(id);
 	__u64 a1 = (__u32)a12, a2 = a12 >> 32, a3 = (__u32)a35, a5 = a35 >> 32;
 
@@ -560,15 +569,16 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	if (!syscall_compat(regs))
 		return sys_exit_do(SYSCALL_NR(regs), ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
 				   SYSCALL_ARG5(regs), false, NULL);
-	if (!sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
-			     COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32))
-		return 0;
-	c = bpf_map_lookup_elem(&fd_calls, &scratch_key);
-	if (!c)
-		return 0;
-	fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
-	if (c->fd2 >= 0)
-		fd_event(c->fd2, c->bytes, (c->op & ~0x7fULL) | FS_MODIFY, c->ubuf, c->uaux);
+	if (sys_exit_compat(SYSCALL_NR(regs), ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
+			    COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
+		c = SCRATCH(fd_calls);
+		if (c) {
+			fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
+			if (c->fd2 >= 0)
+				fd_event(c->fd2, c->bytes, (c->op & ~0x7fULL) | FS_MODIFY, c->ubuf, c->uaux);
+		}
+	}
+	scratch_done();
 	return 0;
 }
 
@@ -734,14 +744,18 @@ static __always_inline __u64 uring_arg0(__u64 *ctx)
 SEC("tp_btf/io_uring_submit_req")
 int io_uring_submit_req__uring(__u64 *ctx)
 {
-	return uring_submit(uring_arg0(ctx));
+	uring_submit(uring_arg0(ctx));
+	scratch_done();
+	return 0;
 }
 
 /* 6.0 .. 6.4: the same tracepoint under its old name (req, force_nonblock) */
 SEC("tp_btf/io_uring_submit_sqe")
 int io_uring_submit_sqe__uring(__u64 *ctx)
 {
-	return uring_submit(uring_arg0(ctx));
+	uring_submit(uring_arg0(ctx));
+	scratch_done();
+	return 0;
 }
 
 /*
@@ -753,14 +767,18 @@ int io_uring_complete__cqe(__u64 *ctx)
 {
 	struct io_uring_cqe *cqe = (void *)ctx[2];
 
-	return uring_complete(ctx[1], BPF_CORE_READ(cqe, res));
+	uring_complete(ctx[1], BPF_CORE_READ(cqe, res));
+	scratch_done();
+	return 0;
 }
 
 /* io_uring_complete (ctx, req, user_data, res, cflags[, extra1, extra2]): 5.18 .. 6.12 */
 SEC("tp_btf/io_uring_complete")
 int io_uring_complete__res(__u64 *ctx)
 {
-	return uring_complete(ctx[1], (int)ctx[3]);
+	uring_complete(ctx[1], (int)ctx[3]);
+	scratch_done();
+	return 0;
 }
 
 /*
@@ -875,6 +893,7 @@ int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_
 	if (f)
 		file_event(f, FS_OPEN_EXEC);
 	exec_script_by_name(bprm);
+	scratch_done();
 	return 0;
 }
 
@@ -893,6 +912,7 @@ int BPF_KPROBE(security_bprm_check__open_exec, struct linux_binprm *bprm)
 	if (bpf_core_read(magic, sizeof(magic), &bprm->buf) || magic[0] != '#' || magic[1] != '!')
 		return 0;
 	file_event(BPF_CORE_READ(bprm, file), FS_OPEN_EXEC);
+	scratch_done();
 	return 0;
 }
 

@@ -39,10 +39,10 @@ struct {
 	__type(value, struct rec_stats);
 } stats SEC(".maps");
 
-/* scratch for building a new file record before it is inserted */
+/* scratch for building a new file record before it is inserted (scratch.bpf.h) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct rec_file);
 } file_scratch SEC(".maps");
@@ -52,8 +52,9 @@ static __always_inline void stat_inc(enum stat_id id)
 	__u32 zero = 0;
 	struct rec_stats *s = bpf_map_lookup_elem(&stats, &zero);
 
+	/* atomic: a program preempted between load and store would lose another's count */
 	if (s && id < STAT_COUNT)
-		s->counters[id]++;
+		__sync_fetch_and_add(&s->counters[id], 1);
 }
 
 #endif /* KFLOWD_MAPS_BPF_H */

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "records.h"
+#include "scratch.bpf.h"
 
 /* directory levels plus mount crossings one walk may take; deeper paths are cut */
 #define PATH_DEPTH_MAX 128
@@ -38,17 +39,10 @@ struct path_scratch {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, REC_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct path_scratch);
 } path_scratch SEC(".maps");
-
-/*
- * Key 0 of the one-element scratch maps, kept in map memory rather than on the stack:
- * before 6.x kernels count a global function's stack into its callers' 512 bytes, and
- * exec_script_by_name -> path_op_file -> path_resolve -> path_walk has none to spare.
- */
-const __u32 scratch_key SEC(".rodata.zero") = 0;
 
 /*
  * Builds the path of (dentry, vfsmnt) into the per-CPU path_scratch, buf[pos .. PATH_END).
@@ -60,7 +54,7 @@ const __u32 scratch_key SEC(".rodata.zero") = 0;
  */
 __noinline int path_walk(__u64 dentry_addr, __u64 vfsmnt_addr)
 {
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &scratch_key);
+	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct dentry *dentry = (void *)dentry_addr;
 	struct mount *mnt = (void *)(vfsmnt_addr - bpf_core_field_offset(struct mount, mnt));
 

@@ -165,28 +165,13 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr, const b
 		stat_inc(STAT_PATH_OP_LOST);
 }
 
-/*
- * An inode source saw inode change during the current thread's operation, if any: its
- * syscall's, or the io_uring request an io-wq worker runs.
- */
-static __always_inline void path_op_inode(struct inode *inode)
+/* Records what sp (a copy of an inode) is in op, the current thread's operation. */
+static __always_inline void path_op_snap(struct path_op *op, struct inode *inode, struct inode_span *sp)
 {
-	__u64 key = (__u32)bpf_get_current_pid_tgid();
-	struct path_op *op = bpf_map_lookup_elem(&path_ops, &key);
 	struct inode_snap *s;
-	struct inode_span *sp;
 	__u32 n;
 	__u64 ino;
 
-	if (!op && cfg.uring) {
-		key = uring_worker_req();
-		op = key ? bpf_map_lookup_elem(&path_ops, &key) : NULL;
-	}
-	if (!op || !inode)
-		return;
-	sp = inode_span_get(inode);
-	if (!sp)
-		return;
 	if ((span_mode(sp) & S_IFMT) == S_IFDIR) {
 		op->ndirs++;
 		return;
@@ -205,6 +190,28 @@ static __always_inline void path_op_inode(struct inode *inode)
 	s->dev = BPF_CORE_READ(span_sb(sp), s_dev);
 	inode_state(&s->st, sp);
 	op->nsnaps = n + 1;
+}
+
+/*
+ * An inode source saw inode change during the current thread's operation, if any: its
+ * syscall's, or the io_uring request an io-wq worker runs.
+ */
+static __always_inline void path_op_inode(struct inode *inode)
+{
+	__u64 key = (__u32)bpf_get_current_pid_tgid();
+	struct path_op *op = bpf_map_lookup_elem(&path_ops, &key);
+	struct inode_span *sp;
+
+	if (!op && cfg.uring) {
+		key = uring_worker_req();
+		op = key ? bpf_map_lookup_elem(&path_ops, &key) : NULL;
+	}
+	if (!op || !inode)
+		return;
+	sp = inode_span_get(inode);
+	if (sp)
+		path_op_snap(op, inode, sp);
+	scratch_done();
 }
 
 /*
@@ -252,14 +259,13 @@ static __always_inline void file_set_origin(struct rec_file *r, struct path_scra
  */
 __noinline int path_op_file(__u32 ks, __u64 op_key, __u64 dfds, __u64 upath_addr, __u64 oupath_addr)
 {
-	__u32 zero = 0;
 	__u32 kind = PATH_OP_KIND(ks);
 	__u32 snap = ks >> 16;
 	bool knames = ks & PATH_OP_KNAMES;
 	struct inode_snap *s = NULL;
 	const char *upath = (const char *)upath_addr;
 	const char *oupath = (const char *)oupath_addr;
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct file_key key = {};
 	struct rec_file *r = NULL;
 	__u64 now = bpf_ktime_get_ns();
@@ -407,7 +413,7 @@ static __noinline void exec_script_by_name(struct linux_binprm *bprm)
 	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
 	const char *name = BPF_CORE_READ(bprm, filename);
 
-	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct file_key key = { .pid = bpf_get_current_pid_tgid() >> 32 };
 	__u64 now = bpf_ktime_get_ns();
 	struct rec_file *r;

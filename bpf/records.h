@@ -28,6 +28,8 @@ enum rec_limits {
 	 * for renames the end of the old path (its last component is FileOrigin)
 	 */
 	REC_FILE_TAIL = 4864,
+	/* per-CPU scratch buffers of each kind: programs preempted half-way keep theirs (scratch.bpf.h) */
+	REC_SCRATCH_SLOTS = 4,
 };
 
 enum rec_type {
@@ -105,12 +107,17 @@ enum stat_id {
 	 */
 	STAT_X32_CALLS = 11,
 	/*
+	 * an event dropped because every scratch slot of its CPU was taken by programs
+	 * preempted half-way (scratch.bpf.h)
+	 */
+	STAT_SCRATCH_BUSY = 12,
+	/*
 	 * processes that set up an io_uring while its requests are not monitored (the kernel's
 	 * requests cannot be read, or the io_uring programs failed): their file and socket
 	 * activity through the ring is not seen; each process counted once
 	 */
-	STAT_URING_UNSEEN = 12,
-	STAT_COUNT = 13,
+	STAT_URING_UNSEEN = 13,
+	STAT_COUNT = 14,
 };
 
 /* First member of every ring-buffer record. */
@@ -346,10 +353,16 @@ struct kf_config {
 	 * socket without an owner goes to the first process that reads or writes it
 	 */
 	__u32 sock_claim_io;
+	/*
+	 * scratch buffers per CPU and kind: REC_SCRATCH_SLOTS where the kernel has BPF
+	 * atomics (5.12+), else 1 (scratch.bpf.h)
+	 */
+	__u32 scratch_slots;
+	__u32 pad;
 	struct app_port app_ports[APP_PORTS_MAX];
 	/* 1 when the io_uring programs are attached; else io_uring_setup() is counted */
 	__u32 uring;
-	__u32 pad;
+	__u32 pad2;
 };
 
 #endif /* KFLOWD_RECORDS_H */

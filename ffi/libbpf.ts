@@ -29,6 +29,7 @@ const SYMBOLS = {
   bpf_map_get_next_key: { args: [i32, ptr, ptr], returns: i32 }, // LIBBPF_0.0.1
   bpf_map_update_elem: { args: [i32, ptr, ptr, u64], returns: i32 }, // LIBBPF_0.0.1
   libbpf_num_possible_cpus: { args: [], returns: i32 }, // LIBBPF_0.0.4
+  bpf_prog_load: { args: [u32, ptr, ptr, ptr, u64, ptr], returns: i32 }, // LIBBPF_0.7.0
   btf__load_vmlinux_btf: { args: [], returns: ptr }, // LIBBPF_0.5.0
   btf__find_by_name_kind: { args: [ptr, ptr, u32], returns: i32 }, // LIBBPF_0.0.6
   btf__free: { args: [ptr], returns: FFIType.void }, // LIBBPF_0.0.1

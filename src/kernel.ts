@@ -9,13 +9,14 @@
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { BpfObject, loadFailure } from "../ffi/bpf.ts";
 import { kernelTracepoints, type TracepointArg, tracepointArgs } from "../ffi/btf.ts";
+import { kernelHasCmpxchg } from "../ffi/insn-probe.ts";
 import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
 import { kernelConfigText, kernelHz } from "./kernel-config.ts";
 import type { AppPorts } from "./app-ports.ts";
 import type { Monitor } from "./config.ts";
-import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags } from "./records/layout.gen.ts";
+import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags, RecLimits } from "./records/layout.gen.ts";
 
 export interface KernelOptions {
   /** the agent's own tgid, never reported */
@@ -65,6 +66,8 @@ export interface KernelProbe {
   readonly cgroup2?: string;
   /** how the io_uring tracepoints hand over requests and results, if they do (6.0+) */
   readonly uring?: UringLayout;
+  /** BPF atomic compare-and-exchange (5.12+): per-CPU scratch has a slot per preempted program */
+  readonly cmpxchg: boolean;
 }
 
 /**
@@ -129,6 +132,7 @@ export function probeKernel(lib: Libbpf): KernelProbe {
     kprobes: existsSync("/sys/bus/event_source/devices/kprobe"),
     cgroup2: cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")),
     uring: uringLayout(tracepointArgs(lib, URING_TRACEPOINTS)),
+    cmpxchg: kernelHasCmpxchg(lib),
   };
 }
 
@@ -329,7 +333,7 @@ interface Failure {
 }
 
 /** The .rodata image: the configuration and which fallbacks the kernel side must serve. */
-function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array {
+function configBytes(opts: KernelOptions, active: readonly Hooks[], scratchSlots: number): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
@@ -346,6 +350,7 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array 
   const claimByIo = opts.monitor.socket && !(active.includes(ITERATOR_HOOKS) && active.includes(OWNER_HOOKS));
   view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
   view.setUint32(KfConfig.uring, active.some((h) => h.feature === "io_uring") ? 1 : 0, true);
+  view.setUint32(KfConfig.scratchSlots, scratchSlots, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
   ports.forEach((p, i) => {
@@ -357,13 +362,25 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array 
   return bytes;
 }
 
-function openConfigured(lib: Libbpf, shim: Shim, bytes: Uint8Array, opts: KernelOptions, active: readonly Hooks[]): BpfObject {
+/** The per-CPU scratch maps (bpf/scratch.bpf.h): one slot each where slots cannot be claimed. */
+const SCRATCH_MAPS = ["file_scratch", "inode_scratch", "path_scratch", "app_scratch", "fd_calls"];
+
+function openConfigured(
+  lib: Libbpf,
+  shim: Shim,
+  bytes: Uint8Array,
+  opts: KernelOptions,
+  active: readonly Hooks[],
+  probe: KernelProbe,
+): BpfObject {
   const object = BpfObject.open(lib, shim, bytes);
+  const scratchSlots = probe.cmpxchg ? RecLimits.REC_SCRATCH_SLOTS : 1;
   try {
-    object.setReadOnlyData(configBytes(opts, active));
+    object.setReadOnlyData(configBytes(opts, active, scratchSlots));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
+    for (const m of SCRATCH_MAPS) object.setMaxEntries(m, scratchSlots);
     const on = new Set(active.flatMap((h) => h.programs));
     for (const h of ALL_HOOKS) for (const p of h.programs) object.setAutoload(p, on.has(p));
     for (const p of opts.breakPrograms ?? []) if (on.has(p)) object.spoil(p);
@@ -487,7 +504,7 @@ export function startKernel(
   // each round turns one group off; there are never more rounds than groups
   for (let attempt = 1; ; attempt++) {
     shim.kf_log_clear();
-    const object = openConfigured(lib, shim, objectBytes, opts, active);
+    const object = openConfigured(lib, shim, objectBytes, opts, active, probe);
     try {
       object.load();
     } catch (e) {

@@ -242,6 +242,7 @@ export class Pipeline implements RecordHandler {
         fileMapFull: k.STAT_FILE_MAP_FULL,
         sockMapFull: k.STAT_SOCK_MAP_FULL,
         pathOpsLost: k.STAT_PATH_OP_LOST,
+        scratchBusy: k.STAT_SCRATCH_BUSY,
         exitNoticesLost: k.STAT_EXIT_LOST,
         appLost: k.STAT_APP_LOST,
         appUnclaimed: messages.dropped + this.unclaimedAtStop,

@@ -13,6 +13,8 @@ export interface Losses {
   readonly fileMapFull: number;
   readonly sockMapFull: number;
   readonly pathOpsLost: number;
+  /** events dropped because every per-CPU scratch slot was held by preempted programs */
+  readonly scratchBusy: number;
   readonly exitNoticesLost: number;
   readonly appLost: number;
   readonly appUnclaimed: number;
@@ -35,6 +37,7 @@ export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["fileMapFull", "file map full"],
   ["sockMapFull", "socket map full"],
   ["pathOpsLost", "path operations"],
+  ["scratchBusy", "scratch busy"],
   ["exitNoticesLost", "exit notices"],
   ["appLost", "app messages"],
   ["appUnclaimed", "app messages unclaimed"],

@@ -193,14 +193,14 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 104,
+  SIZE: 112,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 13;
+export const RecStatsCountersLen = 14;
 
 export const KfConfig = {
-  SIZE: 136,
+  SIZE: 144,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
@@ -209,9 +209,11 @@ export const KfConfig = {
   nappPorts: 20,
   monitor: 24,
   sockClaimIo: 28,
-  appPorts: 32,
-  uring: 128,
-  pad: 132,
+  scratchSlots: 32,
+  pad: 36,
+  appPorts: 40,
+  uring: 136,
+  pad2: 140,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
@@ -223,6 +225,7 @@ export const RecLimits = {
   REC_PATH_MAX: 4095,
   REC_FS_EVENT_SLOTS: 16,
   REC_FILE_TAIL: 4864,
+  REC_SCRATCH_SLOTS: 4,
 } as const;
 
 export const RecType = {
@@ -268,8 +271,9 @@ export const StatId = {
   STAT_DEFERRED: 9,
   STAT_CLOSE_RANGE_CUT: 10,
   STAT_X32_CALLS: 11,
-  STAT_URING_UNSEEN: 12,
-  STAT_COUNT: 13,
+  STAT_SCRATCH_BUSY: 12,
+  STAT_URING_UNSEEN: 13,
+  STAT_COUNT: 14,
 } as const;
 
 export const InodeTier = {

@@ -198,6 +198,9 @@ export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
   const lostButUring = lost?.replace(/io_uring processes unseen \d+/, "");
   check("nothing lost", lostButUring !== undefined && !/[1-9]/.test(lostButUring), out.agentStderr.trim().split("\n").at(-1) ?? "");
   check("every line is valid JSON", out.badLines.length === 0 && out.records.length > 0, `${out.badLines.length} bad of ${out.records.length + out.badLines.length}`);
+  // the start-up self-test: the canary's files and sockets were all seen, and nothing is degraded
+  const selfTest = /^ {2}self-test: (\d+)\/(\d+) passed[^\n]*$/m.exec(out.agentStderr);
+  check("self-test passed", selfTest !== null && selfTest[1] === selfTest[2] && Number(selfTest[2]) > 0, selfTest?.[0] ?? "no self-test line");
   expectFile("echo > file", `${dir}/echo.txt`, "echo", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
   const cat = fileRecord(out, `${dir}/echo.txt`, out.pids.get("cat"));
   check("cat file", cat !== undefined && sameEvents(cat.FileEvents, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 }), JSON.stringify(cat?.FileEvents ?? null));

@@ -7,20 +7,39 @@ const tiers = (monitor: { file: boolean; socket: boolean }, probe: KernelProbe) 
   wantedHooks(monitor, probe).map((h) => `${h.feature}:${h.tier}`);
 
 test("the syscall programs always; the best inode source the kernel has; cgroup hooks only with cgroup v2", () => {
-  const all = tiers(both, { ctime: true, kprobes: true, cgroup2: "/sys/fs/cgroup" });
+  const all = tiers(both, { ctime: true, kprobes: true, cgroup2: "/sys/fs/cgroup", cmpxchg: true });
   expect(all).toContain("file-inode:ctime-tracepoints");
   expect(all).not.toContain("file-inode:kprobes");
   expect(all).toContain("socket:cgroup-hooks");
   expect(all).toContain("socket-existing:task-file-iterator");
-  expect(tiers(both, { ctime: false, kprobes: true, cgroup2: "/x" })).toContain("file-inode:kprobes");
-  const bare = tiers(both, { ctime: false, kprobes: false });
+  expect(tiers(both, { ctime: false, kprobes: true, cgroup2: "/x", cmpxchg: true })).toContain("file-inode:kprobes");
+  const bare = tiers(both, { ctime: false, kprobes: false, cmpxchg: false });
   expect(bare.filter((t) => t.startsWith("file-inode"))).toEqual([]);
   expect(bare.filter((t) => t.startsWith("socket:cgroup") || t.startsWith("socket-existing"))).toEqual([]);
 });
 
 test("-m chooses the features; the syscall programs serve both", () => {
-  const probe = { ctime: true, kprobes: false, cgroup2: "/x" };
+  const probe = { ctime: true, kprobes: false, cgroup2: "/x", cmpxchg: true };
   expect(wantedHooks({ file: false, socket: true }, probe)[0]).toBe(SYSCALL_HOOKS);
   expect(tiers({ file: false, socket: true }, probe).filter((t) => t.startsWith("file"))).toEqual(["file:syscall-tracepoints"]);
   expect(tiers({ file: true, socket: false }, probe).filter((t) => t.startsWith("socket"))).toEqual([]);
+});
+
+test("io_uring: the tracepoint layouts of Debian's kernels pick their programs; older ones none", async () => {
+  const { uringLayout } = await import("../../src/kernel.ts");
+  const P = "pointer" as const;
+  const O = "other" as const;
+  // arguments as the BTF of 5.10, 6.1, 6.12 and 6.18/7.x declare them (without __data)
+  const k510 = new Map([["io_uring_submit_sqe", [P, O, O, O, O]], ["io_uring_complete", [P, O, O]]]);
+  const k61 = new Map([["io_uring_submit_sqe", [P, O]], ["io_uring_complete", [P, P, O, O, O, O, O]]]);
+  const k612 = new Map([["io_uring_submit_req", [P]], ["io_uring_complete", [P, P, O, O, O, O, O]]]);
+  const k618 = new Map([["io_uring_submit_req", [P]], ["io_uring_complete", [P, P, P]]]);
+  expect([k510, k61, k612, k618].map((k) => uringLayout(k))).toEqual([undefined, "sqe-res", "req-res", "req-cqe"]);
+  const wanted = (layout: "req-cqe" | "req-res" | "sqe-res" | undefined) =>
+    wantedHooks(both, { ctime: true, kprobes: false, cmpxchg: true, uring: layout })
+      .filter((h) => h.feature === "io_uring")
+      .flatMap((h) => h.programs);
+  expect(wanted("req-cqe")).toEqual(["io_uring_submit_req__uring", "io_uring_complete__cqe"]);
+  expect(wanted("sqe-res")).toEqual(["io_uring_submit_sqe__uring", "io_uring_complete__res"]);
+  expect(wanted(undefined)).toEqual([]);
 });
