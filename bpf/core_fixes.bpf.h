@@ -221,4 +221,83 @@ static __always_inline __u32 sk_drops(const struct sock *sk)
 	return n;
 }
 
+/*
+ * io_uring requests (struct io_kiocb). Since 6.0 the tracepoints hand over the request
+ * itself and the opcode's own data lies at its start (io_kiocb.cmd), as struct
+ * io_rename, io_unlink, io_link, io_close, io_open, io_rw, io_sr_msg, io_accept (the
+ * same in the BTF of Debian's 6.1, 6.12, 6.18 and 7.x kernels).
+ *
+ * Path names of path operations: a struct filename * up to 6.x; in 7.x a struct
+ * delayed_filename that holds one (the name is copied at submission, its import
+ * completed by the io-wq worker; Debian's 7.2 and 7.3 BTF). Either way the pointer is
+ * the field's first 8 bytes; the kernel's copy of the name is filename->name, first in
+ * struct filename in every layout (7.x moved it into an anonymous struct __filename_head).
+ */
+struct delayed_filename___kf {
+	struct filename *__incomplete_filename;
+};
+
+struct io_rename___delayed {
+	struct delayed_filename___kf oldpath;
+	struct delayed_filename___kf newpath;
+};
+
+struct io_unlink___delayed {
+	struct delayed_filename___kf filename;
+};
+
+struct io_link___delayed {
+	struct delayed_filename___kf oldpath;
+	struct delayed_filename___kf newpath;
+};
+
+/* Offset of a path-name field of an io_uring op's data, in either layout. */
+#define URING_NAME_OFF(type, field)                                                        \
+	({                                                                                 \
+		__u32 __off;                                                               \
+		if (bpf_core_field_exists(struct type##___delayed, field))                 \
+			__off = bpf_core_field_offset(struct type##___delayed, field);     \
+		else                                                                       \
+			__off = bpf_core_field_offset(struct type, field);                 \
+		__off;                                                                     \
+	})
+
+/* The kernel's copy of the path name whose struct filename * lies at req + off. */
+static __always_inline const char *uring_name(const void *req, __u32 off)
+{
+	struct filename *fn = NULL;
+
+	bpf_probe_read_kernel(&fn, sizeof(fn), (const char *)req + off);
+	return fn ? BPF_CORE_READ(fn, name) : NULL;
+}
+
+/*
+ * An io-wq worker (PF_IO_WORKER; since 5.12 a thread of the submitting process, made by
+ * create_io_thread(), before that a kernel thread) runs one request at a time:
+ * task->worker_private is its struct io_worker (named pf_io_worker before 5.19; 6.1's
+ * BTF has worker_private), whose cur_work is &req->work. Returns that request's address,
+ * or 0.
+ */
+#define PF_IO_WORKER 0x00000010
+
+static __always_inline __u64 uring_worker_req(void)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct io_worker *w;
+	struct io_wq_work *work;
+	__u32 flags;
+
+	if (!bpf_core_field_exists(task->worker_private))
+		return 0;
+	/* on every ctime change outside a syscall's path operation: a plain load where it can be */
+	flags = have_task_btf() ? bpf_get_current_task_btf()->flags : BPF_CORE_READ(task, flags);
+	if (!(flags & PF_IO_WORKER))
+		return 0;
+	w = BPF_CORE_READ(task, worker_private);
+	if (!w)
+		return 0;
+	work = BPF_CORE_READ(w, cur_work);
+	return work ? (__u64)work - bpf_core_field_offset(struct io_kiocb, work) : 0;
+}
+
 #endif /* KFLOWD_CORE_FIXES_BPF_H */

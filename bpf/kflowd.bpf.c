@@ -15,6 +15,7 @@
 #include "pathop.bpf.h"
 #include "sock.bpf.h"
 #include "app.bpf.h"
+#include "uring.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -229,20 +230,15 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 #define FD_OP(nr, ev, compat) ((__u64)(nr) << 8 | (ev) | ((compat) ? FD_COMPAT : 0))
 
 /*
- * Bytes moved through fd: a file event, or traffic of a UNIX socket. For a socket, its
- * application message (if any) is captured too.
- *
- * A global function: the verifier checks it once, for any argument values, instead of
- * once per path into each of its two call sites. So scalar arguments only, at most
- * five, each checked here: op is FD_OP(nr, ev), and ubuf and uaux the syscall's user
- * arguments app capture reads (struct app_args).
+ * Bytes moved through the open file f: a file event, or traffic of a UNIX socket. For a
+ * socket, its application message (if any) is captured too. op is FD_OP(nr, ev), and
+ * ubuf and uaux the syscall's user arguments app capture reads (struct app_args).
  */
-__noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 {
 	struct app_args a = { .ubuf = ubuf, .uaux = uaux, .compat = (op & FD_COMPAT) != 0 };
 	long nr = (long)op >> 8;
 	__u32 ev = op & 0x7f;
-	struct file *f = fd_file(fd);
 	struct inode *inode;
 	struct sock *sk;
 	__u32 type;
@@ -277,6 +273,22 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 	}
 	app_capture(&a, nr, f, sk, bytes);
 	return 0;
+}
+
+/*
+ * file_io() on the file of descriptor fd. A global function: the verifier checks it
+ * once, for any argument values, instead of once per path into each of its two call
+ * sites. So scalar arguments only, at most five.
+ */
+__noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+{
+	return file_io(fd_file(fd), bytes, op, ubuf, uaux);
+}
+
+/* file_io() on the struct file at file_addr (an io_uring request's): a global function too. */
+__noinline int uring_file_io(__u64 file_addr, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+{
+	return file_io((struct file *)file_addr, bytes, op, ubuf, uaux);
 }
 
 /*
@@ -352,10 +364,14 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 	case NR_lremovexattr:
 	case NR_truncate:
 		/* failed or not, the saved arguments are dropped here */
-		path_op_end(ret);
+		path_op_end(ret, (__u32)bpf_get_current_pid_tgid());
 		/* a 32-bit call's program gives its scratch back itself, fd_calls in use */
 		if (!compat)
 			scratch_done();
+		return 0;
+	case NR_io_uring_setup:
+		if (ret >= 0 && !cfg.uring && !is_agent())
+			uring_unseen();
 		return 0;
 	}
 	/* failures are not events; reads and writes of 0 bytes neither (checked below) */
@@ -446,7 +462,7 @@ static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __
 	case NR_utimensat:
 		/* utimensat(fd, NULL, ...) is futimens(fd); with a path it is a path operation */
 		if (a2) {
-			path_op_end(ret);
+			path_op_end(ret, (__u32)bpf_get_current_pid_tgid());
 			if (!compat)
 				scratch_done();
 			return 0;
@@ -597,6 +613,205 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 				fd_event(c->fd2, c->bytes, (c->op & ~0x7fULL) | FS_MODIFY, c->ubuf, c->uaux);
 		}
 	}
+	scratch_done();
+	return 0;
+}
+
+/*
+ * io_uring: a request was submitted, its data prepared. A close releases the file now,
+ * as sys_enter does for close(); a path operation's arguments are kept until its
+ * completion. Runs in the submitting task (or its SQPOLL thread), whose descriptors these are.
+ */
+static __always_inline int uring_submit(__u64 req_addr)
+{
+	const struct io_kiocb *req = (void *)req_addr;
+	__u8 opcode;
+
+	if (!req_addr || is_agent())
+		return 0;
+	opcode = BPF_CORE_READ(req, opcode);
+	switch (opcode) {
+	case IORING_OP_CLOSE: {
+		struct io_close *c = (void *)req;
+
+		/* a registered ("fixed") file's slot is not one of the process's descriptors */
+		if (BPF_CORE_READ(c, file_slot))
+			return 0;
+		fd_release((__u64)fd_file(BPF_CORE_READ(c, fd)));
+		return 0;
+	}
+	case IORING_OP_RENAMEAT:
+	case IORING_OP_UNLINKAT:
+	case IORING_OP_LINKAT:
+	case IORING_OP_SYMLINKAT:
+		if (monitor_files())
+			uring_path_op_begin(req_addr, opcode);
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * io_uring: request req_addr completed with result res (a CQE is posted): what its
+ * syscall twin's exit would report, on the request's own file (registered files too).
+ * Runs in a thread of the submitting process (the submitter's task work, an io-wq
+ * worker, the SQPOLL thread).
+ */
+static __always_inline int uring_complete(__u64 req_addr, long res)
+{
+	const struct io_kiocb *req = (void *)req_addr;
+	__u64 ubuf = 0, uaux = 0;
+	__u8 opcode;
+	__u32 ev;
+	long nr;
+
+	/* CQEs that are no request's own (io_post_aux_cqe) come without one */
+	if (!req_addr || is_agent())
+		return 0;
+	opcode = BPF_CORE_READ(req, opcode);
+	switch (opcode) {
+	case IORING_OP_RENAMEAT:
+	case IORING_OP_UNLINKAT:
+	case IORING_OP_LINKAT:
+	case IORING_OP_SYMLINKAT:
+		/* failed or not, the saved arguments are dropped here */
+		uring_path_op_end(req_addr, res);
+		return 0;
+	}
+	if (res < 0)
+		return 0;
+	switch (opcode) {
+	case IORING_OP_OPENAT:
+	case IORING_OP_OPENAT2: {
+		struct io_open *o = (void *)req;
+
+		/* into a registered file's slot: res is 0, no descriptor of the process */
+		if (!monitor_files() || BPF_CORE_READ(o, file_slot))
+			return 0;
+		fd_event(res, 0, FD_OP(NR_openat, FS_OPEN, false), 0, 0);
+		return 0;
+	}
+	case IORING_OP_ACCEPT: {
+		struct io_accept *ac = (void *)req;
+
+		if (monitor_sockets() && !BPF_CORE_READ(ac, file_slot))
+			sock_accepted(res);
+		return 0;
+	}
+	case IORING_OP_READ:
+	case IORING_OP_READ_FIXED:
+	case IORING_OP_READV:
+		nr = opcode == IORING_OP_READV ? NR_readv : NR_read;
+		ev = FS_ACCESS;
+		break;
+	case IORING_OP_WRITE:
+	case IORING_OP_WRITE_FIXED:
+	case IORING_OP_WRITEV:
+		nr = opcode == IORING_OP_WRITEV ? NR_writev : NR_write;
+		ev = FS_MODIFY;
+		break;
+	case IORING_OP_SEND:
+		nr = NR_sendto;
+		ev = FS_MODIFY;
+		break;
+	case IORING_OP_RECV:
+		nr = NR_recvfrom;
+		ev = FS_ACCESS;
+		break;
+	case IORING_OP_SENDMSG:
+		nr = NR_sendmsg;
+		ev = FS_MODIFY;
+		break;
+	case IORING_OP_RECVMSG:
+		nr = NR_recvmsg;
+		ev = FS_ACCESS;
+		break;
+	case IORING_OP_FTRUNCATE:
+	case IORING_OP_FALLOCATE:
+		nr = NR_ftruncate;
+		ev = FS_MODIFY;
+		break;
+	case IORING_OP_FSETXATTR:
+		nr = NR_fsetxattr;
+		ev = FS_ATTRIB;
+		break;
+	default:
+		return 0;
+	}
+	if (ev == FS_ACCESS || (ev == FS_MODIFY && nr != NR_ftruncate)) {
+		/* reads and writes of 0 bytes are no events, as with the syscalls */
+		if (res == 0)
+			return 0;
+		if (nr == NR_sendto || nr == NR_recvfrom || nr == NR_sendmsg || nr == NR_recvmsg) {
+			/* the buffer or the user msghdr (a union) */
+			struct io_sr_msg *sr = (void *)req;
+
+			ubuf = (__u64)BPF_CORE_READ(sr, buf);
+		} else {
+			struct io_rw *rw = (void *)req;
+
+			ubuf = BPF_CORE_READ(rw, addr);
+			/* readv/writev: the user iovec array and its length */
+			if (nr == NR_readv || nr == NR_writev)
+				uaux = BPF_CORE_READ(rw, len);
+		}
+	} else {
+		res = 0;
+	}
+	uring_file_io((__u64)BPF_CORE_READ(req, file), res, FD_OP(nr, ev, false), ubuf, uaux);
+	return 0;
+}
+
+/*
+ * The request of a submission tracepoint, its first argument, as a number: read from the
+ * context rather than taken as the BTF pointer the verifier would hand over, which no
+ * global function may take.
+ */
+static __always_inline __u64 uring_arg0(__u64 *ctx)
+{
+	__u64 req = 0;
+
+	bpf_probe_read_kernel(&req, sizeof(req), ctx);
+	return req;
+}
+
+/* 6.5+: the request, once prepared */
+SEC("tp_btf/io_uring_submit_req")
+int io_uring_submit_req__uring(__u64 *ctx)
+{
+	uring_submit(uring_arg0(ctx));
+	scratch_done();
+	return 0;
+}
+
+/* 6.0 .. 6.4: the same tracepoint under its old name (req, force_nonblock) */
+SEC("tp_btf/io_uring_submit_sqe")
+int io_uring_submit_sqe__uring(__u64 *ctx)
+{
+	uring_submit(uring_arg0(ctx));
+	scratch_done();
+	return 0;
+}
+
+/*
+ * io_uring_complete (ctx, req, cqe) since 6.8 or so (Debian's 6.18, 7.x); the result is
+ * the CQE's. Arguments read from the context by position: the two layouts differ.
+ */
+SEC("tp_btf/io_uring_complete")
+int io_uring_complete__cqe(__u64 *ctx)
+{
+	struct io_uring_cqe *cqe = (void *)ctx[2];
+
+	uring_complete(ctx[1], BPF_CORE_READ(cqe, res));
+	scratch_done();
+	return 0;
+}
+
+/* io_uring_complete (ctx, req, user_data, res, cflags[, extra1, extra2]): 5.18 .. 6.12 */
+SEC("tp_btf/io_uring_complete")
+int io_uring_complete__res(__u64 *ctx)
+{
+	uring_complete(ctx[1], (int)ctx[3]);
 	scratch_done();
 	return 0;
 }

@@ -26,6 +26,13 @@ enum path_op_kind {
 	PATH_OP_TRUNCATE = 6,
 };
 
+/*
+ * Flag of path_op.kind: the names are kernel strings (an io_uring request's, copied at
+ * submission into uring_names), not the syscall's user memory.
+ */
+#define PATH_OP_KNAMES 0x100
+#define PATH_OP_KIND(k) ((k) & 0xff)
+
 #define AT_REMOVEDIR 0x200
 #define RENAME_EXCHANGE (1 << 1)
 /* non-directory inodes one operation can touch: both sides of RENAME_EXCHANGE */
@@ -52,11 +59,15 @@ struct path_op {
 	struct inode_snap snaps[OP_INODES_MAX];
 };
 
-/* operations in flight, per thread; LRU so that threads killed mid-syscall age out */
+/*
+ * operations in flight, key: the thread (tid) of a syscall, or the address of an io_uring
+ * request (kernel addresses never equal a tid); LRU so that threads killed mid-syscall
+ * age out
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__type(key, __u64);
 	__type(value, struct path_op);
 } path_ops SEC(".maps");
 
@@ -75,7 +86,7 @@ struct {
 static __always_inline void path_op_begin(struct pt_regs *regs, long nr, const bool compat)
 {
 	struct path_op op = {};
-	__u32 tid;
+	__u64 key;
 
 	op.dfd[0] = AT_FDCWD;
 	op.dfd[1] = AT_FDCWD;
@@ -149,8 +160,8 @@ static __always_inline void path_op_begin(struct pt_regs *regs, long nr, const b
 	default:
 		return;
 	}
-	tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&path_ops, &tid, &op, BPF_ANY))
+	key = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&path_ops, &key, &op, BPF_ANY))
 		stat_inc(STAT_PATH_OP_LOST);
 }
 
@@ -181,13 +192,20 @@ static __always_inline void path_op_snap(struct path_op *op, struct inode *inode
 	op->nsnaps = n + 1;
 }
 
-/* An inode source saw inode change during the current thread's operation, if any. */
+/*
+ * An inode source saw inode change during the current thread's operation, if any: its
+ * syscall's, or the io_uring request an io-wq worker runs.
+ */
 static __always_inline void path_op_inode(struct inode *inode)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+	__u64 key = (__u32)bpf_get_current_pid_tgid();
+	struct path_op *op = bpf_map_lookup_elem(&path_ops, &key);
 	struct inode_span *sp;
 
+	if (!op && cfg.uring) {
+		key = uring_worker_req();
+		op = key ? bpf_map_lookup_elem(&path_ops, &key) : NULL;
+	}
 	if (!op || !inode)
 		return;
 	sp = inode_span_get(inode);
@@ -196,11 +214,16 @@ static __always_inline void path_op_inode(struct inode *inode)
 	scratch_done();
 }
 
-/* Puts the last bytes of the user path (the old name of a rename) after r's path. */
-static __always_inline void file_set_origin(struct rec_file *r, struct path_scratch *ps, const char *upath)
+/*
+ * Puts the last bytes of the path (the old name of a rename) after r's path; kernel: a
+ * kernel string, else user memory.
+ */
+static __always_inline void file_set_origin(struct rec_file *r, struct path_scratch *ps, const char *upath,
+					    bool kernel)
 {
 	char *user = ps->buf + PATH_END + 1;
-	long n = bpf_probe_read_user_str(user, PATH_END, upath);
+	long n = kernel ? bpf_probe_read_kernel_str(user, PATH_END, upath)
+			: bpf_probe_read_user_str(user, PATH_END, upath);
 	__u32 len = n > 1 ? (__u32)(n - 1) & REC_PATH_MAX : 0;
 	__u32 keep = len > REC_NAME_MAX ? REC_NAME_MAX : len;
 	__u32 off = r->path_len;
@@ -221,18 +244,24 @@ static __always_inline void file_set_origin(struct rec_file *r, struct path_scra
 /* path_op_file()'s snap when no inode source saw the file */
 #define SNAP_NONE OP_INODES_MAX
 
+/* path_op_file()'s first argument: the kind (with PATH_OP_KNAMES) and the snapshot */
+#define OP_KS(kind, snap) ((kind) | (__u32)(snap) << 16)
+
 /*
- * One file affected by a finished operation of kind (enum path_op_kind): its inode,
- * snapshot snap of the current thread's struct path_op (SNAP_NONE when no inode source
- * saw it), where it is now (DFD_NOW(dfds), upath) and, for renames, where it was
- * (DFD_WAS(dfds), oupath).
+ * One file affected by a finished operation of kind (enum path_op_kind, with
+ * PATH_OP_KNAMES when the names are kernel strings): its inode, snapshot snap of the
+ * struct path_op under key (SNAP_NONE when no inode source saw it), where it is now
+ * (DFD_NOW(dfds), upath) and, for renames, where it was (DFD_WAS(dfds), oupath); both in
+ * ks = OP_KS(kind, snap).
  *
  * A global function, verified once for both sides of a rename: scalar arguments only,
- * the user addresses of the paths as numbers.
+ * the addresses of the paths as numbers.
  */
-__noinline int path_op_file(__u32 kind, __u32 snap, __u64 dfds, __u64 upath_addr, __u64 oupath_addr)
+__noinline int path_op_file(__u32 ks, __u64 op_key, __u64 dfds, __u64 upath_addr, __u64 oupath_addr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 kind = PATH_OP_KIND(ks);
+	__u32 snap = ks >> 16;
+	bool knames = ks & PATH_OP_KNAMES;
 	struct inode_snap *s = NULL;
 	const char *upath = (const char *)upath_addr;
 	const char *oupath = (const char *)oupath_addr;
@@ -249,7 +278,7 @@ __noinline int path_op_file(__u32 kind, __u32 snap, __u64 dfds, __u64 upath_addr
 	if (!ps)
 		return 0;
 	if (snap < OP_INODES_MAX) {
-		struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+		struct path_op *op = bpf_map_lookup_elem(&path_ops, &op_key);
 
 		if (!op)
 			return 0;
@@ -289,9 +318,9 @@ __noinline int path_op_file(__u32 kind, __u32 snap, __u64 dfds, __u64 upath_addr
 		if (!r)
 			return 0;
 		if (split) {
-			path_resolve(ps, DFD_WAS(dfds), oupath, false);
+			path_resolve(ps, DFD_WAS(dfds), oupath, knames);
 		} else {
-			path_resolve(ps, DFD_NOW(dfds), upath, false);
+			path_resolve(ps, DFD_NOW(dfds), upath, knames);
 			named = true;
 		}
 		file_set_path(r, ps);
@@ -325,11 +354,11 @@ __noinline int path_op_file(__u32 kind, __u32 snap, __u64 dfds, __u64 upath_addr
 		file_split(r);
 	}
 	if (!named) {
-		path_resolve(ps, DFD_NOW(dfds), upath, false);
+		path_resolve(ps, DFD_NOW(dfds), upath, knames);
 		file_set_path(r, ps);
 	}
 	if (kind == PATH_OP_RENAME)
-		file_set_origin(r, ps, oupath);
+		file_set_origin(r, ps, oupath, knames);
 
 	switch (kind) {
 	case PATH_OP_UNLINK:
@@ -406,21 +435,22 @@ static __noinline void exec_script_by_name(struct linux_binprm *bprm)
 }
 
 /*
- * sys_exit of a path operation: report it if it succeeded, and forget it. A global
- * function: verified once for the native and the 32-bit exits.
+ * The end of the path operation under key (a thread's syscall, or an io_uring request):
+ * report it if it succeeded, and forget it. A global function: verified once for the
+ * native and the 32-bit exits and io_uring's completions.
  */
-__noinline int path_op_end(long ret)
+__noinline int path_op_end(long ret, __u64 key)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u32 zero = 0;
-	struct path_op *op = bpf_map_lookup_elem(&path_ops, &tid);
+	struct path_op *op = bpf_map_lookup_elem(&path_ops, &key);
 	__u32 *tier = bpf_map_lookup_elem(&inode_tier, &zero);
 	__u32 first;
-	__u32 kind;
+	__u32 kind, knames;
 
 	if (!op)
 		return 0;
-	kind = op->kind;
+	kind = PATH_OP_KIND(op->kind);
+	knames = op->kind & PATH_OP_KNAMES;
 	first = op->nsnaps > 0 ? 0 : SNAP_NONE;
 	if (ret != 0)
 		goto done;
@@ -432,15 +462,16 @@ __noinline int path_op_end(long ret)
 	    (kind == PATH_OP_ATTRIB || kind == PATH_OP_TRUNCATE || kind == PATH_OP_RENAME))
 		goto done;
 	if (kind == PATH_OP_RENAME || kind == PATH_OP_LINK || kind == PATH_OP_SYMLINK)
-		path_op_file(kind, first, DFDS(op->dfd[1], op->dfd[0]), (__u64)op->upath[1], (__u64)op->upath[0]);
+		path_op_file(OP_KS(kind | knames, first), key, DFDS(op->dfd[1], op->dfd[0]), (__u64)op->upath[1],
+			     (__u64)op->upath[0]);
 	else
-		path_op_file(kind, first, DFDS(op->dfd[0], AT_FDCWD), (__u64)op->upath[0], 0);
+		path_op_file(OP_KS(kind | knames, first), key, DFDS(op->dfd[0], AT_FDCWD), (__u64)op->upath[0], 0);
 	/* RENAME_EXCHANGE: the other file moved the opposite way */
 	if (kind == PATH_OP_RENAME && (op->flags & RENAME_EXCHANGE))
-		path_op_file(kind, op->nsnaps > 1 ? 1 : SNAP_NONE, DFDS(op->dfd[0], op->dfd[1]),
+		path_op_file(OP_KS(kind | knames, op->nsnaps > 1 ? 1 : SNAP_NONE), key, DFDS(op->dfd[0], op->dfd[1]),
 			     (__u64)op->upath[0], (__u64)op->upath[1]);
 done:
-	bpf_map_delete_elem(&path_ops, &tid);
+	bpf_map_delete_elem(&path_ops, &key);
 	return 0;
 }
 

@@ -111,7 +111,13 @@ enum stat_id {
 	 * preempted half-way (scratch.bpf.h)
 	 */
 	STAT_SCRATCH_BUSY = 12,
-	STAT_COUNT = 13,
+	/*
+	 * processes that set up an io_uring while its requests are not monitored (the kernel's
+	 * requests cannot be read, or the io_uring programs failed): their file and socket
+	 * activity through the ring is not seen; each process counted once
+	 */
+	STAT_URING_UNSEEN = 13,
+	STAT_COUNT = 14,
 };
 
 /* First member of every ring-buffer record. */
@@ -348,6 +354,9 @@ struct kf_config {
 	 */
 	__u32 sock_claim_io;
 	struct app_port app_ports[APP_PORTS_MAX];
+	/* 1 when the io_uring programs are attached; else io_uring_setup() is counted */
+	__u32 uring;
+	__u32 pad2;
 };
 
 #endif /* KFLOWD_RECORDS_H */

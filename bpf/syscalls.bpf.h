@@ -51,6 +51,7 @@
 #define NR_pwritev2 328
 #define NR_openat2 437
 #define NR_close_range 436
+#define NR_io_uring_setup 425
 /* the syscall number survives in orig_ax; the arguments stay in their registers */
 #define SYSCALL_NR(regs) ((regs)->orig_ax)
 #define SYSCALL_ARG1(regs) ((regs)->di)
@@ -185,6 +186,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 	X(a, 379, NR_pwritev2) \
 	X(a, 412, NR_utimensat) /* utimensat_time64 */ \
 	X(a, 417, NR_recvmmsg) /* recvmmsg_time64 */ \
+	X(a, 425, NR_io_uring_setup) \
 	X(a, 436, NR_close_range) \
 	X(a, 437, NR_openat2) \
 	X(a, 452, NR_fchmodat2)
@@ -215,6 +217,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 #define NR_pwritev2 287
 #define NR_openat2 437
 #define NR_close_range 436
+#define NR_io_uring_setup 425
 /* numbers no syscall has, so that shared switch statements stay valid */
 #define NR_open (-1001)
 #define NR_creat (-1002)
@@ -350,6 +353,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 	X(a, 393, NR_pwritev2) \
 	X(a, 412, NR_utimensat) /* utimensat_time64 */ \
 	X(a, 417, NR_recvmmsg) /* recvmmsg_time64 */ \
+	X(a, 425, NR_io_uring_setup) \
 	X(a, 436, NR_close_range) \
 	X(a, 437, NR_openat2) \
 	X(a, 452, NR_fchmodat2)
@@ -393,7 +397,7 @@ static __always_inline long compat_nr(long id)
 	X(a, NR_preadv) X(a, NR_preadv2) X(a, NR_write) X(a, NR_pwrite64) X(a, NR_writev)          \
 	X(a, NR_pwritev) X(a, NR_pwritev2) X(a, NR_sendfile) X(a, NR_ftruncate) X(a, NR_fallocate) \
 	X(a, NR_fchmod) X(a, NR_fchown) X(a, NR_fsetxattr) X(a, NR_fremovexattr) X(a, NR_splice)   \
-	X(a, NR_copy_file_range)
+	X(a, NR_copy_file_range) X(a, NR_io_uring_setup)
 
 /* call numbers the bitmaps cover: every one kflowd names is below this (fchmodat2: 452) */
 #define SYSCALL_BITMAP_WORDS 8

@@ -7,6 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "records.h"
+#include "core_fixes.bpf.h"
 
 /* Copies the basename of task's executable to dst; returns its length (0 if none). */
 static __always_inline __u32 task_exe_name(struct task_struct *task, char *dst)
@@ -51,6 +52,16 @@ static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
 	t->gid = uid_gid >> 32;
 	t->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	/*
+	 * An io_uring worker thread (iou-wrk-N, iou-sqp-N) acts for its process: the request's
+	 * activity is the process's, shown as its main thread's, as its syscall twin would be
+	 */
+	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER) {
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+		t->tid = BPF_CORE_READ(leader, pid);
+		BPF_CORE_READ_STR_INTO(&t->comm, leader, comm);
+	}
 	/* the default (v2) hierarchy's cgroup: one helper call, no walk */
 	t->cgroup_id = bpf_get_current_cgroup_id();
 	return task_names(t, task, parent, tail);

@@ -2,7 +2,8 @@
 /*
  * The start-up self-test's canary: a child process that does, once, what the agent must
  * see — file operations by relative names through the *at calls, a loopback TCP
- * connection, a UDP datagram, a UNIX datagram — in a directory the agent made for it.
+ * connection, a UDP datagram, a UNIX datagram, a write through an io_uring — in a
+ * directory the agent made for it.
  * The agent's own activity is never monitored, so the canary is a process of its own:
  * a plain clone (no atfork handlers of the runtime run) that makes only system calls and
  * ends with _exit. The caller checks the records of that process (src/selftest.ts).
@@ -10,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/io_uring.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@ enum canary_step {
 	STEP_TCP,     /* connect to a listener of its own, send, receive, close */
 	STEP_UDP,     /* a datagram to its own socket */
 	STEP_UNIX,    /* a datagram over a socketpair */
+	STEP_URING,   /* a write through an io_uring of its own (raw syscalls, no liburing) */
 	STEP_COUNT,
 };
 
@@ -152,13 +155,81 @@ static int unix_round(void)
 	return e;
 }
 
-/* names: the file, its new name, the hard link and the symlink, each NUL-terminated. */
+/*
+ * Writes the payload to a new file name in dfd through an io_uring: one IORING_OP_WRITE
+ * (5.6+) on rings set up and mapped by hand. The file is opened and closed by syscalls,
+ * so that the write is the only event the ring can have made. ENOSYS or EPERM: io_uring
+ * is not built in or is turned off (kernel.io_uring_disabled), so there is nothing to see.
+ */
+static int uring_write(int dfd, const char *name)
+{
+	struct io_uring_params p;
+	struct io_uring_sqe *sqes;
+	struct io_uring_cqe *cqe;
+	size_t sq_len, cq_len, sqes_len = 0;
+	unsigned *tail, *array, head;
+	char *sq = MAP_FAILED, *cq = MAP_FAILED;
+	int ring, fd, e = 0;
+
+	memset(&p, 0, sizeof(p));
+	ring = syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0)
+		return fail();
+	fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	/* one mapping for both rings since 5.4 (IORING_FEAT_SINGLE_MMAP) */
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		sq_len = cq_len = sq_len > cq_len ? sq_len : cq_len;
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	cq = (p.features & IORING_FEAT_SINGLE_MMAP) ? sq
+		: mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (fd < 0 || sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+		e = fail();
+		goto out;
+	}
+	memset(&sqes[0], 0, sizeof(sqes[0]));
+	sqes[0].opcode = IORING_OP_WRITE;
+	sqes[0].fd = fd;
+	sqes[0].addr = (uint64_t)(uintptr_t)PAYLOAD;
+	sqes[0].len = PAYLOAD_LEN;
+	tail = (unsigned *)(sq + p.sq_off.tail);
+	array = (unsigned *)(sq + p.sq_off.array);
+	array[*tail & *(unsigned *)(sq + p.sq_off.ring_mask)] = 0;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) != 1) {
+		e = fail();
+		goto out;
+	}
+	head = __atomic_load_n((unsigned *)(cq + p.cq_off.head), __ATOMIC_ACQUIRE);
+	cqe = (struct io_uring_cqe *)(cq + p.cq_off.cqes) + (head & *(unsigned *)(cq + p.cq_off.ring_mask));
+	if (head == __atomic_load_n((unsigned *)(cq + p.cq_off.tail), __ATOMIC_ACQUIRE))
+		e = EIO;
+	else if (cqe->res != PAYLOAD_LEN)
+		e = cqe->res < 0 ? -cqe->res : EIO;
+out:
+	if (sqes != MAP_FAILED && sqes_len)
+		munmap(sqes, sqes_len);
+	if (cq != MAP_FAILED && cq != sq)
+		munmap(cq, cq_len);
+	if (sq != MAP_FAILED)
+		munmap(sq, sq_len);
+	if (fd >= 0)
+		close(fd);
+	close(ring);
+	return e;
+}
+
+/* names: the file, its new name, the hard link and the symlink, the io_uring file, each NUL-terminated. */
 static void canary(const char *dir, const char *names, struct canary_result *r)
 {
 	const char *file = names;
 	const char *renamed = file + strlen(file) + 1;
 	const char *link = renamed + strlen(renamed) + 1;
 	const char *symlink = link + strlen(link) + 1;
+	const char *uring = symlink + strlen(symlink) + 1;
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
 
 	if (dfd < 0) {
@@ -175,6 +246,7 @@ static void canary(const char *dir, const char *names, struct canary_result *r)
 	e = unlinkat(dfd, link, 0) ? fail() : 0;
 	e = unlinkat(dfd, symlink, 0) ? fail() : e;
 	r->err[STEP_UNLINK] = unlinkat(dfd, renamed, 0) ? fail() : e;
+	r->err[STEP_URING] = uring_write(dfd, uring);
 	close(dfd);
 	r->err[STEP_TCP] = tcp_round();
 	r->err[STEP_UDP] = udp_round();

@@ -33,6 +33,7 @@ const SYMBOLS = {
   btf__load_vmlinux_btf: { args: [], returns: ptr }, // LIBBPF_0.5.0
   btf__find_by_name_kind: { args: [ptr, ptr, u32], returns: i32 }, // LIBBPF_0.0.6
   btf__free: { args: [ptr], returns: FFIType.void }, // LIBBPF_0.0.1
+  btf__type_by_id: { args: [ptr, u32], returns: ptr }, // LIBBPF_0.0.1
 } as const;
 
 export type Libbpf = ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"];

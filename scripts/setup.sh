@@ -12,12 +12,14 @@ cd "$(dirname "$0")/.."
 # certificates made by openssl) and promtool from prometheus, for test/e2e/fleet-*.test.ts; no service is started:
 # the tests run their own instances); packages: dpkg-deb, rpmbuild; kernel matrix: QEMU, initramfs tools, arm64 cross gcc,
 # and the compilers of its 32-bit test program (test/fixtures/fileops.c): gcc-12-multilib for i386 (not the
-# gcc-multilib metapackage, which conflicts with the cross compilers) and the armhf cross gcc
+# gcc-multilib metapackage, which conflicts with the cross compilers) and the armhf cross gcc; io_uring: liburing-dev
+# for the test program that does each operation through a ring (test/fixtures/uring-ops.c), fio for its benchmark
 APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev
   python3 curl bsdutils util-linux iproute2 bind9-dnsutils dnsmasq-base rsyslog rsyslog-gnutls openssl prometheus
   dpkg-dev rpm
   qemu-system-x86 qemu-system-arm cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-  gcc-12-multilib gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
+  gcc-12-multilib gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+  liburing-dev fio)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

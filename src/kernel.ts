@@ -8,7 +8,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { BpfObject, loadFailure } from "../ffi/bpf.ts";
-import { kernelTracepoints } from "../ffi/btf.ts";
+import { kernelTracepoints, type TracepointArg, tracepointArgs } from "../ffi/btf.ts";
 import { kernelTracingSocketCookie } from "../ffi/insn-probe.ts";
 import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
@@ -66,6 +66,37 @@ export interface KernelProbe {
   readonly cgroup2?: string;
   /** tp_btf programs may call bpf_get_socket_cookie() on the tracepoint's socket (5.12+) */
   readonly tracingCookie: boolean;
+  /** how the io_uring tracepoints hand over requests and results, if they do (6.0+) */
+  readonly uring?: UringLayout;
+}
+
+/**
+ * The io_uring tracepoints' layouts: the submission under its name since 6.5
+ * (io_uring_submit_req, the request) or before (io_uring_submit_sqe: the request and
+ * force_nonblock, 6.0 .. 6.4); the completion with the request and the CQE (Debian's 6.18
+ * and 7.x) or with the request and the result as arguments (5.18 .. 6.12). Older kernels
+ * (5.10: opcode and user_data only) give no request to read.
+ */
+export type UringLayout = "req-cqe" | "req-res" | "sqe-res";
+
+const URING_TRACEPOINTS = ["io_uring_submit_req", "io_uring_submit_sqe", "io_uring_complete"];
+
+/** The io_uring layout of a kernel whose tracepoints have these arguments, if it is one the programs read. */
+export function uringLayout(args: ReadonlyMap<string, readonly TracepointArg[]>): UringLayout | undefined {
+  const complete = args.get("io_uring_complete");
+  const req = args.get("io_uring_submit_req");
+  const sqe = args.get("io_uring_submit_sqe");
+  const submit = req?.length === 1 && req[0] === "pointer" ? "req" : sqe?.length === 2 && sqe[0] === "pointer" ? "sqe" : undefined;
+  // (ctx, req, cqe), or (ctx, req, user_data, res, cflags[, extra1, extra2])
+  const done =
+    complete?.length === 3 && complete.every((a) => a === "pointer")
+      ? "cqe"
+      : complete && complete.length >= 5 && complete[1] === "pointer" && complete[3] === "other"
+        ? "res"
+        : undefined;
+  if (submit === "req" && done) return `req-${done}`;
+  if (submit === "sqe" && done === "res") return "sqe-res";
+  return undefined;
 }
 
 const CTIME_TRACEPOINTS = ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"];
@@ -101,6 +132,7 @@ export function probeKernel(lib: Libbpf): KernelProbe {
     kprobes: existsSync("/sys/bus/event_source/devices/kprobe"),
     cgroup2: cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")),
     tracingCookie: kernelTracingSocketCookie(lib),
+    uring: uringLayout(tracepointArgs(lib, URING_TRACEPOINTS)),
   };
 }
 
@@ -119,6 +151,8 @@ export interface Hooks {
   readonly without: string;
   /** what the kernel must offer for them */
   readonly needs?: readonly ("ctime" | "kprobes" | "cgroup2" | "tracingCookie")[];
+  /** the io_uring tracepoints' layout they read */
+  readonly uring?: UringLayout;
   /** what serves the feature instead when they fail or the kernel lacks what they need */
   readonly fallback?: readonly Hooks[];
 }
@@ -246,6 +280,21 @@ export const ITERATOR_HOOKS: Hooks = {
   without: "a socket open before the start is reported with the first process that reads or writes it, without one until then",
 };
 
+const URING_WITHOUT = "file and socket activity through io_uring is not seen; processes that set up rings are counted";
+const uringHooks = (layout: UringLayout, programs: readonly string[]): Hooks => ({
+  feature: "io_uring",
+  tier: "uring-tracepoints",
+  programs,
+  uring: layout,
+  without: URING_WITHOUT,
+});
+/** io_uring requests, read at submission and completion, one group per tracepoint layout. */
+const URING_HOOKS: readonly Hooks[] = [
+  uringHooks("req-cqe", ["io_uring_submit_req__uring", "io_uring_complete__cqe"]),
+  uringHooks("req-res", ["io_uring_submit_req__uring", "io_uring_complete__res"]),
+  uringHooks("sqe-res", ["io_uring_submit_sqe__uring", "io_uring_complete__res"]),
+];
+
 /** Every group the object has, in the order they are attached; a feature's first one names its tier. */
 const ALL_HOOKS: readonly Hooks[] = [
   SYSCALL_HOOKS,
@@ -261,6 +310,7 @@ const ALL_HOOKS: readonly Hooks[] = [
   SOCKOPS_HOOKS,
   FRAG_HOOKS,
   ITERATOR_HOOKS,
+  ...URING_HOOKS,
 ];
 
 /** Per feature, the groups that name its tier, best first; without any it is degraded. */
@@ -269,16 +319,17 @@ const PRIMARY: Record<string, readonly Hooks[]> = {
   "file-inode": [CTIME_HOOKS, KPROBE_HOOKS],
   socket: [PACKET_HOOKS],
   "socket-existing": [ITERATOR_HOOKS],
+  io_uring: URING_HOOKS,
 };
 
 /** A feature's tier when none of its primary groups is active. */
-const TIER_WITHOUT: Record<string, string> = { "socket-existing": "first-read-or-write" };
+const TIER_WITHOUT: Record<string, string> = { "socket-existing": "first-read-or-write", io_uring: "setup-counted" };
 
 const FILE_FEATURES = ["file", "file-inode"];
 
 /** Whether the kernel offers what the group needs. */
 function available(h: Hooks, probe: KernelProbe): boolean {
-  return (h.needs ?? []).every((n) => Boolean(probe[n]));
+  return (h.needs ?? []).every((n) => Boolean(probe[n])) && (h.uring === undefined || h.uring === probe.uring);
 }
 
 /** The groups this configuration wants and this kernel can have: the best of each kind. */
@@ -286,7 +337,7 @@ export function wantedHooks(monitor: Monitor, probe: KernelProbe): Hooks[] {
   const fallbacks = new Set(ALL_HOOKS.flatMap((h) => (h.fallback && available(h, probe) ? h.fallback : [])));
   return ALL_HOOKS.filter(
     (h) =>
-      (h.essential || (FILE_FEATURES.includes(h.feature) ? monitor.file : monitor.socket)) &&
+      (h.essential || h.feature === "io_uring" || (FILE_FEATURES.includes(h.feature) ? monitor.file : monitor.socket)) &&
       available(h, probe) &&
       !fallbacks.has(h),
   );
@@ -315,6 +366,7 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array 
   // without the iterator or the owner hooks, sockets without an owner go to the first process using them
   const claimByIo = opts.monitor.socket && !(active.includes(ITERATOR_HOOKS) && active.includes(OWNER_HOOKS));
   view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
+  view.setUint32(KfConfig.uring, active.some((h) => h.feature === "io_uring") ? 1 : 0, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
   ports.forEach((p, i) => {
@@ -426,6 +478,14 @@ function featureRows(monitor: Monitor, probe: KernelProbe, active: readonly Hook
     rows.push(row("socket", `${noCgroup}: ${PACKET_HOOKS.without}`));
     if (probe.cgroup2) rows.push(row("socket-existing", ITERATOR_HOOKS.without));
   }
+  rows.push(
+    row(
+      "io_uring",
+      probe.uring
+        ? URING_WITHOUT
+        : `this kernel's io_uring tracepoints give no request to read (before 6.0, or a layout not known): ${URING_WITHOUT}`,
+    ),
+  );
   return rows;
 }
 

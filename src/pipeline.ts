@@ -251,6 +251,7 @@ export class Pipeline implements RecordHandler {
         ...outputs.losses(),
         checksumsMissing: digests?.missing ?? 0,
         cgroupsUnresolved: cgroups?.unresolved ?? 0,
+        uringUnseen: k.STAT_URING_UNSEEN,
       },
       notes: {
         pathsCut: k.STAT_PATH_TRUNCATED,

@@ -27,6 +27,8 @@ export interface Losses {
   readonly checksumsMissing: number;
   /** records whose cgroup could not be named: printed without ProcCgroup and ProcContainerId */
   readonly cgroupsUnresolved: number;
+  /** processes that set up an io_uring while its requests were not monitored: their ring's activity is unseen */
+  readonly uringUnseen: number;
 }
 
 /** Every loss counter with its label in the stop summary (the metrics use the key). */
@@ -47,6 +49,7 @@ export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["fileDropped", "output file dropped"],
   ["checksumsMissing", "checksums not computed"],
   ["cgroupsUnresolved", "cgroups unresolved"],
+  ["uringUnseen", "io_uring processes unseen"],
 ];
 
 function lossText(now: Losses, before?: Losses): string {

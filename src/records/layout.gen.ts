@@ -193,14 +193,14 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 104,
+  SIZE: 112,
   counters: 0,
 } as const;
 
-export const RecStatsCountersLen = 13;
+export const RecStatsCountersLen = 14;
 
 export const KfConfig = {
-  SIZE: 128,
+  SIZE: 136,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
@@ -210,6 +210,8 @@ export const KfConfig = {
   monitor: 24,
   sockClaimIo: 28,
   appPorts: 32,
+  uring: 128,
+  pad2: 132,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
@@ -268,7 +270,8 @@ export const StatId = {
   STAT_CLOSE_RANGE_CUT: 10,
   STAT_X32_CALLS: 11,
   STAT_SCRATCH_BUSY: 12,
-  STAT_COUNT: 13,
+  STAT_URING_UNSEEN: 13,
+  STAT_COUNT: 14,
 } as const;
 
 export const InodeTier = {

@@ -9,7 +9,7 @@ import { loadLibbpf } from "../../ffi/libbpf.ts";
 import { loadShim } from "../../ffi/shim.ts";
 import { RingReader } from "../../src/ingest/ring.ts";
 import { readKernelStats } from "../../src/ingest/stats.ts";
-import { type KernelSession, startKernel } from "../../src/kernel.ts";
+import { type KernelSession, probeKernel, startKernel } from "../../src/kernel.ts";
 import { decodeExit, type ExitNotice } from "../../src/records/exit.ts";
 import { decodeFile, type FileRecord } from "../../src/records/file.ts";
 import { recordType } from "../../src/records/header.ts";
@@ -76,6 +76,13 @@ describe.skipIf(skip)("kernel object", () => {
     const ctime = kernelTracepoints(lib, ["inode_set_ctime_to_ts", "ctime_xchg_skip", "ctime_ns_xchg"]).size === 3;
     const kprobes = existsSync("/sys/bus/event_source/devices/kprobe");
     expect(inode!.tier).toBe(ctime ? "ctime-tracepoints" : kprobes ? "kprobes" : "none");
+  });
+
+  test("the io_uring programs verify and attach where the tracepoints hand over the request", () => {
+    const uring = session.features.find((f) => f.feature === "io_uring");
+    const layout = probeKernel(lib).uring;
+    expect(uring).toMatchObject(layout ? { tier: "uring-tracepoints" } : { tier: "setup-counted" });
+    expect(uring?.degraded).toBe(layout ? undefined : expect.any(String));
   });
 
   test("create, write, read back, close: one record with the right counts", async () => {

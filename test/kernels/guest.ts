@@ -59,6 +59,33 @@ export async function buildFileops(arch: DebArch, outDir: string): Promise<[stri
   return [native, compat];
 }
 
+/**
+ * test/fixtures/uring-ops.c for arch, static, linked with Debian's liburing (the host's
+ * liburing-dev; for the other architecture its liburing-dev package, unpacked into the
+ * cache); returns its path in outDir.
+ */
+export async function buildUringOps(arch: DebArch, outDir: string): Promise<string> {
+  const src = `${FIXTURES}uring-ops.c`;
+  const out = `${outDir}/uring-ops-${arch}`;
+  mkdirSync(outDir, { recursive: true });
+  const flags = ["-O2", "-static", "-Wall", "-Werror"];
+  const native = (process.arch === "arm64") === (arch === "arm64");
+  if (native) {
+    await $`gcc ${flags} -o ${out} ${src} -luring`;
+  } else {
+    const dir = `${CACHE}/liburing-${arch}`;
+    if (!existsSync(`${dir}/usr/include/liburing.h`)) {
+      const suite = { name: "bookworm", arch } as const;
+      await aptUpdate(suite);
+      await extractDeb(await fetchDeb(suite, "liburing-dev"), dir);
+    }
+    const cc = arch === "arm64" ? "aarch64-linux-gnu-gcc" : "x86_64-linux-gnu-gcc";
+    const triple = arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+    await $`${cc} ${flags} -I${dir}/usr/include -o ${out} ${src} -L${dir}/usr/lib/${triple} -luring`;
+  }
+  return out;
+}
+
 /** Builds the initramfs for arch around the agent executable; returns its path. */
 export async function buildInitramfs(arch: DebArch, agent: string, outDir: string): Promise<string> {
   const root = await sysroot(arch);
@@ -78,6 +105,8 @@ export async function buildInitramfs(arch: DebArch, agent: string, outDir: strin
     const [native, compat] = await buildFileops(arch, outDir);
     copyFileSync(native, `${stage}/payload/fileops64`);
     copyFileSync(compat, `${stage}/payload/fileops32`);
+    copyFileSync(await buildUringOps(arch, outDir), `${stage}/payload/uring-ops`);
+    chmodSync(`${stage}/payload/uring-ops`, 0o755);
     chmodSync(`${stage}/init`, 0o755);
     chmodSync(`${stage}/bin/busybox`, 0o755);
     writeFileSync(`${stage}/etc/passwd`, "root:x:0:0:root:/root:/bin/sh\n");

@@ -9,8 +9,8 @@ import { $ } from "bun";
 import { hostBpfArch } from "../../bpf/build.ts";
 import { agentPath, buildAgent } from "../../scripts/build.ts";
 import { skipWithoutKernel } from "../helpers/privilege.ts";
-import { boot, buildFileops, buildInitramfs, kernelImage } from "./guest.ts";
-import { type Check, cgroupChecks, fileChecks, fileopsChecks, parseOutput, pathOpChecks, socketChecks } from "./scenario.ts";
+import { boot, buildFileops, buildInitramfs, buildUringOps, kernelImage } from "./guest.ts";
+import { type Check, cgroupChecks, fileChecks, fileopsChecks, parseOutput, pathOpChecks, socketChecks, uringChecks } from "./scenario.ts";
 import { sysroot } from "../../scripts/sysroot.ts";
 import { KERNELS } from "./targets.ts";
 
@@ -51,6 +51,7 @@ function record(kernel: string, output: string, dir: string, seconds: number, gu
     ...fileopsChecks(out, dir, "32"),
     ...socketChecks(out, PORT, guest),
     ...cgroupChecks(out, dir),
+    ...uringChecks(out, dir),
   ];
   rows.push({ kernel, tiers: out.tiers, checks, seconds });
   return checks;
@@ -78,6 +79,7 @@ describe.skipIf(skip)("kernel matrix", () => {
     const busybox = `${await sysroot(process.arch === "arm64" ? "arm64" : "amd64")}/bin/busybox`;
     await $`${busybox} --install -s ${bin}`;
     const [fileops64, fileops32] = await buildFileops(process.arch === "arm64" ? "arm64" : "amd64", bin);
+    const uringOps = await buildUringOps(process.arch === "arm64" ? "arm64" : "amd64", bin);
     const t0 = performance.now();
     const env = {
       ...process.env,
@@ -87,6 +89,7 @@ describe.skipIf(skip)("kernel matrix", () => {
       SCENARIO_PORT: String(PORT),
       FILEOPS64: fileops64,
       FILEOPS32: fileops32,
+      URINGOPS: uringOps,
     };
     const output = await $`sh ${PAYLOAD}run.sh`.env(env).text();
     const checks = record(`local ${release()}`, output, dir, (performance.now() - t0) / 1000, false);

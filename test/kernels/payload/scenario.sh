@@ -59,6 +59,22 @@ for bits in 64 32; do
   fi
 done
 
+# io_uring: test/fixtures/uring-ops.c does its operations through a ring, then the same
+# through the syscalls, each in a directory of its own (and a loopback TCP connection on
+# ports of its own); the records are compared. It names what the kernel's io_uring lacks
+# ("=== URING <mode> unsupported <op>"), left out in both modes.
+if [ -n "${URINGOPS:-}" ]; then
+  for mode in uring sys; do
+    uport=$((SCENARIO_PORT + 20))
+    [ "$mode" = sys ] && uport=$((SCENARIO_PORT + 21))
+    mkdir -p "$d/u$mode"
+    if ! sh -c 'echo "=== PID u$1 $$"; exec "$2" "$1" "$3" "$4" >"$3.out"' sh "$mode" "$URINGOPS" "$d/u$mode" "$uport" 2>"$d/u$mode.err"; then
+      echo "=== NOTRUN u$mode $(tr '\n' ' ' <"$d/u$mode.err")"
+    fi
+    sed -n "s/^unsupported /=== URING u$mode unsupported /p" "$d/u$mode.out"
+  done
+fi
+
 # cgroups named as container runtimes name them, below the cgroup v2 hierarchy: a process
 # writes its PID to cgroup.procs to move itself in. What is made is listed (deepest
 # first) in $d/cgroups.made; run.sh removes it once the agent has stopped, so that every
