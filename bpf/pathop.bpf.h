@@ -82,8 +82,10 @@ struct {
 /*
  * sys_enter: remembers a path operation's arguments until its exit. nr is the native
  * number; compat: a 32-bit program's call, arguments where its ABI keeps them (ARG()).
+ * Not inlined: its struct path_op would sit in sys_enter's frame, under the descriptor
+ * walk of close_range (6 frames), past 5.10/6.1's combined 512 bytes.
  */
-static __always_inline void path_op_begin(struct pt_regs *regs, long nr, const bool compat)
+static __noinline void path_op_begin(struct pt_regs *regs, long nr, bool compat)
 {
 	struct path_op op = {};
 	__u64 key;

@@ -32,8 +32,11 @@
  */
 const __u32 scratch_key SEC(".rodata.zero") = 0;
 
-/* the keys of the scratch maps' slots, and REC_SCRATCH_SLOTS (none: lookups fail) */
-const __u32 scratch_slot_keys[REC_SCRATCH_SLOTS + 1] SEC(".rodata.zero") = { 0, 1, 2, 3, 4 };
+/*
+ * The keys of the scratch maps' slots by slot & 7, REC_SCRATCH_SLOTS (none: lookups
+ * fail) past them: lookups take their key from here, not from the stack.
+ */
+const __u32 scratch_slot_keys[8] SEC(".rodata.zero") = { 0, 1, 2, 3, 4, 4, 4, 4 };
 _Static_assert(REC_SCRATCH_SLOTS == 4, "scratch_slot_keys lists every slot");
 
 /*
@@ -63,41 +66,42 @@ struct {
 } scratch_claims SEC(".maps");
 
 /*
- * The key of the current thread's scratch slot on this CPU, the slot taken now if it
- * has none; the key of every scratch map lookup. &scratch_slot_keys[REC_SCRATCH_SLOTS]
- * when every slot is taken.
+ * The current thread's scratch slot on this CPU, taken now if it has none;
+ * REC_SCRATCH_SLOTS when every slot is taken. A global function, verified once: inlined
+ * at every lookup, its paths multiplied the states of path_op_file() past what 6.1's
+ * verifier takes.
  */
-static __always_inline const __u32 *scratch_slot(void)
+__noinline int scratch_slot(void)
 {
 	struct scratch_owners *o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid() + 1;
 	__u32 base = bpf_get_smp_processor_id() * REC_SCRATCH_SLOTS;
 
 	if (!o)
-		return &scratch_slot_keys[REC_SCRATCH_SLOTS];
+		return REC_SCRATCH_SLOTS;
 	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++)
 		if (o->tid[i] == tid)
-			return &scratch_slot_keys[i];
+			return i;
 	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++) {
 		o->claim[i] = base + i;
 		if (bpf_map_update_elem(&scratch_claims, &o->claim[i], &scratch_key, BPF_NOEXIST) == 0) {
 			o->tid[i] = tid;
-			return &scratch_slot_keys[i];
+			return i;
 		}
 	}
 	stat_inc(STAT_SCRATCH_BUSY);
-	return &scratch_slot_keys[REC_SCRATCH_SLOTS];
+	return REC_SCRATCH_SLOTS;
 }
 
 /* The current thread's program is done with scratch: its slot is free again. */
-static __always_inline void scratch_done(void)
+__noinline int scratch_done(void)
 {
 	struct scratch_owners *o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid() + 1;
 	__u32 base = bpf_get_smp_processor_id() * REC_SCRATCH_SLOTS;
 
 	if (!o)
-		return;
+		return 0;
 	for (__u32 i = 0; i < REC_SCRATCH_SLOTS; i++) {
 		if (o->tid[i] != tid)
 			continue;
@@ -106,9 +110,10 @@ static __always_inline void scratch_done(void)
 		o->claim[i] = base + i;
 		bpf_map_delete_elem(&scratch_claims, &o->claim[i]);
 	}
+	return 0;
 }
 
 /* this thread's scratch of map m (a per-CPU array of REC_SCRATCH_SLOTS), or NULL */
-#define SCRATCH(m) bpf_map_lookup_elem(&(m), scratch_slot())
+#define SCRATCH(m) bpf_map_lookup_elem(&(m), &scratch_slot_keys[scratch_slot() & 7])
 
 #endif /* KFLOWD_SCRATCH_BPF_H */

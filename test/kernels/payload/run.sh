@@ -33,7 +33,7 @@ until grep -q "started in terminal mode" "$work/stderr"; do
     cat "$work/stderr"
     # once more with libbpf's log, for the reason
     kill $agent 2>/dev/null
-    "$KFLOWD" -V -o json-min 2>&1 </dev/null | grep -i -B2 -A12 "fail\|error\|invalid\|BEGIN PROG LOAD LOG" | tail -60
+    "$KFLOWD" -V -o json-min 2>&1 </dev/null | grep -v "^libbpf: prog .*: relo #" | grep -i -A12 "fail\|error\|invalid\|BEGIN PROG LOAD LOG\|END PROG LOAD LOG\|too large" | tail -60
     exit 1
   fi
   sleep 0.1
