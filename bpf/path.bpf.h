@@ -101,7 +101,7 @@ __noinline int path_walk(__u64 dentry_addr, __u64 vfsmnt_addr)
  * itself when absolute, else the walked directory (dfd or the cwd), "/" and upath.
  * "." and ".." are left for user space; symlinks inside upath are not resolved. kernel:
  * upath is a kernel string (an exec's file name), not the syscall's user memory.
-  * Inlined: as a frame of its own it made exit -> compat exit -> path_op_end ->
+ * Inlined: as a frame of its own it made exit -> compat exit -> path_op_end ->
  * path_op_file -> path_resolve -> path_walk -> scratch_slot 32 bytes more than the 512
  * 5.10 and 6.1 allow.
  */
