@@ -39,13 +39,13 @@ export const churn: Bench = {
           r,
           (x) => x[fs][0],
           {
-          bench: "churn",
-          metric: `${fs}: µs per loop (${LOOPS} loops)`,
-          target: "≤ 1.5×",
-          note:
-            fs === "ext4"
-              ? `~${perLoop.toFixed(1)} records/loop; agent ${(cpu * 100).toFixed(0)}% of a core; ${lossNote(r.samples)}`
-              : undefined,
+            bench: "churn",
+            metric: `${fs}: µs per loop (${LOOPS} loops)`,
+            target: "≤ 1.5×",
+            note:
+              fs === "ext4"
+                ? `~${perLoop.toFixed(1)} records/loop; agent ${(cpu * 100).toFixed(0)}% of a core; ${lossNote(r.samples)}`
+                : undefined,
           },
           (x) => x[fs][1],
         );

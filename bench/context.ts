@@ -42,8 +42,40 @@ const BUDGET = 1.05;
 function answer(): Uint8Array {
   const qname = NAME.split(".").flatMap((l) => [l.length, ...Buffer.from(l)]);
   return new Uint8Array([
-    0x4b, 0x46, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, ...qname, 0, 0, 1, 0, 1,
-    0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 127, 0, 0, 1,
+    0x4b,
+    0x46,
+    0x81,
+    0x80,
+    0,
+    1,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    ...qname,
+    0,
+    0,
+    1,
+    0,
+    1,
+    0xc0,
+    12,
+    0,
+    1,
+    0,
+    1,
+    0,
+    0,
+    0x0e,
+    0x10,
+    0,
+    4,
+    127,
+    0,
+    0,
+    1,
   ]);
 }
 
@@ -90,7 +122,12 @@ async function endToEnd(ctx: Ctx, baseline: string, mount: string, id: string): 
       for (let r = 0; r < ctx.rounds; r++) {
         // alternate which goes first: drift on this shared machine hits both alike
         for (const withKeys of r % 2 === 0 ? [false, true] : [true, false]) {
-          const s = await step(kfgen, kind, RATES[kind], withKeys ? { needles: keys, prefix, before: teachName } : { agent: baseline, prefix, before: teachName });
+          const s = await step(
+            kfgen,
+            kind,
+            RATES[kind],
+            withKeys ? { needles: keys, prefix, before: teachName } : { agent: baseline, prefix, before: teachName },
+          );
           (withKeys ? mine : base).push(s);
           ctx.log(
             `  context ${kind} round ${r + 1} ${withKeys ? "this agent" : "baseline  "}: ${s.received}/${s.expected} delivered, lost ${s.lost}` +
@@ -111,9 +148,13 @@ async function endToEnd(ctx: Ctx, baseline: string, mount: string, id: string): 
         spread: [Math.min(...ratios), Math.max(...ratios)],
         target: `≤ ${BUDGET.toFixed(2)}×`,
         met: ratio <= BUDGET && short === 0,
-        note: short ? `${short} steps delivered fewer records (with the keys) than made` : `every record carried ${keys.map((k) => k.split(":")[0]).join(" and ")}`,
+        note: short
+          ? `${short} steps delivered fewer records (with the keys) than made`
+          : `every record carried ${keys.map((k) => k.split(":")[0]).join(" and ")}`,
       });
-      lines.push(`| ${kind} | ${base.map((s) => us(s).toFixed(2)).join(", ")} | ${mine.map((s) => us(s).toFixed(2)).join(", ")} | ${ratios.map((x) => x.toFixed(3)).join(", ")} |`);
+      lines.push(
+        `| ${kind} | ${base.map((s) => us(s).toFixed(2)).join(", ")} | ${mine.map((s) => us(s).toFixed(2)).join(", ")} | ${ratios.map((x) => x.toFixed(3)).join(", ")} |`,
+      );
     }
   } finally {
     rmSync(DIR, { recursive: true, force: true });
@@ -129,22 +170,93 @@ function us(s: Step): number {
 
 // ---------------------------------------------------------------- the formatters alone
 
-const ZERO_DIR: SockDirection = { packets: 6, dataPackets: 3, bytes: 517, tsFirstNs: 1n, tsLastNs: 2n, ttlSum: 384, ttlPackets: 6, frags: 0, ifindex: 1, flags: [[2, 1], [16, 3], [24, 1], [17, 1]] };
+const ZERO_DIR: SockDirection = {
+  packets: 6,
+  dataPackets: 3,
+  bytes: 517,
+  tsFirstNs: 1n,
+  tsLastNs: 2n,
+  ttlSum: 384,
+  ttlPackets: 6,
+  frags: 0,
+  ifindex: 1,
+  flags: [
+    [2, 1],
+    [16, 3],
+    [24, 1],
+    [17, 1],
+  ],
+};
 
 function records(id: number): { file: FileRecord; sock: SockRecord } {
-  const task: TaskIdentity = { pid: 4242, tid: 4242, ppid: 1, uid: 0, gid: 0, startNs: 1_000_000_000n, comm: "kfgen", exe: "kfgen", parentExe: "sh", cgroupId: id };
+  const task: TaskIdentity = {
+    pid: 4242,
+    tid: 4242,
+    ppid: 1,
+    uid: 0,
+    gid: 0,
+    startNs: 1_000_000_000n,
+    comm: "kfgen",
+    exe: "kfgen",
+    parentExe: "sh",
+    cgroupId: id,
+  };
   const raddr = new Uint8Array(16);
   raddr.set([127, 0, 0, 1]);
   const file: FileRecord = {
-    task, tsFirstNs: 5_000_000_000n, tsNs: 5_000_050_000n, ino: 123456n, dev: (8 << 20) | 1, mode: 0o100644, nlink: 1, uid: 0, gid: 0, events: 4,
-    eventCounts: Array.from({ length: FsEvent.FS_EVENT_COUNT }, (_, i) => ([FsEvent.FS_CREATE, FsEvent.FS_OPEN, FsEvent.FS_MODIFY, FsEvent.FS_CLOSE_WRITE] as number[]).includes(i) ? 1 : 0),
-    size: 64, sizeFirst: 0, atimeNs: 1764172800000000000n, mtimeNs: 1764172800000000001n, ctimeNs: 1764172800000000001n, mtimeFirstNs: 1764172800000000000n,
-    path: "/dev/shm/kflowd-ladder/f123456", pathTruncated: false, origin: undefined, inodeKnown: true, deferred: false,
+    task,
+    tsFirstNs: 5_000_000_000n,
+    tsNs: 5_000_050_000n,
+    ino: 123456n,
+    dev: (8 << 20) | 1,
+    mode: 0o100644,
+    nlink: 1,
+    uid: 0,
+    gid: 0,
+    events: 4,
+    eventCounts: Array.from({ length: FsEvent.FS_EVENT_COUNT }, (_, i) =>
+      ([FsEvent.FS_CREATE, FsEvent.FS_OPEN, FsEvent.FS_MODIFY, FsEvent.FS_CLOSE_WRITE] as number[]).includes(i) ? 1 : 0,
+    ),
+    size: 64,
+    sizeFirst: 0,
+    atimeNs: 1764172800000000000n,
+    mtimeNs: 1764172800000000001n,
+    ctimeNs: 1764172800000000001n,
+    mtimeFirstNs: 1764172800000000000n,
+    path: "/dev/shm/kflowd-ladder/f123456",
+    pathTruncated: false,
+    origin: undefined,
+    inodeKnown: true,
+    deferred: false,
   };
   const sock: SockRecord = {
-    key: 77n, task, tsFirstNs: 10_000_000_000n, tsNs: 10_000_200_000n, family: 2, proto: 6, type: 1, role: SockRole.SOCK_ROLE_CLIENT, state: 7,
-    lport: 40022, rport: 8080, laddr: raddr, raddr, tx: ZERO_DIR, rx: ZERO_DIR, srttUs: 40, bytesAcked: 518, bytesRetrans: 0, retrans: 0,
-    dsackDups: 0, rtoMs: 200, reorder: 0, drops: 0, queued: 0, unixPath: "", closed: true, deferred: false,
+    key: 77n,
+    task,
+    tsFirstNs: 10_000_000_000n,
+    tsNs: 10_000_200_000n,
+    family: 2,
+    proto: 6,
+    type: 1,
+    role: SockRole.SOCK_ROLE_CLIENT,
+    state: 7,
+    lport: 40022,
+    rport: 8080,
+    laddr: raddr,
+    raddr,
+    tx: ZERO_DIR,
+    rx: ZERO_DIR,
+    srttUs: 40,
+    bytesAcked: 518,
+    bytesRetrans: 0,
+    retrans: 0,
+    dsackDups: 0,
+    rtoMs: 200,
+    reorder: 0,
+    drops: 0,
+    queued: 0,
+    unixPath: "",
+    closed: true,
+    deferred: false,
   };
   return { file, sock };
 }
@@ -184,7 +296,8 @@ function formatters(ctx: Ctx, id: string): { rows: Row[]; line: string } {
   fileBytes(out, on.file, withKeys);
   sockBytes(out, on.sock, withKeys);
   const text = new TextDecoder().decode(out.bytes());
-  if (!text.includes(`"ProcContainerId": "${id}"`) || !text.includes(`"SockRemoteName": "${NAME}"`)) throw new Error("the keys are missing");
+  if (!text.includes(`"ProcContainerId": "${id}"`) || !text.includes(`"SockRemoteName": "${NAME}"`))
+    throw new Error("the keys are missing");
   out.reset();
   const N = 50_000;
   // warm: both variants optimized by the JIT before anything is measured

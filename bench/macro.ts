@@ -134,12 +134,12 @@ export const macro: Bench = {
           r,
           (x) => x[part],
           {
-          bench: "macro",
-          metric: `${part} s`,
-          target: total ? "≤ 1.05×" : undefined,
-          note: total
-            ? `agent ${(median(r.samples.map((s) => s.cpuSec / s.wallSec)) * 100).toFixed(0)}% of a core; ${lossNote(r.samples)}`
-            : undefined,
+            bench: "macro",
+            metric: `${part} s`,
+            target: total ? "≤ 1.05×" : undefined,
+            note: total
+              ? `agent ${(median(r.samples.map((s) => s.cpuSec / s.wallSec)) * 100).toFixed(0)}% of a core; ${lossNote(r.samples)}`
+              : undefined,
           },
           total ? (x) => x.cpu : undefined,
         );

@@ -127,7 +127,9 @@ async function startNginx(bin: string): Promise<{ proc: Subprocess; port: number
     proc.kill("SIGKILL");
     await proc.exited;
   }
-  throw new Error(`nginx could not listen on 127.0.0.1:${PORT}..${PORT + 9}: ${readFileSync(join(PREFIX, "error.log"), "utf8").slice(-300)}`);
+  throw new Error(
+    `nginx could not listen on 127.0.0.1:${PORT}..${PORT + 9}: ${readFileSync(join(PREFIX, "error.log"), "utf8").slice(-300)}`,
+  );
 }
 
 /** CPU seconds of nginx's master and workers together. */
@@ -151,7 +153,9 @@ async function bpfPerConnection(ctx: Ctx, wrk: string, s: Scenario): Promise<Row
   });
   const total = costs.reduce((t, x) => t + x.nsPerOp, 0);
   ctx.log(`  nginx: ${total.toFixed(0)} ns of BPF per connection`);
-  ctx.details.push(`### BPF per connection, nginx with Connection: close (bpf_stats on, ${PROFILE_SECONDS} s of wrk)\n\n${costTable(costs, "connection")}`);
+  ctx.details.push(
+    `### BPF per connection, nginx with Connection: close (bpf_stats on, ${PROFILE_SECONDS} s of wrk)\n\n${costTable(costs, "connection")}`,
+  );
   return {
     bench: "nginx",
     metric: "close: BPF ns per connection (both ends)",
@@ -205,7 +209,10 @@ export const nginx: Bench = {
         },
         (x) => x[1],
       );
-      return [{ ...row, met: row.ratio >= 1 / 1.3, note: `time ${(1 / row.ratio).toFixed(3)}×; ${row.note}` }, await bpfPerConnection(ctx, wrk, s)];
+      return [
+        { ...row, met: row.ratio >= 1 / 1.3, note: `time ${(1 / row.ratio).toFixed(3)}×; ${row.note}` },
+        await bpfPerConnection(ctx, wrk, s),
+      ];
     });
   },
 };

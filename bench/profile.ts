@@ -178,9 +178,21 @@ export const profile: Bench = {
           return Number((await run([kfgen, "files", ladderDir, "20000", "2"])).stdout.split(" ")[0]);
         },
       },
-      { name: "TCP connect+accept+close", unit: "connection", go: async () => Number((await run([kfgen, "conns", "5000", "2"])).stdout.split(" ")[0]) },
-      { name: "HTTP keep-alive (wrk)", unit: "request", go: async () => (await wrkRun(wrk, { name: "keep-alive", port: 18081, headers: [] }, 3)).requests },
-      { name: "HTTP close (wrk)", unit: "request", go: async () => (await wrkRun(wrk, { name: "close", port: 18081, headers: ["Connection: close"] }, 3)).requests },
+      {
+        name: "TCP connect+accept+close",
+        unit: "connection",
+        go: async () => Number((await run([kfgen, "conns", "5000", "2"])).stdout.split(" ")[0]),
+      },
+      {
+        name: "HTTP keep-alive (wrk)",
+        unit: "request",
+        go: async () => (await wrkRun(wrk, { name: "keep-alive", port: 18081, headers: [] }, 3)).requests,
+      },
+      {
+        name: "HTTP close (wrk)",
+        unit: "request",
+        go: async () => (await wrkRun(wrk, { name: "close", port: 18081, headers: ["Connection: close"] }, 3)).requests,
+      },
     ];
     const previous = readFileSync(STATS, "utf8").trim();
     let server: Subprocess | undefined;
@@ -211,14 +223,17 @@ export const profile: Bench = {
             c
               .slice(0, 3)
               .map((x) => `${x.name} ${x.nsPerOp.toFixed(0)}`)
-              .join(", ") + (others.nsPerOp >= 1 ? `; other BPF programs on the machine ${others.nsPerOp.toFixed(0)} ns (${others.programs} programs)` : ""),
+              .join(", ") +
+            (others.nsPerOp >= 1
+              ? `; other BPF programs on the machine ${others.nsPerOp.toFixed(0)} ns (${others.programs} programs)`
+              : ""),
         });
         otherRows.push(`| ${w.name} | ${w.unit} | ${total.toFixed(0)} | ${others.nsPerOp.toFixed(0)} | ${others.programs} |`);
         sections.push(
           [
             `**${w.name}** (${fmt(ops)} ${w.unit}s; ${total.toFixed(0)} ns of BPF per ${w.unit})`,
             "",
-            "| program | runs per " + w.unit + " | ns per run | ns per " + w.unit + " |",
+            `| program | runs per ${w.unit} | ns per run | ns per ${w.unit} |`,
             "|---|---:|---:|---:|",
             ...c
               .filter((x) => x.nsPerOp >= 1) // programs that ran only for unrelated background activity

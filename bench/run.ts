@@ -49,7 +49,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   prepareAgent();
-  const built = statSync(AGENT).mtime.toISOString().replace(/\.\d+Z$/, "Z");
+  const built = statSync(AGENT)
+    .mtime.toISOString()
+    .replace(/\.\d+Z$/, "Z");
   const hash = new Bun.CryptoHasher("sha256").update(readFileSync(AGENT)).digest("hex").slice(0, 12);
   const version = `${(await run([AGENT, "--version"])).stdout.trim()}, dist/kflowd of ${built} (sha256 ${hash}…)`;
   const commit = (await run(["git", "-C", join(import.meta.dir, ".."), "rev-parse", "--short", "HEAD"], { allowFail: true })).stdout.trim();
@@ -61,7 +63,9 @@ async function main(): Promise<void> {
   if (others.length) {
     const list = others.map((p) => `${p.pid} (${p.args})`).join("; ");
     console.error(`bench: WARNING: ${others.length} other kflowd process(es) running, their hooks cost every sample: ${list}`);
-    notes.push(`at the start ${others.length} other kflowd process(es) were running (their BPF programs run in every baseline and agent sample): ${list}`);
+    notes.push(
+      `at the start ${others.length} other kflowd process(es) were running (their BPF programs run in every baseline and agent sample): ${list}`,
+    );
   }
   const details: string[] = [];
   const ctx: Ctx = { rounds, notes, details, log: (line) => console.error(line) };

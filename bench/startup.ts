@@ -11,7 +11,19 @@ import { AGENT, Agent } from "./lib/agent.ts";
 import type { Bench, Ctx } from "./lib/bench.ts";
 import { kernelMemory, MiB } from "./lib/kmem.ts";
 import { median, type Row } from "./lib/stats.ts";
-import { BIN, bpftoolProgs, debianTool, heldObjects, type Memory, memory, memorySplit, type MemorySplit, run, sleep, WORK } from "./lib/sys.ts";
+import {
+  BIN,
+  bpftoolProgs,
+  debianTool,
+  heldObjects,
+  type Memory,
+  memory,
+  memorySplit,
+  type MemorySplit,
+  run,
+  sleep,
+  WORK,
+} from "./lib/sys.ts";
 
 const IDLE_SECONDS = 10;
 
@@ -44,11 +56,28 @@ interface Phases {
 async function phases(): Promise<Phases> {
   const strace = await debianTool("strace", "strace");
   const log = join(WORK, "startup.strace");
-  const p = Bun.spawn([strace, "-f", "-ttt", "-T", "-s", "200", "-e", "trace=execve,bpf,write,writev,pwritev2,sendto,sendmsg", "-o", log, AGENT, "-o", "json-min"], {
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "pipe",
-  });
+  const p = Bun.spawn(
+    [
+      strace,
+      "-f",
+      "-ttt",
+      "-T",
+      "-s",
+      "200",
+      "-e",
+      "trace=execve,bpf,write,writev,pwritev2,sendto,sendmsg",
+      "-o",
+      log,
+      AGENT,
+      "-o",
+      "json-min",
+    ],
+    {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  );
   let text = "";
   let stopped = false;
   const decoder = new TextDecoder();
@@ -142,7 +171,7 @@ export const startup: Bench = {
             .join(", ") +
           ".",
         "",
-        "Kernel memory per map, now / every entry in use (slab), MiB: " + mapList + ".",
+        `Kernel memory per map, now / every entry in use (slab), MiB: ${mapList}.`,
         "",
         `### Idle memory split (after ${IDLE_SECONDS + 1} s; /proc/PID/status and /proc/PID/smaps), MiB`,
         "",

@@ -44,8 +44,8 @@ export const syscall: Bench = {
           r,
           (x) => x[m][0],
           {
-          bench: "syscall",
-          metric: m === "open-write-close" ? "open+write+close ns/iteration" : `${m} ns/call`,
+            bench: "syscall",
+            metric: m === "open-write-close" ? "open+write+close ns/iteration" : `${m} ns/call`,
             note: `+${delta.toFixed(0)} ns${m === "open-write-close" ? `; ${lossNote(r.samples)}` : ""}`,
           },
           (x) => x[m][1],

@@ -103,8 +103,8 @@ static __always_inline bool syslog_path(const __u64 *w)
 	/* up to and including the terminating NUL: what follows it may be anything */
 	if (w[0] == 0x676f6c2f7665642fULL && (w[1] & 0xff) == 0)
 		return true;
-	return w[0] == 0x7379732f6e75722fULL && w[1] == 0x756f6a2f646d6574ULL &&
-	       w[2] == 0x7665642f6c616e72ULL && (w[3] & 0xffffffffffULL) == 0x676f6c2dULL;
+	return w[0] == 0x7379732f6e75722fULL && w[1] == 0x756f6a2f646d6574ULL && w[2] == 0x7665642f6c616e72ULL &&
+	       (w[3] & 0xffffffffffULL) == 0x676f6c2dULL;
 }
 
 /* The port in a user sockaddr_in/in6 (same offset in both), 0 if none. */

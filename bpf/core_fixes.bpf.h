@@ -81,19 +81,16 @@ static __always_inline __u64 ts_ns(__s64 sec, __s64 nsec)
 	return (__u64)sec * NSEC_PER_SEC + ((__u32)nsec & ~I_CTIME_QUERIED);
 }
 
-#define INODE_TIME(name)                                                                   \
-	static __always_inline __u64 inode_##name##_ns(struct inode *inode)                \
-	{                                                                                  \
-		struct inode___times_timespec *ts = (void *)inode;                         \
-		struct inode___times_private *pv = (void *)inode;                          \
-		if (bpf_core_field_exists(inode->i_##name##_sec))                          \
-			return ts_ns(BPF_CORE_READ(inode, i_##name##_sec),                 \
-				     BPF_CORE_READ(inode, i_##name##_nsec));               \
-		if (bpf_core_field_exists(pv->__i_##name))                                 \
-			return ts_ns(BPF_CORE_READ(pv, __i_##name.tv_sec),                 \
-				     BPF_CORE_READ(pv, __i_##name.tv_nsec));               \
-		return ts_ns(BPF_CORE_READ(ts, i_##name.tv_sec),                           \
-			     BPF_CORE_READ(ts, i_##name.tv_nsec));                         \
+#define INODE_TIME(name)                                                                                               \
+	static __always_inline __u64 inode_##name##_ns(struct inode *inode)                                            \
+	{                                                                                                              \
+		struct inode___times_timespec *ts = (void *)inode;                                                     \
+		struct inode___times_private *pv = (void *)inode;                                                      \
+		if (bpf_core_field_exists(inode->i_##name##_sec))                                                      \
+			return ts_ns(BPF_CORE_READ(inode, i_##name##_sec), BPF_CORE_READ(inode, i_##name##_nsec));     \
+		if (bpf_core_field_exists(pv->__i_##name))                                                             \
+			return ts_ns(BPF_CORE_READ(pv, __i_##name.tv_sec), BPF_CORE_READ(pv, __i_##name.tv_nsec));     \
+		return ts_ns(BPF_CORE_READ(ts, i_##name.tv_sec), BPF_CORE_READ(ts, i_##name.tv_nsec));                 \
 	}
 
 INODE_TIME(atime)
@@ -114,24 +111,26 @@ struct inode_span {
 };
 
 /* off is a constant by load time; one past the span (an unknown layout) reads offset 0 */
-#define SPAN_AT(sp, type, off)                                                                     \
+#define SPAN_AT(sp, type, off)                                                                                         \
 	(*(const type *)((const char *)(sp) + ((off) <= INODE_SPAN_MAX - sizeof(type) ? (off) : 0)))
 #define SPAN_END(type, field) (bpf_core_field_offset(type, field) + bpf_core_field_size(type, field))
 #define SPAN_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-#define INODE_SPAN_TIME(name)                                                                      \
-	static __always_inline __u64 span_##name##_ns(const struct inode_span *sp)                 \
-	{                                                                                          \
-		if (bpf_core_field_exists(struct inode, i_##name##_sec))                           \
-			return ts_ns(SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode, i_##name##_sec)), \
-				     SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode, i_##name##_nsec))); \
-		if (bpf_core_field_exists(struct inode___times_private, __i_##name))               \
-			return ts_ns(SPAN_AT(sp, __s64,                                            \
-					     bpf_core_field_offset(struct inode___times_private, __i_##name.tv_sec)), \
-				     SPAN_AT(sp, __u32,                                            \
-					     bpf_core_field_offset(struct inode___times_private, __i_##name.tv_nsec))); \
-		return ts_ns(SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode___times_timespec, i_##name.tv_sec)), \
-			     SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode___times_timespec, i_##name.tv_nsec))); \
+#define INODE_SPAN_TIME(name)                                                                                          \
+	static __always_inline __u64 span_##name##_ns(const struct inode_span *sp)                                     \
+	{                                                                                                              \
+		if (bpf_core_field_exists(struct inode, i_##name##_sec))                                               \
+			return ts_ns(SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode, i_##name##_sec)),          \
+				     SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode, i_##name##_nsec)));        \
+		if (bpf_core_field_exists(struct inode___times_private, __i_##name))                                   \
+			return ts_ns(                                                                                  \
+				SPAN_AT(sp, __s64,                                                                     \
+					bpf_core_field_offset(struct inode___times_private, __i_##name.tv_sec)),       \
+				SPAN_AT(sp, __u32,                                                                     \
+					bpf_core_field_offset(struct inode___times_private, __i_##name.tv_nsec)));     \
+		return ts_ns(                                                                                          \
+			SPAN_AT(sp, __s64, bpf_core_field_offset(struct inode___times_timespec, i_##name.tv_sec)),     \
+			SPAN_AT(sp, __u32, bpf_core_field_offset(struct inode___times_timespec, i_##name.tv_nsec)));   \
 	}
 
 INODE_SPAN_TIME(atime)
@@ -252,14 +251,14 @@ struct io_link___delayed {
 };
 
 /* Offset of a path-name field of an io_uring op's data, in either layout. */
-#define URING_NAME_OFF(type, field)                                                        \
-	({                                                                                 \
-		__u32 __off;                                                               \
-		if (bpf_core_field_exists(struct type##___delayed, field))                 \
-			__off = bpf_core_field_offset(struct type##___delayed, field);     \
-		else                                                                       \
-			__off = bpf_core_field_offset(struct type, field);                 \
-		__off;                                                                     \
+#define URING_NAME_OFF(type, field)                                                                                    \
+	({                                                                                                             \
+		__u32 __off;                                                                                           \
+		if (bpf_core_field_exists(struct type##___delayed, field))                                             \
+			__off = bpf_core_field_offset(struct type##___delayed, field);                                 \
+		else                                                                                                   \
+			__off = bpf_core_field_offset(struct type, field);                                             \
+		__off;                                                                                                 \
 	})
 
 /* The kernel's copy of the path name whose struct filename * lies at req + off. */

@@ -132,8 +132,8 @@ static __always_inline void file_refresh_unlinked(struct rec_file *r, struct ino
 /* Bytes of the record up to the end of its tail. */
 static __always_inline __u32 file_size(struct rec_file *r)
 {
-	__u32 size = offsetof(struct rec_file, tail) + r->task.exe_len + r->task.parent_exe_len +
-		     r->path_len + r->origin_len;
+	__u32 size = offsetof(struct rec_file, tail) + r->task.exe_len + r->task.parent_exe_len + r->path_len +
+		     r->origin_len;
 
 	return size > sizeof(*r) ? sizeof(*r) : size;
 }
@@ -207,8 +207,7 @@ static __always_inline struct rec_file *file_insert(struct file_key *key, struct
 {
 	r->size_first = r->inode.size;
 	r->mtime_first_ns = r->inode.mtime_ns;
-	if (bpf_map_update_elem(&files, key, r, BPF_NOEXIST) &&
-	    bpf_map_update_elem(&files, key, r, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&files, key, r, BPF_NOEXIST) && bpf_map_update_elem(&files, key, r, BPF_NOEXIST)) {
 		/* the second try covers a racing insert of the same key on another CPU */
 		struct rec_file *raced = bpf_map_lookup_elem(&files, key);
 
@@ -220,8 +219,8 @@ static __always_inline struct rec_file *file_insert(struct file_key *key, struct
 }
 
 /* Creates the aggregation for the open file f, whose inode's state is in sp. */
-static __noinline struct rec_file *file_create(struct file_key *key, struct file *f,
-					       const struct inode_span *sp, __u64 now)
+static __noinline struct rec_file *file_create(struct file_key *key, struct file *f, const struct inode_span *sp,
+					       __u64 now)
 {
 	struct path_scratch *ps = SCRATCH(path_scratch);
 	struct rec_file *r = file_begin(key, now);

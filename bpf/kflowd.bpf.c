@@ -298,9 +298,9 @@ __noinline int uring_file_io(__u64 file_addr, long bytes, __u64 op, __u64 ubuf, 
  */
 struct fd_call {
 	__s64 fd;
-	__s64 fd2;     /* the second descriptor of a copy (written to), or -1 */
+	__s64 fd2; /* the second descriptor of a copy (written to), or -1 */
 	__s64 bytes;
-	__u64 op;      /* FD_OP() of fd; fd2's is the same with FS_MODIFY */
+	__u64 op; /* FD_OP() of fd; fd2's is the same with FS_MODIFY */
 	__u64 ubuf;
 	__u64 uaux;
 };
@@ -313,8 +313,8 @@ struct {
 } fd_calls SEC(".maps");
 
 /* Fills *out (if there is one); returns whether an fd_event() call is wanted. */
-static __always_inline int fd_call_set(struct fd_call *out, long fd, long fd2, long bytes, __u64 op,
-				       __u64 ubuf, __u64 uaux)
+static __always_inline int fd_call_set(struct fd_call *out, long fd, long fd2, long bytes, __u64 op, __u64 ubuf,
+				       __u64 uaux)
 {
 	if (!out)
 		return 0;
@@ -332,8 +332,8 @@ static __always_inline int fd_call_set(struct fd_call *out, long fd, long fd2, l
  * a3 and a5: opens, reads, writes and in-kernel copies are counted once they succeeded.
  * Inlined twice, compat a constant in each.
  */
-static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __u64 a3, __u64 a5,
-				       const bool compat, struct fd_call *out)
+static __always_inline int sys_exit_do(long nr, long ret, __u64 a1, __u64 a2, __u64 a3, __u64 a5, const bool compat,
+				       struct fd_call *out)
 {
 	long fd, fd2, bytes;
 	__u64 ubuf, uaux;
@@ -563,9 +563,10 @@ static __always_inline int sys_exit_compat_socket(long nr, long ret, __u64 a1, _
 	if (ret == 0)
 		return 0;
 	/* send/recv have no address; the mmsg calls return messages, not bytes */
-	return fd_call_set(out, (int)args[0], -1, nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret,
-			   FD_OP(nr, nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS, true),
-			   args[1], call == SYS_SENDTO || call == SYS_RECVFROM ? args[4] : 0);
+	return fd_call_set(
+		out, (int)args[0], -1, nr == NR_sendmmsg || nr == NR_recvmmsg ? 0 : ret,
+		FD_OP(nr, nr == NR_sendto || nr == NR_sendmsg || nr == NR_sendmmsg ? FS_MODIFY : FS_ACCESS, true),
+		args[1], call == SYS_SENDTO || call == SYS_RECVFROM ? args[4] : 0);
 }
 
 /*
@@ -605,7 +606,7 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 					    SYSCALL_ARG5(regs), false, NULL)
 			      : 0;
 	if (compat && sys_exit_compat(id, ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
-			    COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
+				      COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
 		c = SCRATCH(fd_calls);
 		if (c) {
 			fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
@@ -864,8 +865,8 @@ int BPF_KPROBE(security_inode_unlink__path_op, struct inode *dir, struct dentry 
 }
 
 SEC("kprobe/security_inode_rename")
-int BPF_KPROBE(security_inode_rename__path_op, struct inode *old_dir, struct dentry *old_dentry,
-	       struct inode *new_dir, struct dentry *new_dentry)
+int BPF_KPROBE(security_inode_rename__path_op, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	       struct dentry *new_dentry)
 {
 	path_op_inode(BPF_CORE_READ(old_dentry, d_inode));
 	path_op_inode(BPF_CORE_READ(new_dentry, d_inode));
@@ -917,8 +918,7 @@ int BPF_KPROBE(security_inode_removexattr__path_op)
 
 /* A program was executed: OPEN_EXEC on its file, which stays in use until exit. */
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_pid,
-	     struct linux_binprm *bprm)
+int BPF_PROG(sched_process_exec__open_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	struct file *f;
 
@@ -1174,7 +1174,8 @@ static __always_inline bool closing_with_reset(const struct sock *sk, int oldsta
 		return false;
 	if (BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown) != SHUTDOWN_MASK)
 		return false;
-	linger0 = (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER))) &&
+	linger0 = (BPF_CORE_READ(sk, __sk_common.skc_flags) &
+		   (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER))) &&
 		  BPF_CORE_READ(sk, sk_lingertime) == 0;
 	unread = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq) - (oldstate == TCP_CLOSE_WAIT);
 	return linger0 || unread != 0;

@@ -31,7 +31,7 @@ enum path_op_kind {
  * submission into uring_names), not the syscall's user memory.
  */
 #define PATH_OP_KNAMES 0x100
-#define PATH_OP_KIND(k) ((k) & 0xff)
+#define PATH_OP_KIND(k) ((k)&0xff)
 
 #define AT_REMOVEDIR 0x200
 #define RENAME_EXCHANGE (1 << 1)
@@ -220,8 +220,7 @@ static __always_inline void path_op_inode(struct inode *inode)
  * Puts the last bytes of the path (the old name of a rename) after r's path; kernel: a
  * kernel string, else user memory.
  */
-static __always_inline void file_set_origin(struct rec_file *r, struct path_scratch *ps, const char *upath,
-					    bool kernel)
+static __always_inline void file_set_origin(struct rec_file *r, struct path_scratch *ps, const char *upath, bool kernel)
 {
 	char *user = ps->buf + PATH_END + 1;
 	long n = kernel ? bpf_probe_read_kernel_str(user, PATH_END, upath)

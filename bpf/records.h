@@ -122,22 +122,22 @@ enum stat_id {
 
 /* First member of every ring-buffer record. */
 struct rec_hdr {
-	__u16 type;        /* enum rec_type */
-	__u16 version;     /* REC_VERSION */
-	__u32 size;        /* bytes of this record, tail included */
-	__u64 ts_ns;       /* CLOCK_MONOTONIC of the last event */
+	__u16 type;    /* enum rec_type */
+	__u16 version; /* REC_VERSION */
+	__u32 size;    /* bytes of this record, tail included */
+	__u64 ts_ns;   /* CLOCK_MONOTONIC of the last event */
 };
 
 /* Who did it: the task that caused the first event of an aggregation. */
 struct rec_task {
-	__u32 pid;         /* tgid */
+	__u32 pid; /* tgid */
 	__u32 tid;
-	__u32 ppid;        /* real parent's tgid */
+	__u32 ppid; /* real parent's tgid */
 	__u32 uid;
 	__u32 gid;
-	__u16 exe_len;     /* bytes of the exe basename at the start of the tail */
+	__u16 exe_len;	      /* bytes of the exe basename at the start of the tail */
 	__u16 parent_exe_len; /* bytes of the parent's exe basename that follow it */
-	__u64 start_ns;    /* CLOCK_MONOTONIC start of the thread group leader */
+	__u64 start_ns;	      /* CLOCK_MONOTONIC start of the thread group leader */
 	char comm[REC_COMM_LEN];
 	/*
 	 * the task's cgroup v2 id at that event (the kernfs inode number of its cgroup
@@ -148,12 +148,12 @@ struct rec_task {
 
 /* An inode's state, as a file record reports it (read at each event). */
 struct rec_inode {
-	__u32 mode;        /* i_mode */
+	__u32 mode; /* i_mode */
 	__u32 nlink;
-	__u32 uid;         /* owner */
+	__u32 uid; /* owner */
 	__u32 gid;
 	__u64 size;
-	__u64 atime_ns;    /* inode times, ns since the epoch */
+	__u64 atime_ns; /* inode times, ns since the epoch */
 	__u64 mtime_ns;
 	__u64 ctime_ns;
 };
@@ -167,15 +167,15 @@ struct rec_file {
 	struct rec_task task;
 	__u64 ts_first_ns;
 	__u64 ino;
-	__u32 dev;         /* kernel dev_t: major << 20 | minor */
-	__u32 events;      /* sum of event_counts */
+	__u32 dev;    /* kernel dev_t: major << 20 | minor */
+	__u32 events; /* sum of event_counts */
 	__u32 event_counts[REC_FS_EVENT_SLOTS];
 	struct rec_inode inode; /* as of the last event */
-	__u64 size_first;  /* inode.size and inode.mtime_ns at the first event */
+	__u64 size_first;	/* inode.size and inode.mtime_ns at the first event */
 	__u64 mtime_first_ns;
-	__u16 path_len;    /* bytes of the absolute path after the two exe names */
-	__u16 origin_len;  /* bytes after the path that end with the old name (renames) */
-	__u16 flags;       /* enum file_flags */
+	__u16 path_len;	  /* bytes of the absolute path after the two exe names */
+	__u16 origin_len; /* bytes after the path that end with the old name (renames) */
+	__u16 flags;	  /* enum file_flags */
 	__u16 pad;
 	char tail[REC_FILE_TAIL];
 };
@@ -223,18 +223,18 @@ enum rec_sock_flags {
 
 /* One direction of a socket's traffic. */
 struct rec_sock_dir {
-	__u64 packets;     /* segments on the wire (GSO packets count their segments) */
+	__u64 packets;	    /* segments on the wire (GSO packets count their segments) */
 	__u64 data_packets; /* ... of them with payload */
-	__u64 bytes;       /* payload bytes (TCP/UDP) or bytes passed by the syscalls (UNIX) */
+	__u64 bytes;	    /* payload bytes (TCP/UDP) or bytes passed by the syscalls (UNIX) */
 	__u64 ts_first_ns;
 	__u64 ts_last_ns;
-	__u64 ttl_sum;     /* received: sum of TTL / hop limit over ttl_packets */
+	__u64 ttl_sum;	   /* received: sum of TTL / hop limit over ttl_packets */
 	__u32 ttl_packets; /* received packets whose TTL was seen (not the synthesized handshake) */
-	__u32 frags;       /* received: IP fragments the datagrams arrived in, before reassembly */
-	__u32 ifindex;     /* interface of the first packet */
-	__u32 nflags;      /* distinct TCP flag combinations in flag_order */
+	__u32 frags;	   /* received: IP fragments the datagrams arrived in, before reassembly */
+	__u32 ifindex;	   /* interface of the first packet */
+	__u32 nflags;	   /* distinct TCP flag combinations in flag_order */
 	__u32 flag_counts[REC_TCP_FLAG_COMBOS]; /* packets per flag combination */
-	__u8 flag_order[REC_TCP_FLAG_COMBOS];   /* combinations in the order first seen */
+	__u8 flag_order[REC_TCP_FLAG_COMBOS];	/* combinations in the order first seen */
 };
 
 /*
@@ -247,28 +247,28 @@ struct rec_sock {
 	struct rec_task task;
 	__u64 ts_first_ns; /* same offset as in rec_file: the agent's timeout scan reads both */
 	__u64 key;
-	__u8 family;       /* AF_INET 2, AF_INET6 10, AF_UNIX 1 */
-	__u8 proto;        /* IPPROTO_TCP 6, IPPROTO_UDP 17, 0 for UNIX */
-	__u8 type;         /* SOCK_STREAM 1, SOCK_DGRAM 2 */
-	__u8 role;         /* enum sock_role */
-	__u8 state;        /* kernel socket state when exported */
-	__u8 flags;        /* enum sock_flags */
+	__u8 family; /* AF_INET 2, AF_INET6 10, AF_UNIX 1 */
+	__u8 proto;  /* IPPROTO_TCP 6, IPPROTO_UDP 17, 0 for UNIX */
+	__u8 type;   /* SOCK_STREAM 1, SOCK_DGRAM 2 */
+	__u8 role;   /* enum sock_role */
+	__u8 state;  /* kernel socket state when exported */
+	__u8 flags;  /* enum sock_flags */
 	__u16 lport;
 	__u16 rport;
 	__u16 pad;
-	__u32 srtt_us;     /* smoothed RTT */
-	__u8 laddr[16];    /* IPv4 in the first 4 bytes */
+	__u32 srtt_us;	/* smoothed RTT */
+	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
 	struct rec_sock_dir tx;
 	struct rec_sock_dir rx;
 	__u64 bytes_acked;
 	__u64 bytes_retrans;
-	__u32 retrans;     /* segments retransmitted */
+	__u32 retrans; /* segments retransmitted */
 	__u32 dsack_dups;
 	__u32 rto_ms;
 	__u32 reorder;
 	__u32 drops;
-	__u32 queued;      /* bytes received but not yet read by the application */
+	__u32 queued; /* bytes received but not yet read by the application */
 	char unix_path[REC_UNIX_PATH];
 	__u32 pad2;
 	char tail[REC_SOCK_TAIL];
@@ -279,7 +279,7 @@ struct rec_exit {
 	struct rec_hdr hdr;
 	__u32 pid;
 	__u32 pad;
-	__u64 start_ns;    /* start of the process that ended (tells pid reuse apart) */
+	__u64 start_ns; /* start of the process that ended (tells pid reuse apart) */
 };
 
 /* Value of the per-CPU map "stats". */
@@ -317,20 +317,20 @@ enum app_limits {
 /* The first bytes of one message sent or received on an application's socket. */
 struct rec_app {
 	struct rec_hdr hdr;
-	__u64 sock_key;    /* the key of the socket's record in map "socks" */
+	__u64 sock_key; /* the key of the socket's record in map "socks" */
 	__u32 pid;
-	__u32 len;         /* bytes of the whole message (what the syscall moved) */
-	__u16 cap_len;     /* bytes in data */
-	__u8 rx;           /* 1: received, 0: sent */
-	__u8 app;          /* enum app_kind */
+	__u32 len;     /* bytes of the whole message (what the syscall moved) */
+	__u16 cap_len; /* bytes in data */
+	__u8 rx;       /* 1: received, 0: sent */
+	__u8 app;      /* enum app_kind */
 	__u32 pad;
 	char data[REC_APP_CAP];
 };
 
 struct app_port {
 	__u16 port;
-	__u8 proto;        /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 app;          /* enum app_kind */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 app;   /* enum app_kind */
 };
 
 /* What is monitored (-m). */
@@ -341,13 +341,13 @@ enum monitor_flags {
 
 /* Agent -> kernel: the whole .rodata of the program, set before load. */
 struct kf_config {
-	__u32 agent_pid;   /* tgid of the agent itself: never reported */
-	__u32 events_max;  /* -e: export a file record after this many events; 0 = off */
-	__u32 hz;          /* the kernel's CONFIG_HZ, 0 if unknown (jiffies -> ms) */
-	__u32 app_cap;     /* bytes captured per message, at most REC_APP_CAP */
+	__u32 agent_pid;       /* tgid of the agent itself: never reported */
+	__u32 events_max;      /* -e: export a file record after this many events; 0 = off */
+	__u32 hz;	       /* the kernel's CONFIG_HZ, 0 if unknown (jiffies -> ms) */
+	__u32 app_cap;	       /* bytes captured per message, at most REC_APP_CAP */
 	__u32 app_unix_syslog; /* capture syslog datagrams to /dev/log and journald's dev-log */
 	__u32 napp_ports;
-	__u32 monitor;     /* enum monitor_flags (-m) */
+	__u32 monitor; /* enum monitor_flags (-m) */
 	/*
 	 * 1 where the socket iterator or the owner hooks could not be loaded: a TCP or UDP
 	 * socket without an owner goes to the first process that reads or writes it

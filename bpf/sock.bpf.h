@@ -65,7 +65,7 @@ static __noinline struct rec_sock *sock_get(__u64 key, __u64 now)
  */
 struct sock_waiting_owner {
 	struct rec_task task;
-	__u16 lport;      /* host order: checked against the packet's socket */
+	__u16 lport; /* host order: checked against the packet's socket */
 	__u16 rport;
 	__u8 proto;
 	__u8 pad[3];
@@ -162,14 +162,22 @@ static __always_inline void sock_fill_inet(struct rec_sock *s, struct bpf_sock *
 	} else {
 		__u32 a;
 
-		a = sk->src_ip6[0]; __builtin_memcpy(s->laddr, &a, 4);
-		a = sk->src_ip6[1]; __builtin_memcpy(s->laddr + 4, &a, 4);
-		a = sk->src_ip6[2]; __builtin_memcpy(s->laddr + 8, &a, 4);
-		a = sk->src_ip6[3]; __builtin_memcpy(s->laddr + 12, &a, 4);
-		a = sk->dst_ip6[0]; __builtin_memcpy(s->raddr, &a, 4);
-		a = sk->dst_ip6[1]; __builtin_memcpy(s->raddr + 4, &a, 4);
-		a = sk->dst_ip6[2]; __builtin_memcpy(s->raddr + 8, &a, 4);
-		a = sk->dst_ip6[3]; __builtin_memcpy(s->raddr + 12, &a, 4);
+		a = sk->src_ip6[0];
+		__builtin_memcpy(s->laddr, &a, 4);
+		a = sk->src_ip6[1];
+		__builtin_memcpy(s->laddr + 4, &a, 4);
+		a = sk->src_ip6[2];
+		__builtin_memcpy(s->laddr + 8, &a, 4);
+		a = sk->src_ip6[3];
+		__builtin_memcpy(s->laddr + 12, &a, 4);
+		a = sk->dst_ip6[0];
+		__builtin_memcpy(s->raddr, &a, 4);
+		a = sk->dst_ip6[1];
+		__builtin_memcpy(s->raddr + 4, &a, 4);
+		a = sk->dst_ip6[2];
+		__builtin_memcpy(s->raddr + 8, &a, 4);
+		a = sk->dst_ip6[3];
+		__builtin_memcpy(s->raddr + 12, &a, 4);
 	}
 }
 
@@ -184,8 +192,8 @@ struct pkt_info {
 	__u32 ttl;
 	__u16 sport;
 	__u16 dport;
-	__u16 ipid;   /* IPv4 identification (network order) */
-	__u8 family;  /* AF_INET, AF_INET6 */
+	__u16 ipid;  /* IPv4 identification (network order) */
+	__u8 family; /* AF_INET, AF_INET6 */
 	__u8 pad;
 	__u8 saddr[16];
 	__u8 daddr[16];
@@ -334,7 +342,7 @@ static __always_inline int pkt_parse(struct __sk_buff *skb, __u32 proto, struct 
 struct frag_key {
 	__u8 saddr[16];
 	__u8 daddr[16];
-	__u16 ipid;   /* IPv4 identification, 0 for IPv6 */
+	__u16 ipid; /* IPv4 identification, 0 for IPv6 */
 	__u8 family;
 	__u8 proto;
 };
@@ -355,8 +363,8 @@ __u64 frag_last_ns;
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
-#define IP_MF_OFFSET 0x3fff   /* more-fragments flag and fragment offset */
-#define IPV6_FRAGMENT 44      /* next header: fragment header */
+#define IP_MF_OFFSET 0x3fff /* more-fragments flag and fragment offset */
+#define IPV6_FRAGMENT 44    /* next header: fragment header */
 
 /* A packet arrived at an interface (softirq): counts it if it is an IP fragment. */
 static __always_inline void frag_count(struct sk_buff *skb)
@@ -385,8 +393,8 @@ static __always_inline void frag_count(struct sk_buff *skb)
 		__u8 next;
 
 		/* the fragment header right after the fixed one, as Linux and others send it */
-		if (bpf_probe_read_kernel(&next, 1, data + offsetof(struct ipv6hdr, nexthdr)) || next != IPV6_FRAGMENT ||
-		    bpf_probe_read_kernel(&ip6, sizeof(ip6), data) ||
+		if (bpf_probe_read_kernel(&next, 1, data + offsetof(struct ipv6hdr, nexthdr)) ||
+		    next != IPV6_FRAGMENT || bpf_probe_read_kernel(&ip6, sizeof(ip6), data) ||
 		    bpf_probe_read_kernel(&fh, sizeof(fh), data + sizeof(ip6)))
 			return;
 		k.family = AF_INET6;
@@ -444,8 +452,8 @@ static __always_inline __u32 frag_take(const struct pkt_info *p, __u8 proto, __u
 static __always_inline void sock_guess_role(struct rec_sock *s, __u16 proto, __u16 lport, __u16 rport)
 {
 	if (proto == IPPROTO_TCP && !s->role)
-		s->role = lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER
-										: SOCK_ROLE_CLIENT;
+		s->role =
+			lport < EPHEMERAL_PORT_LOW && rport >= EPHEMERAL_PORT_LOW ? SOCK_ROLE_SERVER : SOCK_ROLE_CLIENT;
 	if (proto == IPPROTO_UDP && lport && !rport)
 		s->flags |= SOCK_FLAG_BOUND;
 }

@@ -121,6 +121,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
  * native call it stands for). Calls whose arguments differ from the native ones get
  * numbers of their own (NR_COMPAT_*).
  */
+/* clang-format off */
 #define COMPAT_SYSCALLS(X, a) \
 	X(a, 3, NR_read) \
 	X(a, 4, NR_write) \
@@ -190,6 +191,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 	X(a, 436, NR_close_range) \
 	X(a, 437, NR_openat2) \
 	X(a, 452, NR_fchmodat2)
+/* clang-format on */
 #elif defined(__TARGET_ARCH_arm64)
 /* include/uapi/asm-generic/unistd.h: no open, creat or dup2 on arm64 */
 #define NR_fsetxattr 7
@@ -287,6 +289,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
  * arm EABI call numbers (arch/arm/tools/syscall.tbl) kflowd looks at, X(id, the native
  * call it stands for); the calls arm64 lacks have the stand-in numbers above.
  */
+/* clang-format off */
 #define COMPAT_SYSCALLS(X, a) \
 	X(a, 3, NR_read) \
 	X(a, 4, NR_write) \
@@ -357,6 +360,7 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 	X(a, 436, NR_close_range) \
 	X(a, 437, NR_openat2) \
 	X(a, 452, NR_fchmodat2)
+/* clang-format on */
 #else
 #error "kflowd supports __TARGET_ARCH_x86 and __TARGET_ARCH_arm64"
 #endif
@@ -364,9 +368,11 @@ static __always_inline bool syscall_compat(struct pt_regs *regs)
 /* The native call a 32-bit program's call id stands for, as far as kflowd looks at it, or -1. */
 static __always_inline long compat_nr(long id)
 {
-#define COMPAT_CASE(a, id, nr) case id: return nr;
+#define COMPAT_CASE(a, id, nr)                                                                                         \
+	case id:                                                                                                       \
+		return nr;
 	switch (id) {
-	COMPAT_SYSCALLS(COMPAT_CASE, 0)
+		COMPAT_SYSCALLS(COMPAT_CASE, 0)
 	}
 #undef COMPAT_CASE
 	return -1;
@@ -379,6 +385,7 @@ static __always_inline long compat_nr(long id)
  * A call missing here is never seen: the switch statements of the dispatchers and of
  * path_op_begin() must name only calls listed.
  */
+/* clang-format off */
 #define PATH_OP_SYSCALLS(X, a)                                                                     \
 	X(a, NR_unlink) X(a, NR_unlinkat) X(a, NR_rename) X(a, NR_renameat) X(a, NR_renameat2)     \
 	X(a, NR_link) X(a, NR_linkat) X(a, NR_symlink) X(a, NR_symlinkat) X(a, NR_chmod)           \
@@ -409,6 +416,7 @@ static __always_inline long compat_nr(long id)
 #define BITMAP_WORDS(LIST, X)                                                                      \
 	{ 0ULL LIST(X, 0), 0ULL LIST(X, 1), 0ULL LIST(X, 2), 0ULL LIST(X, 3),                     \
 	  0ULL LIST(X, 4), 0ULL LIST(X, 5), 0ULL LIST(X, 6), 0ULL LIST(X, 7) }
+/* clang-format on */
 
 /*
  * The bitmaps, in a read-only section of their own (.rodata holds only struct kf_config):

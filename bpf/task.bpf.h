@@ -22,8 +22,8 @@ static __always_inline __u32 task_exe_name(struct task_struct *task, char *dst)
 }
 
 /* Writes task's and its parent's exe names to the start of tail; returns the bytes used. */
-static __always_inline __u32 task_names(struct rec_task *t, struct task_struct *task,
-					struct task_struct *parent, char *tail)
+static __always_inline __u32 task_names(struct rec_task *t, struct task_struct *task, struct task_struct *parent,
+					char *tail)
 {
 	__u32 exe_len = task_exe_name(task, tail);
 	/* exe_len <= REC_NAME_MAX, so both names fit in the first 2 * (REC_NAME_MAX + 1) bytes */

@@ -32,7 +32,8 @@ export interface LoadFailure {
 }
 
 /** Lines of a verifier log that are its trace, not its verdict. */
-const TRACE_LINE = /^(\d+: |; |processed \d+ insns|verification time|stack depth|func#|last_idx|regs=|parent |mark_precise|from \d+ to \d+|Validating |Func#|\(\w+\) |\s*$)/;
+const TRACE_LINE =
+  /^(\d+: |; |processed \d+ insns|verification time|stack depth|func#|last_idx|regs=|parent |mark_precise|from \d+ to \d+|Validating |Func#|\(\w+\) |\s*$)/;
 
 /**
  * The first program libbpf's log names as failing to load, and the reason: the
@@ -48,7 +49,9 @@ export function loadFailure(log: string): LoadFailure | undefined {
   const end = begin < 0 ? -1 : lines.findIndex((l, i) => i > begin && l.endsWith("-- END PROG LOAD LOG --"));
   const verdict = end < 0 ? undefined : lines.slice(begin + 1, end).findLast((l) => !TRACE_LINE.test(l));
   // libbpf's line before the generic "failed to load", e.g. a missing attach target
-  const own = lines.slice(0, at + 1).findLast((l) => l.startsWith(`prog '${program}': `) && !/: failed to (load|prepare load attributes): -\d+$/.test(l));
+  const own = lines
+    .slice(0, at + 1)
+    .findLast((l) => l.startsWith(`prog '${program}': `) && !/: failed to (load|prepare load attributes): -\d+$/.test(l));
   return { program, reason: (verdict ?? own?.slice(program.length + 9) ?? lines[at]!).trim() };
 }
 
@@ -161,10 +164,7 @@ export class BpfObject {
     const links: Pointer[] = [];
     for (const name of names) {
       const prog = this.program(name);
-      const err =
-        cgroupFd === undefined
-          ? this.shim.kf_attach(prog, ptr(out))
-          : this.shim.kf_attach_cgroup(prog, cgroupFd, ptr(out));
+      const err = cgroupFd === undefined ? this.shim.kf_attach(prog, ptr(out)) : this.shim.kf_attach_cgroup(prog, cgroupFd, ptr(out));
       if (err < 0) {
         for (const link of links) this.lib.bpf_link__destroy(link);
         throw new BpfError(`attaching ${name}`, -err, BpfObject.logReason(this.shim));

@@ -26,17 +26,17 @@
 
 /* The steps, in this order; src/selftest.ts names them (CANARY_STEPS). */
 enum canary_step {
-	STEP_CREATE,  /* create, write, close */
-	STEP_READ,    /* open, read, close */
+	STEP_CREATE, /* create, write, close */
+	STEP_READ,   /* open, read, close */
 	STEP_CHMOD,
 	STEP_RENAME,
 	STEP_LINK,
 	STEP_SYMLINK,
-	STEP_UNLINK,  /* the link, the symlink, the file */
-	STEP_TCP,     /* connect to a listener of its own, send, receive, close */
-	STEP_UDP,     /* a datagram to its own socket */
-	STEP_UNIX,    /* a datagram over a socketpair */
-	STEP_URING,   /* a write through an io_uring of its own (raw syscalls, no liburing) */
+	STEP_UNLINK, /* the link, the symlink, the file */
+	STEP_TCP,    /* connect to a listener of its own, send, receive, close */
+	STEP_UDP,    /* a datagram to its own socket */
+	STEP_UNIX,   /* a datagram over a socketpair */
+	STEP_URING,  /* a write through an io_uring of its own (raw syscalls, no liburing) */
 	STEP_COUNT,
 };
 
@@ -182,8 +182,9 @@ static int uring_write(int dfd, const char *name)
 	if (p.features & IORING_FEAT_SINGLE_MMAP)
 		sq_len = cq_len = sq_len > cq_len ? sq_len : cq_len;
 	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
-	cq = (p.features & IORING_FEAT_SINGLE_MMAP) ? sq
-		: mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	cq = (p.features & IORING_FEAT_SINGLE_MMAP)
+		     ? sq
+		     : mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
 	sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
 	sqes = mmap(NULL, sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
 	if (fd < 0 || sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {

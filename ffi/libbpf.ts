@@ -61,9 +61,7 @@ export function loadLibbpf(name = "libbpf.so.1"): LoadedLibbpf {
   const minor = lib.libbpf_minor_version();
   const version = String(lib.libbpf_version_string()).replace(/^v/, "");
   if (major < LIBBPF_MIN.major || (major === LIBBPF_MIN.major && minor < LIBBPF_MIN.minor)) {
-    throw new SetupError(
-      `${name} is libbpf ${version}; kflowd needs ${LIBBPF_MIN.major}.${LIBBPF_MIN.minor} or newer`,
-    );
+    throw new SetupError(`${name} is libbpf ${version}; kflowd needs ${LIBBPF_MIN.major}.${LIBBPF_MIN.minor} or newer`);
   }
   return { lib, version };
 }

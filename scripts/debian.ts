@@ -74,9 +74,7 @@ export async function aptUpdate(s: Suite): Promise<void> {
 
 /** The newest package whose name matches pattern, by Debian version order. */
 export async function newestPackage(s: Suite, pattern: RegExp): Promise<string> {
-  const names = (await $`apt-cache ${aptOptions(s)} pkgnames linux-image-`.text())
-    .split("\n")
-    .filter((n) => pattern.test(n));
+  const names = (await $`apt-cache ${aptOptions(s)} pkgnames linux-image-`.text()).split("\n").filter((n) => pattern.test(n));
   if (names.length === 0) throw new Error(`no package matching ${pattern} in ${s.name}/${s.arch}`);
   const sorted = (await $`printf '%s\n' ${names} | sort -V`.text()).trim().split("\n");
   return sorted.at(-1)!;

@@ -112,9 +112,7 @@ async function buildRpm(d: Description, arch: PkgArch, out: string): Promise<str
   rmSync(top, { recursive: true, force: true });
   mkdirSync(`${top}/SPECS`, { recursive: true });
   const script = (p: string) => readFileSync(`${ROOT}${p}`, "utf8").replace(/^#!.*\n/, "");
-  const install = d.contents.map(
-    (c) => `install -D -m ${fileMode(c).toString(8)} ${ROOT}${c.src} %{buildroot}${c.dst}`,
-  );
+  const install = d.contents.map((c) => `install -D -m ${fileMode(c).toString(8)} ${ROOT}${c.src} %{buildroot}${c.dst}`);
   const files = d.contents.map((c) =>
     c.type === "config|noreplace" ? `%config(noreplace) ${c.dst}` : c.type === "config" ? `%config ${c.dst}` : c.dst,
   );
@@ -170,7 +168,9 @@ export async function buildPackages(arches: readonly PkgArch[]): Promise<string[
     const vars = { ARCH: arch, VERSION: version, BINARY: binary.slice(ROOT.length) };
     if (Bun.which("nfpm")) {
       for (const packager of ["deb", "rpm"]) {
-        await $`nfpm package --config ${ROOT}nfpm.yaml --packager ${packager} --target ${PACKAGES}`.env({ ...process.env, ...vars }).cwd(ROOT);
+        await $`nfpm package --config ${ROOT}nfpm.yaml --packager ${packager} --target ${PACKAGES}`
+          .env({ ...process.env, ...vars })
+          .cwd(ROOT);
       }
       continue;
     }

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# build: BPF toolchain and libbpf; tests: the peers and clients they run (python3, curl, ip and tc
+# build: BPF toolchain and libbpf; lint: clang-format for C (scripts/lint.sh); tests: the peers and clients they run (python3, curl, ip and tc
 # from iproute2 for the network namespace test,
 # logger from bsdutils, findmnt from util-linux; dig and host from bind9-dnsutils against the dnsmasq of
 # dnsmasq-base, for test/e2e/app-tools.test.ts; a private rsyslog relay, plain and TLS (rsyslog, rsyslog-gnutls,
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # and the compilers of its 32-bit test program (test/fixtures/fileops.c): gcc-12-multilib for i386 (not the
 # gcc-multilib metapackage, which conflicts with the cross compilers) and the armhf cross gcc; io_uring: liburing-dev
 # for the test program that does each operation through a ring (test/fixtures/uring-ops.c), fio for its benchmark
-APT_PACKAGES=(clang-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev
+APT_PACKAGES=(clang-16 clang-format-16 llvm-16 bpftool libbpf-dev libbpf1 libelf-dev zlib1g-dev gcc libc6-dev
   python3 curl bsdutils util-linux iproute2 bind9-dnsutils dnsmasq-base rsyslog rsyslog-gnutls openssl prometheus
   dpkg-dev rpm
   qemu-system-x86 qemu-system-arm cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross

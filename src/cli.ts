@@ -94,7 +94,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     flags: "--syslog <url>",
     text: "also send every record, as the message of an RFC 5424 syslog line (app kflowd, one-line JSON) framed by octet counting (RFC 5425), over one persistent connection to a relay: tcp://HOST:PORT, or tls://HOST:PORT with --syslog-ca; reconnects with backoff, spools records in memory while the relay is away and sends the last ones again after a lost connection",
   },
-  { flags: "--syslog-ca <file>", text: "tls://: the CA certificates (PEM) the relay's certificate must chain to; its name must match HOST" },
+  {
+    flags: "--syslog-ca <file>",
+    text: "tls://: the CA certificates (PEM) the relay's certificate must chain to; its name must match HOST",
+  },
   { flags: "--syslog-cert <file>", text: "tls://: the agent's client certificate (PEM), with --syslog-key" },
   { flags: "--syslog-key <file>", text: "tls://: the private key (PEM) of --syslog-cert" },
   {
@@ -171,9 +174,7 @@ export function helpText(version: string): string {
     "Usage: kflowd [options]",
     "",
     "Options:",
-    ...OPTIONS.flatMap((o) =>
-      wrap(o.text, textWidth).map((l, i) => `  ${(i === 0 ? o.flags : "").padEnd(width)}${l}`),
-    ),
+    ...OPTIONS.flatMap((o) => wrap(o.text, textWidth).map((l, i) => `  ${(i === 0 ? o.flags : "").padEnd(width)}${l}`)),
     "",
     "Examples:",
     "  sudo kflowd                 pretty JSON records to the terminal",

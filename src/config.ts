@@ -116,7 +116,7 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A
 export function parseSyslogTarget(text: string): SyslogTarget | string {
   const m = /^(tcp|tls):\/\/(\[[^\]]*\]|[^:/]*):([0-9]+)$/.exec(text);
   const port = m ? positive(m[3]!, 65535) : undefined;
-  const bracketed = m?.[2]!.startsWith("[");
+  const bracketed = m ? m[2]!.startsWith("[") : false;
   const host = m ? (bracketed ? m[2]!.slice(1, -1) : m[2]!) : "";
   const valid = bracketed ? isIP(host) === 6 : isIP(host) === 4 || HOST_NAME.test(host);
   if (!m || port === undefined || !valid) {
@@ -244,10 +244,7 @@ const OptionsSchema = v.object({
   pluginPath: v.optional(
     v.pipe(v.string("option -P needs a path"), v.maxLength(4095, "option -P takes a path of at most 4095 characters")),
   ),
-  selfTest: v.optional(
-    v.picklist(SELF_TEST_MODES, `option --self-test: expected ${SELF_TEST_MODES.join(", ")}`),
-    "warn",
-  ),
+  selfTest: v.optional(v.picklist(SELF_TEST_MODES, `option --self-test: expected ${SELF_TEST_MODES.join(", ")}`), "warn"),
   syslog: v.optional(
     v.pipe(
       v.string("option --syslog needs tcp://HOST:PORT or tls://HOST:PORT"),

@@ -10,6 +10,7 @@ import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { BpfObject, loadFailure } from "../ffi/bpf.ts";
 import { kernelTracepoints, type TracepointArg, tracepointArgs } from "../ffi/btf.ts";
 import { kernelTracingSocketCookie } from "../ffi/insn-probe.ts";
+import { unescapeMountField } from "./mountinfo.ts";
 import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
 import type { Shim } from "../ffi/shim.ts";
@@ -110,14 +111,9 @@ export function cgroup2MountInfo(mountinfo: string): { readonly mount: string; r
   for (const line of mountinfo.split("\n")) {
     const fields = line.split(" ");
     const dash = fields.indexOf("-");
-    if (dash > 0 && fields[dash + 1] === "cgroup2") return { root: unescapeMount(fields[3]!), mount: unescapeMount(fields[4]!) };
+    if (dash > 0 && fields[dash + 1] === "cgroup2") return { root: unescapeMountField(fields[3]!), mount: unescapeMountField(fields[4]!) };
   }
   return undefined;
-}
-
-/** mountinfo writes space, tab, newline and backslash in paths as octal escapes */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /** Mount point of the cgroup v2 hierarchy, from a mountinfo text. */

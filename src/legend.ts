@@ -19,7 +19,7 @@ const HTTP_SUB = [
   ["_Version", "the protocol version"],
   ["_Status", "responses: the status code"],
   ["_Reason", "responses: the reason phrase"],
-  ["[Header]", "each header as \"Name\": \"value\", in the order sent"],
+  ["[Header]", 'each header as "Name": "value", in the order sent'],
   ["_Body", "the first 127 characters of the body"],
   ["_Exception", "present instead when the bytes are no HTTP message"],
 ] as const;

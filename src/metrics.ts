@@ -150,7 +150,11 @@ export function metricsText(s: MetricsSnapshot): string {
   if (streams.length > 0) {
     p.family("kflowd_output_connections_total", "counter", "Connections made to the relay.");
     for (const o of streams) p.sample("kflowd_output_connections_total", { output: o.output, target: o.target }, o.connections!);
-    p.family("kflowd_output_resent_records_total", "counter", "Records sent again after a lost connection (the relay may hold them twice).");
+    p.family(
+      "kflowd_output_resent_records_total",
+      "counter",
+      "Records sent again after a lost connection (the relay may hold them twice).",
+    );
     for (const o of streams) p.sample("kflowd_output_resent_records_total", { output: o.output, target: o.target }, o.resent ?? 0);
   }
   return p.text();

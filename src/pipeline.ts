@@ -134,7 +134,10 @@ export class Pipeline implements RecordHandler {
     const { debug, selftest, printer, messages } = this.parts;
     if (debug && debugSelects(debug, rec.task)) this.parts.debugOut(debugSock(rec));
     if (selftest?.claimsSock(rec)) return;
-    if (!this.parts.appCapture) return printer.sock(rec, undefined);
+    if (!this.parts.appCapture) {
+      printer.sock(rec, undefined);
+      return;
+    }
     printer.sock(rec, messages.take(rec.key));
     // more messages than one record holds: records of their own, without the counters again
     this.printRest(rec);
@@ -198,7 +201,10 @@ export class Pipeline implements RecordHandler {
 
   /** The drain timer: drain, and take records the kernel kept because the ring was full. */
   drainTick(): void {
-    if (this.parts.outputs.allGone()) return this.parts.onAllGone?.();
+    if (this.parts.outputs.allGone()) {
+      this.parts.onAllGone?.();
+      return;
+    }
     if (!this.keepDraining()) return;
     const began = performance.now();
     this.drain();

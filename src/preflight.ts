@@ -36,7 +36,9 @@ export function requireCapabilities(caps: bigint, sockets: boolean): void {
   if (!has(CAP.SYS_ADMIN)) {
     const missing = [has(CAP.BPF) ? "" : "CAP_BPF", has(CAP.PERFMON) ? "" : "CAP_PERFMON"].filter(Boolean);
     if (missing.length > 0) {
-      throw new SetupError(`missing capability ${missing.join(" and ")}: loading the BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)`);
+      throw new SetupError(
+        `missing capability ${missing.join(" and ")}: loading the BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)`,
+      );
     }
     if (sockets && !has(CAP.NET_ADMIN)) {
       throw new SetupError("missing capability CAP_NET_ADMIN: socket monitoring needs it (or use -m file)");

@@ -98,14 +98,20 @@ const CHECKS: readonly Check[] = [
     feature: "file",
     what: "unlink",
     missing: (s) =>
-      fileMissing(s, NAMES.link, ["FS_DELETE"]) ?? fileMissing(s, NAMES.symlink, ["FS_DELETE"]) ?? fileMissing(s, NAMES.renamed, ["FS_DELETE"]),
+      fileMissing(s, NAMES.link, ["FS_DELETE"]) ??
+      fileMissing(s, NAMES.symlink, ["FS_DELETE"]) ??
+      fileMissing(s, NAMES.renamed, ["FS_DELETE"]),
   },
   {
     step: "tcp",
     feature: "socket",
     what: "TCP connection",
     missing: (s) =>
-      sockMissing(s, "TCP client record", (r) => r.proto === IPPROTO_TCP && r.role === SockRole.SOCK_ROLE_CLIENT && r.tx.bytes >= PAYLOAD) ??
+      sockMissing(
+        s,
+        "TCP client record",
+        (r) => r.proto === IPPROTO_TCP && r.role === SockRole.SOCK_ROLE_CLIENT && r.tx.bytes >= PAYLOAD,
+      ) ??
       sockMissing(s, "TCP server record", (r) => r.proto === IPPROTO_TCP && r.role === SockRole.SOCK_ROLE_SERVER && r.rx.bytes >= PAYLOAD),
   },
   {

@@ -59,7 +59,9 @@ export function costTable(costs: readonly ProgCost[], unit: string): string {
   return [
     `| program | runs per ${unit} | ns per run | ns per ${unit} |`,
     "|---|---:|---:|---:|",
-    ...costs.filter((x) => x.nsPerOp >= 1).map((x) => `| ${x.name} | ${x.runsPerOp.toFixed(2)} | ${x.nsPerRun.toFixed(0)} | ${x.nsPerOp.toFixed(0)} |`),
+    ...costs
+      .filter((x) => x.nsPerOp >= 1)
+      .map((x) => `| ${x.name} | ${x.runsPerOp.toFixed(2)} | ${x.nsPerRun.toFixed(0)} | ${x.nsPerOp.toFixed(0)} |`),
     `| **total** | | | **${total.toFixed(0)}** |`,
   ].join("\n");
 }

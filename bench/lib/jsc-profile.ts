@@ -43,13 +43,18 @@ if (out) {
     const self = new Map<string, number>();
     const total = new Map<string, number>();
     const key = (f: Frame): string =>
-      f.sourceURL ? `${f.name || "(anonymous)"} ${f.sourceURL.replace(/^.*\/(src|ffi|bench)\//, "$1/")}:${f.line}` : `${f.name || "(native)"} [native]`;
+      f.sourceURL
+        ? `${f.name || "(anonymous)"} ${f.sourceURL.replace(/^.*\/(src|ffi|bench)\//, "$1/")}:${f.line}`
+        : `${f.name || "(native)"} [native]`;
     for (const tr of t.traces) {
       const leaf = tr.frames[0];
       if (leaf) self.set(key(leaf), (self.get(key(leaf)) ?? 0) + 1);
       for (const k of new Set(tr.frames.map(key))) total.set(k, (total.get(k) ?? 0) + 1);
     }
     const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]).slice(0, 40);
-    writeFileSync(out, JSON.stringify({ samples: t.traces.length, intervalMs: t.interval * 1000, self: sorted(self), total: sorted(total) }, null, 1));
+    writeFileSync(
+      out,
+      JSON.stringify({ samples: t.traces.length, intervalMs: t.interval * 1000, self: sorted(self), total: sorted(total) }, null, 1),
+    );
   });
 }

@@ -147,7 +147,13 @@ export function memorySplit(pid: number): MemorySplit {
     } else if (name === exe) exeRss += kb;
     else if (name.startsWith("/")) lib += kb;
   }
-  return { bpfMapRssMiB: bpf / 1024, bpfMapPssMiB: bpfPss / 1024, exeRssMiB: exeRss / 1024, libRssMiB: lib / 1024, anonRssMiB: anon / 1024 };
+  return {
+    bpfMapRssMiB: bpf / 1024,
+    bpfMapPssMiB: bpfPss / 1024,
+    exeRssMiB: exeRss / 1024,
+    libRssMiB: lib / 1024,
+    anonRssMiB: anon / 1024,
+  };
 }
 
 /** User and system CPU seconds of a process so far. */

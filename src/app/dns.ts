@@ -9,10 +9,31 @@ import type { MsgValue } from "./json.ts";
 const OPCODES = ["QUERY", "IQUERY", "STATUS", "-", "NOTIFY", "UPDATE", "DSO"];
 /** kflowd's names for 0-3 (FORMERROR, not FORMERR: pipelines match it), then IANA's */
 const RCODES = [
-  "NOERROR", "FORMERROR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI",
+  "NOERROR",
+  "FORMERROR",
+  "SERVFAIL",
+  "NXDOMAIN",
+  "NOTIMP",
+  "REFUSED",
+  "YXDOMAIN",
+  "YXRRSET",
+  "NXRRSET",
+  "NOTAUTH",
+  "NOTZONE",
+  "DSOTYPENI",
 ];
 const TYPES: Record<number, string> = {
-  1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 64: "SVCB", 65: "HTTPS",
+  1: "A",
+  2: "NS",
+  5: "CNAME",
+  6: "SOA",
+  12: "PTR",
+  15: "MX",
+  16: "TXT",
+  28: "AAAA",
+  33: "SRV",
+  64: "SVCB",
+  65: "HTTPS",
 };
 const CLASSES: Record<number, string> = { 1: "IN", 3: "CH", 4: "HS", 255: "ANY" };
 /** most resource records listed per message */
@@ -148,7 +169,11 @@ export function decodeDns(input: Uint8Array, tcp: boolean, truncated = false): R
     if (!qr) out.OpCode = OPCODES[(flags >> 11) & 0xf] ?? "-";
     else out.ResponseCode = RCODES[flags & 0xf] ?? String(flags & 0xf);
     const names: [number, string][] = [
-      [0x8000, "QR"], [0x0400, "AA"], [0x0200, "TC"], [0x0100, "RD"], [0x0080, "RA"],
+      [0x8000, "QR"],
+      [0x0400, "AA"],
+      [0x0200, "TC"],
+      [0x0100, "RD"],
+      [0x0080, "RA"],
     ];
     out.Flags = names.filter(([bit]) => flags & bit).map(([, n]) => n);
     if (qr) out.AnswerCount = an;

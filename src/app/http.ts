@@ -39,7 +39,10 @@ export function decodeHttp(text: string): Record<string, MsgValue> | undefined {
     const name = line.slice(0, colon).trim();
     // own keys only: "constructor" or "toString" are header names like any other
     if (name.startsWith("_") || Object.hasOwn(out, name)) continue;
-    out[name] = line.slice(colon + 1).trim().slice(0, MAX_VALUE);
+    out[name] = line
+      .slice(colon + 1)
+      .trim()
+      .slice(0, MAX_VALUE);
   }
   if (headEnd >= 0) {
     const body = text.slice(headEnd).replace(/^\r?\n\r?\n/, "");

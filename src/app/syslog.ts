@@ -5,9 +5,30 @@
 import type { MsgValue } from "./json.ts";
 
 const FACILITIES = [
-  "Kernel", "User", "Mail System", "System Daemon", "Security/Authorization", "Internal", "Line Printer",
-  "Network News", "UUCP", "Clock Daemon", "Security/Authorization", "FTP Daemon", "NTP", "Log Audit", "Log Alert",
-  "Clock Daemon", "Local0", "Local1", "Local2", "Local3", "Local4", "Local5", "Local6", "Local7",
+  "Kernel",
+  "User",
+  "Mail System",
+  "System Daemon",
+  "Security/Authorization",
+  "Internal",
+  "Line Printer",
+  "Network News",
+  "UUCP",
+  "Clock Daemon",
+  "Security/Authorization",
+  "FTP Daemon",
+  "NTP",
+  "Log Audit",
+  "Log Alert",
+  "Clock Daemon",
+  "Local0",
+  "Local1",
+  "Local2",
+  "Local3",
+  "Local4",
+  "Local5",
+  "Local6",
+  "Local7",
 ];
 const SEVERITIES = ["Emergency", "Alert", "Critical", "Error", "Warning", "Notice", "Informational", "Debug"];
 const MAX_MESSAGE = 8192;
@@ -62,7 +83,10 @@ export function decodeSyslog(text: string): Record<string, MsgValue> | undefined
       }
     }
     if (data) out.Data = data;
-    out.Message = rest.replace(/^ /, "").replace(/^\uFEFF/, "").slice(0, MAX_MESSAGE);
+    out.Message = rest
+      .replace(/^ /, "")
+      .replace(/^\uFEFF/, "")
+      .slice(0, MAX_MESSAGE);
     return out;
   }
   out.Version = 0;

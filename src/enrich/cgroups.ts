@@ -166,7 +166,9 @@ export class CgroupNames {
     if (pid <= 0 || h.root !== "/") return undefined;
     let line: string | undefined;
     try {
-      line = readFileSync(`/proc/${pid}/cgroup`, "utf8").split("\n").find((l) => l.startsWith("0::/"));
+      line = readFileSync(`/proc/${pid}/cgroup`, "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("0::/"));
     } catch {
       return undefined;
     }

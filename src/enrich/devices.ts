@@ -5,16 +5,12 @@
  * collide above. Unknown devices cause a re-read, at most once per second.
  */
 import { readFileSync } from "node:fs";
+import { unescapeMountField } from "../mountinfo.ts";
 
 export interface MountEntry {
   readonly source: string;
   readonly mountPoint: string;
   readonly fsType: string;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as \ooo. */
-function unescape(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 
 /** Kernel dev_t (major << 20 | minor) -> its mount; a device's mount of its root wins. */
@@ -31,8 +27,8 @@ export function parseMountinfo(text: string): Map<number, MountEntry> {
     const prev = byDev.get(dev);
     if (prev && (prev.rootSeen || !rootSeen)) continue;
     byDev.set(dev, {
-      source: unescape(fields[dash + 2] ?? ""),
-      mountPoint: unescape(fields[4]!),
+      source: unescapeMountField(fields[dash + 2] ?? ""),
+      mountPoint: unescapeMountField(fields[4]!),
       fsType: fields[dash + 1] ?? "",
       rootSeen,
     });

@@ -26,10 +26,14 @@ export class DigestWait {
   /** Prints rec now if its file version is hashed already, else once it is. */
   add(rec: FileRecord): void {
     const known = this.checksums.get(rec);
-    if (known) return this.print(rec, known, false);
+    if (known) {
+      this.print(rec, known, false);
+      return;
+    }
     if (this.waiting.size >= MAX_WAITING) {
       this.missing++;
-      return this.print(rec, NO_DIGESTS, false);
+      this.print(rec, NO_DIGESTS, false);
+      return;
     }
     this.waiting.add(rec);
     void this.checksums.compute(rec).then((digests) => {

@@ -274,9 +274,7 @@ async function loadDpkg(dpkgDir: string, previous: Units, units: Units): Promise
     const lists = await Promise.all(batch.map((pkg) => findDpkgList(infoDir, pkg)));
     const stamps = batch.map((pkg, j) => `${pkg.version}|${lists[j]?.stamp}|${diversionsStamp}`);
     const reuse = batch.map((pkg, j) => previous.get(`dpkg:${pkg.name}:${pkg.arch}`)?.stamp === stamps[j]);
-    const texts = await Promise.all(
-      batch.map((_, j) => (reuse[j] || lists[j] === undefined ? undefined : readText(lists[j].path))),
-    );
+    const texts = await Promise.all(batch.map((_, j) => (reuse[j] || lists[j] === undefined ? undefined : readText(lists[j].path))));
     // kept in status order, so a load is deterministic
     for (const [j, pkg] of batch.entries()) {
       const key = `dpkg:${pkg.name}:${pkg.arch}`;

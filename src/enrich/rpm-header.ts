@@ -143,4 +143,3 @@ export function parseRpmHeader(blob: Uint8Array): RpmHeader | undefined {
   }
   return { name, evr, dirNames, baseNames, dirIndexes };
 }
-

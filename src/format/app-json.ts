@@ -50,8 +50,7 @@ function httpMessages(mine: readonly AppMessage[]): Decoded[] {
   for (const m of mine) {
     for (const piece of splitHttp(m.data)) {
       const text = bytesText(piece);
-      const fields =
-        decodeHttp(text) ?? (out.length === 0 ? { _Exception: "HTTP Message Decoder" } : { _Body: text.slice(0, MAX_BODY) });
+      const fields = decodeHttp(text) ?? (out.length === 0 ? { _Exception: "HTTP Message Decoder" } : { _Body: text.slice(0, MAX_BODY) });
       out.push({ tsNs: m.tsNs, fields });
     }
   }

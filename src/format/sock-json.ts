@@ -11,9 +11,20 @@ import { encode, type JsonBytes, text, textStart } from "./json-bytes.ts";
 
 /** Kernel TCP states (include/net/tcp_states.h), by number. */
 export const TCP_STATES = [
-  "TCP_NONE", "TCP_ESTABLISHED", "TCP_SYN_SENT", "TCP_SYN_RECV", "TCP_FIN_WAIT1", "TCP_FIN_WAIT2",
-  "TCP_TIME_WAIT", "TCP_CLOSE", "TCP_CLOSE_WAIT", "TCP_LAST_ACK", "TCP_LISTEN", "TCP_CLOSING",
-  "TCP_NEW_SYN_RECV", "TCP_BOUND_INACTIVE",
+  "TCP_NONE",
+  "TCP_ESTABLISHED",
+  "TCP_SYN_SENT",
+  "TCP_SYN_RECV",
+  "TCP_FIN_WAIT1",
+  "TCP_FIN_WAIT2",
+  "TCP_TIME_WAIT",
+  "TCP_CLOSE",
+  "TCP_CLOSE_WAIT",
+  "TCP_LAST_ACK",
+  "TCP_LISTEN",
+  "TCP_CLOSING",
+  "TCP_NEW_SYN_RECV",
+  "TCP_BOUND_INACTIVE",
 ];
 
 const FLAG_NAMES = ["FIN", "SYN", "RST", "PSH", "ACK", "URG"];

@@ -31,12 +31,7 @@ const recentParentExe = new RecentText();
  * Decodes a struct rec_task at off; its two names start at tailOff. Returns the
  * identity and leaves the tail bytes it used to the caller via exeLen + parentExeLen.
  */
-export function decodeTask(
-  view: DataView,
-  bytes: Uint8Array,
-  off: number,
-  tailOff: number,
-): TaskIdentity {
+export function decodeTask(view: DataView, bytes: Uint8Array, off: number, tailOff: number): TaskIdentity {
   const exeLen = view.getUint16(off + RecTask.exeLen, true);
   const parentLen = view.getUint16(off + RecTask.parentExeLen, true);
   return {

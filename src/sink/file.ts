@@ -180,7 +180,7 @@ export async function fileOutput(
       spare = batch;
       inBuffer = 0;
       await writeBatch(batch, records);
-      batch.reset(batch.buf.length > BUFFER_BYTES ? BUFFER_BYTES : batch.buf.length);
+      batch.reset(Math.min(batch.buf.length, BUFFER_BYTES));
     }
     writing = undefined;
   }
@@ -197,7 +197,9 @@ export async function fileOutput(
         dropped++;
         if (!heldSaid) {
           heldSaid = true;
-          notice(`kflowd: output file ${path}: writes are ${MAX_HELD_BYTES >> 20} MiB behind; records are dropped until they catch up (counted)\n`);
+          notice(
+            `kflowd: output file ${path}: writes are ${MAX_HELD_BYTES >> 20} MiB behind; records are dropped until they catch up (counted)\n`,
+          );
         }
         return;
       }

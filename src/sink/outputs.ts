@@ -95,7 +95,14 @@ export async function openOutputs(config: Config, ctx: OutputContext): Promise<O
       }
       if (collectors) {
         // a datagram is one record to one collector
-        out.push({ output: "udp", target: collectorsTarget, up: true, records: collectors.sent, dropped: collectors.failed, queuedBytes: 0 });
+        out.push({
+          output: "udp",
+          target: collectorsTarget,
+          up: true,
+          records: collectors.sent,
+          dropped: collectors.failed,
+          queuedBytes: 0,
+        });
       }
       for (const o of lines) out.push(o.status());
       return out;

@@ -152,7 +152,7 @@ export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: Stdout
       fail(e);
       return;
     }
-    out.reset(out.buf.length > BUFFER_BYTES ? BUFFER_BYTES : out.buf.length);
+    out.reset(Math.min(out.buf.length, BUFFER_BYTES));
   }
 
   function begin(): JsonBytes {

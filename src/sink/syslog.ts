@@ -169,7 +169,8 @@ export async function syslogOutput(config: SyslogConfig, opts: SyslogOptions): P
     s.setKeepAlive(true, KEEPALIVE_MS);
     s.unref();
     if (downSince !== 0) {
-      const again = toResend.records > 0 ? `; sending the last ${toResend.records} records again (${Math.ceil(toResend.bytes / 1024)} KiB)` : "";
+      const again =
+        toResend.records > 0 ? `; sending the last ${toResend.records} records again (${Math.ceil(toResend.bytes / 1024)} KiB)` : "";
       say(`connected after ${((Date.now() - downSince) / 1000).toFixed(1)} s${again}`);
     }
     resent += toResend.records;

@@ -47,17 +47,23 @@ describe.skipIf(skip)("inode tier none", () => {
   beforeAll(async () => {
     const shim = await loadShim(SHIM);
     shim.kf_log_init(0);
-    session = startKernel(lib, shim, await Bun.file(BPF_OBJECT).bytes(), {
-      agentPid: 0,
-      ringBytes: 1 << 22,
-      fileEntries: 1024,
-      eventsMax: 0,
-      sockEntries: 256,
-      apps: { ports: [], unixSyslog: false },
-      appBytes: 1400,
-      monitor: { file: true, socket: false },
-      // a kernel that offers neither inode source
-    }, { ...probeKernel(lib), ctime: false, kprobes: false });
+    session = startKernel(
+      lib,
+      shim,
+      await Bun.file(BPF_OBJECT).bytes(),
+      {
+        agentPid: 0,
+        ringBytes: 1 << 22,
+        fileEntries: 1024,
+        eventsMax: 0,
+        sockEntries: 256,
+        apps: { ports: [], unixSyslog: false },
+        appBytes: 1400,
+        monitor: { file: true, socket: false },
+        // a kernel that offers neither inode source
+      },
+      { ...probeKernel(lib), ctime: false, kprobes: false },
+    );
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 1 << 20);
   });
 

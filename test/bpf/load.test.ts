@@ -55,10 +55,10 @@ describe.skipIf(skip)("kernel object", () => {
       ringBytes: 1 << 20,
       fileEntries: 256,
       eventsMax: 0,
-    sockEntries: 256,
-    apps: { ports: [], unixSyslog: false },
-    appBytes: 1400,
-    monitor: { file: true, socket: true },
+      sockEntries: 256,
+      apps: { ports: [], unixSyslog: false },
+      appBytes: 1400,
+      monitor: { file: true, socket: true },
     });
     reader = new RingReader(session.object.openRing("ring", RecFile.SIZE), 256 * 1024);
   });

@@ -148,7 +148,10 @@ export class AgentProcess {
 
   /** The stop summary, once the agent has stopped. */
   summary(): Summary {
-    const m = /^kflowd: stopped after (\d+) records; lost: (.*); paths cut \d+; deferred while the ring buffer was full \d+; degraded: [\w, -]+$/m.exec(this.stderr);
+    const m =
+      /^kflowd: stopped after (\d+) records; lost: (.*); paths cut \d+; deferred while the ring buffer was full \d+; degraded: [\w, -]+$/m.exec(
+        this.stderr,
+      );
     if (!m) throw new Error(`no stop summary; stderr:\n${this.stderr.slice(-4000)}`);
     const lost: Record<string, number> = {};
     for (const part of m[2]!.split(", ")) {

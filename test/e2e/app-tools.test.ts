@@ -15,7 +15,7 @@ const skip = skipWithoutKernel("end-to-end application message tests with real t
 
 /** loopback addresses of this run (all of 127/8 is local): no clash with other tests' servers */
 const HI = (process.pid >> 8) & 0xff;
-const LO = (process.pid & 0xff) || 1;
+const LO = process.pid & 0xff || 1;
 const DNS_ADDR = `127.53.${HI}.${LO}`;
 const HTTP_ADDR = `127.80.${HI}.${LO}`;
 const SYSLOG_ADDR = `127.51.${HI}.${LO}`;
@@ -57,9 +57,21 @@ const MANY = 40;
 const BIG_TXT = Array.from({ length: 6 }, (_, i) => String.fromCharCode(0x61 + i).repeat(250));
 /** dnsmasq answering only from these entries, TTL 300, NXDOMAIN for the rest of kflowd.test */
 const DNSMASQ = [
-  "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
-  "--bind-interfaces", `--listen-address=${DNS_ADDR}`, "--port=53", "--pid-file=", "--user=root", "--group=root",
-  "--log-facility=/dev/null", "--local-ttl=300", "--local=/kflowd.test/",
+  "dnsmasq",
+  "--keep-in-foreground",
+  "--conf-file=/dev/null",
+  "--no-resolv",
+  "--no-hosts",
+  "--no-poll",
+  "--bind-interfaces",
+  `--listen-address=${DNS_ADDR}`,
+  "--port=53",
+  "--pid-file=",
+  "--user=root",
+  "--group=root",
+  "--log-facility=/dev/null",
+  "--local-ttl=300",
+  "--local=/kflowd.test/",
   "--host-record=www.kflowd.test,10.9.8.7,fd00::7",
   "--mx-host=kflowd.test,mail.kflowd.test,10",
   "--txt-record=kflowd.test,hello txt",
@@ -85,9 +97,24 @@ const DNS_CASES: readonly DnsCase[] = [
   { name: "kflowd.test", type: "MX", rcode: "NOERROR", answers: [["MX", "kflowd.test", 300, "IN", "10 mail.kflowd.test"]] },
   { name: "kflowd.test", type: "TXT", rcode: "NOERROR", answers: [["TXT", "kflowd.test", 300, "IN", "hello txt"]] },
   { name: "nope.kflowd.test", type: "A", rcode: "NXDOMAIN", answers: [] },
-  { name: "alias.kflowd.test", type: "A", rcode: "NOERROR", answers: [["CNAME", "alias.kflowd.test", 300, "IN", "www.kflowd.test"], WWW_A] },
-  { name: "_http._tcp.kflowd.test", type: "SRV", rcode: "NOERROR", answers: [["SRV", "_http._tcp.kflowd.test", 300, "IN", "1 2 80 www.kflowd.test"]] },
-  { name: "7.8.9.10.in-addr.arpa", type: "PTR", rcode: "NOERROR", answers: [["PTR", "7.8.9.10.in-addr.arpa", 300, "IN", "www.kflowd.test"]] },
+  {
+    name: "alias.kflowd.test",
+    type: "A",
+    rcode: "NOERROR",
+    answers: [["CNAME", "alias.kflowd.test", 300, "IN", "www.kflowd.test"], WWW_A],
+  },
+  {
+    name: "_http._tcp.kflowd.test",
+    type: "SRV",
+    rcode: "NOERROR",
+    answers: [["SRV", "_http._tcp.kflowd.test", 300, "IN", "1 2 80 www.kflowd.test"]],
+  },
+  {
+    name: "7.8.9.10.in-addr.arpa",
+    type: "PTR",
+    rcode: "NOERROR",
+    answers: [["PTR", "7.8.9.10.in-addr.arpa", 300, "IN", "www.kflowd.test"]],
+  },
 ];
 
 /** What dig printed: header, the five flags kflowd shows, the answer section as the agent shows it. */
@@ -96,7 +123,7 @@ function parseDig(out: string): { id: number; rcode: string; flags: string[]; an
   const flags = /;; flags:([a-z ]*);/.exec(out);
   expect(header).not.toBeNull();
   expect(flags).not.toBeNull();
-  const section = /;; ANSWER SECTION:\n([^]*?)\n\n/.exec(out)?.[1] ?? "";
+  const section = /;; ANSWER SECTION:\n([\s\S]*?)\n\n/.exec(out)?.[1] ?? "";
   const answers = section
     .split("\n")
     .filter((l) => l !== "")
@@ -110,7 +137,11 @@ function parseDig(out: string): { id: number; rcode: string; flags: string[]; an
   return {
     rcode: header![1]!,
     id: Number(header![2]),
-    flags: flags![1]!.trim().split(/\s+/).filter((f) => shown.includes(f)).map((f) => f.toUpperCase()),
+    flags: flags![1]!
+      .trim()
+      .split(/\s+/)
+      .filter((f) => shown.includes(f))
+      .map((f) => f.toUpperCase()),
     answers,
   };
 }
@@ -152,7 +183,12 @@ describe.skipIf(skip)("application messages from real tools", () => {
     return agent.waitFor(
       () =>
         agent.records.find(
-          (r) => proc(r) && r.App && r.SockProtocol === "TCP" && r.SockRemotePort === client.SockLocalPort && r.SockLocalPort === client.SockRemotePort,
+          (r) =>
+            proc(r) &&
+            r.App &&
+            r.SockProtocol === "TCP" &&
+            r.SockRemotePort === client.SockLocalPort &&
+            r.SockLocalPort === client.SockRemotePort,
         ),
       `the server side of port ${client.SockLocalPort}`,
     );
@@ -223,13 +259,18 @@ describe.skipIf(skip)("application messages from real tools", () => {
   }
 
   test("DNS from host over UDP and TCP (-T): TXT and MX, the answer host printed", async () => {
-    for (const [args, proto] of [[[], "UDP"], [["-T"], "TCP"]] as const) {
+    for (const [args, proto] of [
+      [[], "UDP"],
+      [["-T"], "TCP"],
+    ] as const) {
       const txt = await run(["host", ...args, "-t", "TXT", "kflowd.test", DNS_ADDR]);
       expect(txt.code).toBe(0);
       expect(txt.stdout).toContain('kflowd.test descriptive text "hello txt"');
       const r = await clientRecord(txt.pid, "DNS", proto);
       const id = (r.AppTxDns as Json[])[0]!.TransactionId;
-      expect(r.AppTxDns).toEqual([{ _Timestamp: expect.any(Number), TransactionId: id, OpCode: "QUERY", Flags: ["RD"], ResourceRecords: [["TXT", "kflowd.test"]] }]);
+      expect(r.AppTxDns).toEqual([
+        { _Timestamp: expect.any(Number), TransactionId: id, OpCode: "QUERY", Flags: ["RD"], ResourceRecords: [["TXT", "kflowd.test"]] },
+      ]);
       expect(r.AppRxDns).toEqual([
         {
           _Timestamp: expect.any(Number),
@@ -266,7 +307,14 @@ describe.skipIf(skip)("application messages from real tools", () => {
     expect(printed.answers).toEqual([["TXT", "big.kflowd.test", 300, "IN", BIG_TXT.map((s) => `${s}`).join('" "')]]);
     const r = await clientRecord(dig.pid, "DNS", "TCP");
     expect(r.AppRxDns).toEqual([
-      { _Timestamp: expect.any(Number), TransactionId: printed.id, ResponseCode: "NOERROR", Flags: printed.flags, AnswerCount: 1, ResourceRecords: ["~"] },
+      {
+        _Timestamp: expect.any(Number),
+        TransactionId: printed.id,
+        ResponseCode: "NOERROR",
+        Flags: printed.flags,
+        AnswerCount: 1,
+        ResourceRecords: ["~"],
+      },
     ]);
     const s = await peerRecord(r, isDnsmasq);
     expect((s.AppTxDns as Json[])[0]).toMatchObject({ TransactionId: printed.id, AnswerCount: 1, ResourceRecords: ["~"] });
@@ -388,11 +436,17 @@ c.close()
       expect(client.code).toBe(0);
       const { client: c, server: s } = await connection(client.pid, httpd.pid, 2);
       expect(c.map((r) => [r.AppTxHttp, r.AppRxHttp])).toEqual([
-        [[httpRequest("/k1", "python"), httpRequest("/k2", "python")], [httpResponse("/k1"), httpResponse("/k2")]],
+        [
+          [httpRequest("/k1", "python"), httpRequest("/k2", "python")],
+          [httpResponse("/k1"), httpResponse("/k2")],
+        ],
         [[httpRequest("/k3", "python")], [httpResponse("/k3")]],
       ]);
       expect(s.map((r) => [r.AppRxHttp, r.AppTxHttp])).toEqual([
-        [[httpRequest("/k1", "python"), httpRequest("/k2", "python")], [httpResponse("/k1"), httpResponse("/k2")]],
+        [
+          [httpRequest("/k1", "python"), httpRequest("/k2", "python")],
+          [httpResponse("/k1"), httpResponse("/k2")],
+        ],
         [[httpRequest("/k3", "python")], [httpResponse("/k3")]],
       ]);
       // each record counts from its own start
@@ -477,8 +531,21 @@ while True:
       // RFC 5424 (newline framed), two SD parameters, one with escaped ] and "
       const [c1, s1] = await loggerBothSides(
         [
-          "--rfc5424=notq", "--sd-id", "zoo@32473", "--sd-param", 'tiger="hungry"', "--sd-param", 'note="a \\] b \\"q\\""',
-          "--msgid", "MID5", "--id=4242", "-t", "kflowd-test", "-p", "local3.warning", "structured hello",
+          "--rfc5424=notq",
+          "--sd-id",
+          "zoo@32473",
+          "--sd-param",
+          'tiger="hungry"',
+          "--sd-param",
+          'note="a \\] b \\"q\\""',
+          "--msgid",
+          "MID5",
+          "--id=4242",
+          "-t",
+          "kflowd-test",
+          "-p",
+          "local3.warning",
+          "structured hello",
         ],
         syslogd.pid,
       );
@@ -516,7 +583,15 @@ while True:
 
       // RFC 6587 octet counting: "LEN <PRI>1 ..."; the length is framing, not message
       const [c3, s3] = await loggerBothSides(["--octet-count", "--rfc5424=notq", "-t", "kflowd-test", "counted hello"], syslogd.pid);
-      const counted = { Facility: "User", Severity: "Notice (5)", Priority: 13, Version: 1, Hostname: host, Appname: "kflowd-test", Message: "counted hello" };
+      const counted = {
+        Facility: "User",
+        Severity: "Notice (5)",
+        Priority: 13,
+        Version: 1,
+        Hostname: host,
+        Appname: "kflowd-test",
+        Message: "counted hello",
+      };
       expect((c3.AppTxSyslog as Json[])[0]).toEqual({ ...counted, Timestamp: expect.any(String) });
       expect((s3.AppRxSyslog as Json[])[0]).toEqual({ ...counted, Timestamp: expect.any(String) });
     } finally {
@@ -545,7 +620,18 @@ while True:
       ]);
     }
     try {
-      const logger = await run(["logger", "-d", "-u", JOURNAL_LOG, "--id=99", "-t", "kflowd-unix", "-p", "local7.info", "over the journal socket"]);
+      const logger = await run([
+        "logger",
+        "-d",
+        "-u",
+        JOURNAL_LOG,
+        "--id=99",
+        "-t",
+        "kflowd-unix",
+        "-p",
+        "local7.info",
+        "over the journal socket",
+      ]);
       expect(logger.code).toBe(0);
       const l = await agent.waitFor(
         () => agent.records.find((r) => r.ProcPID === logger.pid && r.App === "SYSLOG"),

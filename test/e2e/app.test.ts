@@ -79,7 +79,11 @@ describe.skipIf(skip)("application messages", () => {
 
   test("HTTP reply read after the connection closed (half-close, TIME_WAIT): in a record of its own", async () => {
     const port = HTTP_PORT + 1;
-    const server = Bun.spawn(["python3", "-c", `
+    const server = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        `
 import socket
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -91,10 +95,17 @@ while c.recv(4096):
     pass
 c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nlate")
 c.close()
-`], { stdout: "pipe", stderr: "inherit" });
+`,
+      ],
+      { stdout: "pipe", stderr: "inherit" },
+    );
     await waitForText(server.stdout, "ready\n");
     // the client closes its side, lets the reply and the server's FIN arrive, then reads
-    const client = Bun.spawn(["python3", "-c", `
+    const client = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        `
 import socket, time
 c = socket.create_connection(("127.0.0.1", ${port}))
 c.sendall(b"GET /late HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
@@ -102,7 +113,10 @@ c.shutdown(socket.SHUT_WR)
 time.sleep(0.5)
 assert c.recv(4096).endswith(b"late")
 c.close()
-`], { stderr: "inherit" });
+`,
+      ],
+      { stderr: "inherit" },
+    );
     expect(await client.exited).toBe(0);
     expect(await server.exited).toBe(0);
     const rx = await agent.waitFor(() => {

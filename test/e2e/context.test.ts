@@ -19,7 +19,7 @@ const skip = skipWithoutKernel("end-to-end cgroup and DNS name tests");
 
 /** loopback addresses of this run (all of 127/8 is local): no clash with other tests' */
 const HI = (process.pid >> 8) & 0xff;
-const LO = (process.pid & 0xff) || 1;
+const LO = process.pid & 0xff || 1;
 const at = (second: number): string => `127.${second}.${HI}.${LO}`;
 const DNS_ADDR = at(54);
 const ZONE = `ctx${process.pid}.test`;
@@ -35,9 +35,21 @@ const RESOLV = `${DIR}/resolv.conf`;
 
 /** dnsmasq answering only for ZONE: TTL 300, short.ZONE with 1 s */
 const DNSMASQ = [
-  "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--no-poll",
-  "--bind-interfaces", `--listen-address=${DNS_ADDR}`, "--port=53", "--pid-file=", "--user=root", "--group=root",
-  "--log-facility=/dev/null", "--local-ttl=300", `--local=/${ZONE}/`,
+  "dnsmasq",
+  "--keep-in-foreground",
+  "--conf-file=/dev/null",
+  "--no-resolv",
+  "--no-hosts",
+  "--no-poll",
+  "--bind-interfaces",
+  `--listen-address=${DNS_ADDR}`,
+  "--port=53",
+  "--pid-file=",
+  "--user=root",
+  "--group=root",
+  "--log-facility=/dev/null",
+  "--local-ttl=300",
+  `--local=/${ZONE}/`,
   `--host-record=www.${ZONE},${WWW}`,
   `--host-record=www6.${ZONE},::1`,
   `--host-record=short.${ZONE},${SHORT},1`,
@@ -109,7 +121,10 @@ describe.skipIf(skip)("cgroups, containers and DNS names on records", () => {
   });
 
   const sockOf = (pid: number, proto: "TCP" | "UDP", more: (r: Json) => boolean = () => true): Promise<Json> =>
-    agent.waitFor(() => agent.records.find((r) => r.ProcPID === pid && r.SockProtocol === proto && more(r)), `the ${proto} record of ${pid}`);
+    agent.waitFor(
+      () => agent.records.find((r) => r.ProcPID === pid && r.SockProtocol === proto && more(r)),
+      `the ${proto} record of ${pid}`,
+    );
   const fileOf = (pid: number, path: string): Promise<Json> =>
     agent.waitFor(() => agent.records.find((r) => r.ProcPID === pid && `${r.FilePath}${r.File}` === path), `the record of ${path}`);
   const cgroupKeys = (r: Json) => ({ ProcCgroup: r.ProcCgroup, ProcContainerId: r.ProcContainerId });
@@ -123,7 +138,11 @@ describe.skipIf(skip)("cgroups, containers and DNS names on records", () => {
         const uid = podUid();
         const slice = uid.replace(/-/g, "_");
         return [
-          ["containerd under kubepods", `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice}.slice/cri-containerd-${a}.scope`, a],
+          [
+            "containerd under kubepods",
+            `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${slice}.slice/cri-containerd-${a}.scope`,
+            a,
+          ],
           ["CRI-O under kubepods", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${slice}.slice/crio-${b}.scope`, b],
           ["podman (libpod)", `/machine.slice/libpod-${c}.scope`, c],
           ["kubepods, cgroupfs driver", `/kubepods/besteffort/pod${uid}/${d}`, d],
@@ -138,7 +157,11 @@ describe.skipIf(skip)("cgroups, containers and DNS names on records", () => {
         const file = `${DIR}/${container ?? "plain"}.txt`;
         const tcp = await inCgroup(dir, `echo data > "$0" && exec curl -s -o /dev/null "$1"`, file, `http://127.0.0.1:${PORT}/`);
         expect(tcp.code).toBe(0);
-        const udp = await inCgroup(dir, `exec python3 -c "$0"`, `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", ${PORT}))`);
+        const udp = await inCgroup(
+          dir,
+          `exec python3 -c "$0"`,
+          `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.1", ${PORT}))`,
+        );
         expect(udp.code).toBe(0);
         const want = { ProcCgroup: path, ProcContainerId: container };
         expect(cgroupKeys(await fileOf(tcp.pid, file))).toEqual(want);
@@ -167,7 +190,10 @@ describe.skipIf(skip)("cgroups, containers and DNS names on records", () => {
         "c.sendall(b'HTTP/1.0 200 OK\\r\\n\\r\\n')",
         "c.close()",
       ].join("\n");
-      const srv = Bun.spawn(["sh", "-c", `echo $$ > "${listenDir}/cgroup.procs" && exec python3 -c "$0"`, py], { stdout: "pipe", stderr: "inherit" });
+      const srv = Bun.spawn(["sh", "-c", `echo $$ > "${listenDir}/cgroup.procs" && exec python3 -c "$0"`, py], {
+        stdout: "pipe",
+        stderr: "inherit",
+      });
       const reader = srv.stdout.getReader();
       let said = "";
       while (!said.includes("\n")) {
@@ -189,7 +215,10 @@ describe.skipIf(skip)("cgroups, containers and DNS names on records", () => {
 
     test("a process in the root cgroup: ProcCgroup /, no container", async () => {
       const r = await run(["curl", "-s", "-o", "/dev/null", `http://127.0.0.1:${PORT}/`]);
-      expect(cgroupKeys(await sockOf(r.pid, "TCP", (x) => x.SockRemotePort === PORT))).toEqual({ ProcCgroup: "/", ProcContainerId: undefined });
+      expect(cgroupKeys(await sockOf(r.pid, "TCP", (x) => x.SockRemotePort === PORT))).toEqual({
+        ProcCgroup: "/",
+        ProcContainerId: undefined,
+      });
     });
   });
 
@@ -238,7 +267,11 @@ describe.skipIf(skip)("cgroups, containers and DNS names on records", () => {
 
     test("UDP: a datagram to a resolved address", async () => {
       expect((await run(["dig", `@${DNS_ADDR}`, "+short", `udp.${ZONE}`])).stdout.trim()).toBe(UDP_PEER);
-      const p = await run(["python3", "-c", `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("${UDP_PEER}", 9))`]);
+      const p = await run([
+        "python3",
+        "-c",
+        `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("${UDP_PEER}", 9))`,
+      ]);
       const r = await sockOf(p.pid, "UDP", (x) => x.SockRemoteIP === UDP_PEER);
       expect(r.SockRemoteName).toBe(`udp.${ZONE}`);
     });

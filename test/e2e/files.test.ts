@@ -249,7 +249,11 @@ sys.stdin.read()`;
     await tool(["cat", path], { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 });
     await tool(["chmod", "0751", path], { ATTRIB: 1 });
     await tool(["chown", "65534:65534", path], { ATTRIB: 1 });
-    await tool(["cp", "--preserve=mode", path, `${path}.copy`], { CREATE: 1, OPEN: 1, MODIFY: 1, ATTRIB: 1, CLOSE_WRITE: 1 }, `${path}.copy`);
+    await tool(
+      ["cp", "--preserve=mode", path, `${path}.copy`],
+      { CREATE: 1, OPEN: 1, MODIFY: 1, ATTRIB: 1, CLOSE_WRITE: 1 },
+      `${path}.copy`,
+    );
   });
 
   test("a relative path is reported absolute", async () => {

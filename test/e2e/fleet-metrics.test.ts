@@ -66,8 +66,16 @@ describe.skipIf(skip)("metrics", () => {
     try {
       await relay.start();
       agent = await AgentProcess.start([
-        "-o", "json-min", "-m", "file,socket", "--syslog", `tcp://127.0.0.1:${relay.port}`,
-        "--output-file", file, "--metrics", `127.0.0.1:${port}`,
+        "-o",
+        "json-min",
+        "-m",
+        "file,socket",
+        "--syslog",
+        `tcp://127.0.0.1:${relay.port}`,
+        "--output-file",
+        file,
+        "--metrics",
+        `127.0.0.1:${port}`,
       ]);
       expect(agent.stderr).toContain(`; metrics at ${url}\n`);
       await churn(churnDir, 3000, "m");

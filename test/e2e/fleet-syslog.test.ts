@@ -54,7 +54,9 @@ async function waitForAll(relay: Rsyslog, seqs: readonly number[], what: string)
     const missing = seqs.filter((s) => !held.has(s));
     if (missing.length === 0) return;
     if (Date.now() > deadline) {
-      throw new Error(`${what}: ${missing.length} of ${seqs.length} records never reached the relay (first: ${missing.slice(0, 5).join(", ")}); relay stderr: ${relay.stderr}`);
+      throw new Error(
+        `${what}: ${missing.length} of ${seqs.length} records never reached the relay (first: ${missing.slice(0, 5).join(", ")}); relay stderr: ${relay.stderr}`,
+      );
     }
     await Bun.sleep(100);
   }
@@ -104,8 +106,18 @@ describe.skipIf(skip)("syslog relay (rsyslog)", () => {
     try {
       await relay.start();
       agent = await AgentProcess.start([
-        "-o", "json-min", "-m", "file", "--syslog", `tls://localhost:${relay.port}`,
-        "--syslog-ca", certs!.ca, "--syslog-cert", certs!.clientCert, "--syslog-key", certs!.clientKey,
+        "-o",
+        "json-min",
+        "-m",
+        "file",
+        "--syslog",
+        `tls://localhost:${relay.port}`,
+        "--syslog-ca",
+        certs!.ca,
+        "--syslog-cert",
+        certs!.clientCert,
+        "--syslog-key",
+        certs!.clientKey,
       ]);
       await churn(churnDir, 500);
       await agent.waitFor(() => agent!.records.length >= 500, "500 records on stdout", 30_000);
@@ -135,7 +147,11 @@ describe.skipIf(skip)("syslog relay (rsyslog)", () => {
       expect(agent.alive()).toBe(true);
       expect(await agent.stop()).toBe(0);
       expect(agent.stderr.match(/^kflowd: syslog .*$/gm)).toEqual([
-        expect.stringMatching(new RegExp(`^kflowd: syslog tls://localhost:${relay.port}: TLS handshake failed \\(.+\\); records are spooled \\(up to 32 MiB\\) and sent once it is back$`)),
+        expect.stringMatching(
+          new RegExp(
+            `^kflowd: syslog tls://localhost:${relay.port}: TLS handshake failed \\(.+\\); records are spooled \\(up to 32 MiB\\) and sent once it is back$`,
+          ),
+        ),
       ]);
       expect(relay.messages()).toEqual([]);
       // nothing reached the relay: every record printed is counted as dropped there

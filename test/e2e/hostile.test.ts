@@ -75,7 +75,12 @@ async function send(proto: "udp" | "tcp", port: number, payload: Uint8Array, ans
   return p.pid;
 }
 
-async function serve(proto: "udp" | "tcp", port: number, count: number, reply: Uint8Array = new Uint8Array()): Promise<{ pid: number; exited: Promise<number> }> {
+async function serve(
+  proto: "udp" | "tcp",
+  port: number,
+  count: number,
+  reply: Uint8Array = new Uint8Array(),
+): Promise<{ pid: number; exited: Promise<number> }> {
   const p = Bun.spawn(["python3", "-c", PEER, "serve", proto, HOST, String(port), String(count)], {
     stdin: reply,
     stdout: "pipe",
@@ -106,7 +111,12 @@ const bytes = (...parts: (number[] | string | Uint8Array)[]): Uint8Array =>
 const u16 = (n: number): number[] => [n >> 8, n & 255];
 /** a DNS header: id, flags, then the four counts */
 const dnsHeader = (id: number, qd: number, an = 0, ns = 0, ar = 0, flags = 0x0100): number[] => [
-  ...u16(id), ...u16(flags), ...u16(qd), ...u16(an), ...u16(ns), ...u16(ar),
+  ...u16(id),
+  ...u16(flags),
+  ...u16(qd),
+  ...u16(an),
+  ...u16(ns),
+  ...u16(ar),
 ];
 /** "hostile.example" as labels */
 const NAME = [7, ...enc.encode("hostile"), 7, ...enc.encode("example"), 0];
@@ -130,7 +140,16 @@ const DNS: Record<string, Uint8Array> = {
   "counts far larger than the message": bytes(dnsHeader(0x1005, 0xffff, 0xffff, 0xffff, 0xffff), NAME, A_IN),
   "a label longer than the message": bytes(dnsHeader(0x1006, 1), [63, 97, 98, 99]),
   "a header cut short": bytes([0x10, 0x07, 0x01, 0x00, 0x00]),
-  "a response with an answer cut in its data": bytes(dnsHeader(0x1008, 1, 1, 0, 0, 0x8180), NAME, A_IN, [0xc0, 12], A_IN, [0, 0, 0, 60], u16(400), [1, 2]),
+  "a response with an answer cut in its data": bytes(
+    dnsHeader(0x1008, 1, 1, 0, 0, 0x8180),
+    NAME,
+    A_IN,
+    [0xc0, 12],
+    A_IN,
+    [0, 0, 0, 60],
+    u16(400),
+    [1, 2],
+  ),
   "binary noise": noise(300, 7),
   "4000 bytes, more than is captured": bytes(dnsHeader(0x100a, 1), NAME, A_IN, noise(4000, 11)),
 };
@@ -144,7 +163,7 @@ const HTTP: Record<string, Uint8Array> = {
     [0xff, 0xfe, 0xc3, 0x28],
     " HTTP/1.1\r\nHost: \x00\x01\x02",
     [0x80, 0xbf],
-    "\r\n\"quoted\\\": \u2028\r\nno-colon-here\r\n\r\n",
+    '\r\n"quoted\\": \u2028\r\nno-colon-here\r\n\r\n',
   ),
   "a header line of 5000 colons": bytes("POST / HTTP/1.0\r\n", ":".repeat(5000), "\r\n\r\n"),
 };
@@ -193,14 +212,19 @@ describe.skipIf(skip)("hostile application payloads", () => {
 
   test("DNS over UDP 53: every malformed message is an _Exception, the valid one is decoded", async () => {
     const server = await serve("udp", 53, Object.keys(DNS).length);
-    for (const [name, payload] of Object.entries(DNS)) sent.set(`dns ${name}`, await messagesOf(await send("udp", 53, payload), "AppTxDns"));
+    for (const [name, payload] of Object.entries(DNS))
+      sent.set(`dns ${name}`, await messagesOf(await send("udp", 53, payload), "AppTxDns"));
     expect(await server.exited).toBe(0);
     const failed = { _Exception: "DNS Message Decoder" };
     for (const [name, list] of sent) {
       if (!name.startsWith("dns ")) continue;
       expect({ name, count: list.length }).toEqual({ name, count: 1 });
     }
-    expect(sent.get("dns a valid query")![0]).toMatchObject({ TransactionId: 0x1001, OpCode: "QUERY", ResourceRecords: [["A", "hostile.example"]] });
+    expect(sent.get("dns a valid query")![0]).toMatchObject({
+      TransactionId: 0x1001,
+      OpCode: "QUERY",
+      ResourceRecords: [["A", "hostile.example"]],
+    });
     for (const name of [
       "a name pointing at itself",
       "two names pointing at each other",
@@ -227,7 +251,9 @@ describe.skipIf(skip)("hostile application payloads", () => {
     const fine = await messagesOf(await send("tcp", 53, bytes(u16(valid.length), valid)), "AppTxDns");
     expect(await server.exited).toBe(0);
     // read as a message the capture cut short: its header, and "~" for the question not there whole
-    expect(cut).toEqual([{ _Timestamp: expect.any(Number), TransactionId: 0x2001, OpCode: "QUERY", Flags: ["RD"], ResourceRecords: ["~"] }]);
+    expect(cut).toEqual([
+      { _Timestamp: expect.any(Number), TransactionId: 0x2001, OpCode: "QUERY", Flags: ["RD"], ResourceRecords: ["~"] },
+    ]);
     expect(fine).toEqual([expect.objectContaining({ TransactionId: 0x1001, ResourceRecords: [["A", "hostile.example"]] })]);
   });
 
@@ -250,7 +276,10 @@ describe.skipIf(skip)("hostile application payloads", () => {
     }
     // every client got the same answer, read the same way
     for (const [name, list] of rx) {
-      expect({ name, answer: list[0] }).toEqual({ name, answer: expect.objectContaining({ _Version: "HTTP/1.1", _Status: 200, _Reason: "OK" }) });
+      expect({ name, answer: list[0] }).toEqual({
+        name,
+        answer: expect.objectContaining({ _Version: "HTTP/1.1", _Status: 200, _Reason: "OK" }),
+      });
     }
   });
 
@@ -260,7 +289,14 @@ describe.skipIf(skip)("hostile application payloads", () => {
     for (const [name, payload] of Object.entries(SYSLOG)) got.set(name, await messagesOf(await send("udp", 514, payload), "AppTxSyslog"));
     expect(await server.exited).toBe(0);
     expect(got.get("an RFC 5424 message")).toEqual([
-      expect.objectContaining({ Priority: 34, Version: 1, Hostname: "mymachine", Appname: "su", MsgId: "ID47", Message: "'su root' failed" }),
+      expect.objectContaining({
+        Priority: 34,
+        Version: 1,
+        Hostname: "mymachine",
+        Appname: "su",
+        MsgId: "ID47",
+        Message: "'su root' failed",
+      }),
     ]);
     for (const name of ["no priority", "a priority out of range", "an unclosed priority"]) {
       const text = new TextDecoder().decode(SYSLOG[name]);

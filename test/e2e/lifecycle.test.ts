@@ -2,7 +2,19 @@
 // daemon sending to a real UDP listener), -o table, -V statistics, -D debug lines, -P,
 // and SIGTERM flushing a record that was pending, promptly.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, statSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { RunningAgent } from "../helpers/agent.ts";
 import { AGENT } from "../helpers/paths.ts";
@@ -127,7 +139,9 @@ describe.skipIf(skip)("lifecycle", () => {
       const deadline = Date.now() + 5000;
       let found = false;
       while (!found && Date.now() < deadline) {
-        found = existsSync(`${dir}/daemon-records.json`) && readFileSync(`${dir}/daemon-records.json`, "utf8").includes('"File": "to-daemon-file.txt"');
+        found =
+          existsSync(`${dir}/daemon-records.json`) &&
+          readFileSync(`${dir}/daemon-records.json`, "utf8").includes('"File": "to-daemon-file.txt"');
         await Bun.sleep(20);
       }
       expect(found).toBe(true);
@@ -179,7 +193,10 @@ describe.skipIf(skip)("lifecycle", () => {
     writeSync(fd, "x");
     // idle for a second: printed, then taken out (later events start a new record)
     const line = await agent.waitFor(
-      () => agent.stderr.split("\n").find((l) => /^kflowd: debug: expiry: file key=[0-9a-f]{32} printed, ended idle=\d+\.\d{3}s age=\d+\.\d{3}s$/.test(l)),
+      () =>
+        agent.stderr
+          .split("\n")
+          .find((l) => /^kflowd: debug: expiry: file key=[0-9a-f]{32} printed, ended idle=\d+\.\d{3}s age=\d+\.\d{3}s$/.test(l)),
       "the expiry debug line",
     );
     closeSync(fd);

@@ -32,7 +32,9 @@ describe.skipIf(skip)("-m", () => {
       expect([...monitors]).toEqual([only === "file" ? "filesystem" : "socket"]);
       const features = [...agent.stderr.matchAll(/^ {2}hooks for ([\w-]+): /gm)].map((m) => m[1]);
       // io_uring requests are files and sockets: that group serves either
-      expect(features.filter((f) => f !== "io_uring")).toEqual(only === "file" ? ["file", "file-inode", "file-32bit"] : ["socket", "socket-existing"]);
+      expect(features.filter((f) => f !== "io_uring")).toEqual(
+        only === "file" ? ["file", "file-inode", "file-32bit"] : ["socket", "socket-existing"],
+      );
     });
   }
 });

@@ -60,8 +60,19 @@ describe.skipIf(skip)("between network namespaces", () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(`${tmpdir()}/kflowd-netns-`);
-    sh("clang-16", "-O2", "-g", "-target", "bpf", `-DDROP_PORT=${PORT}`, `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
-      "-c", `${ROOT}test/e2e/fixtures/tc_drop.bpf.c`, "-o", `${dir}/drop.o`);
+    sh(
+      "clang-16",
+      "-O2",
+      "-g",
+      "-target",
+      "bpf",
+      `-DDROP_PORT=${PORT}`,
+      `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
+      "-c",
+      `${ROOT}test/e2e/fixtures/tc_drop.bpf.c`,
+      "-o",
+      `${dir}/drop.o`,
+    );
     sh("ip", "netns", "add", NS);
     sh("ip", "link", "add", HOST_IF, "type", "veth", "peer", "name", PEER_IF);
     sh("ip", "link", "set", PEER_IF, "netns", NS);
@@ -118,7 +129,15 @@ describe.skipIf(skip)("between network namespaces", () => {
   test("UDP datagrams larger than the MTU: the fragments they arrived in, IPv4 and IPv6", async () => {
     const DATAGRAMS = 5;
     const SIZE = 4000;
-    const receiver = Bun.spawn(["ip", "netns", "exec", NS, "python3", "-c", `
+    const receiver = Bun.spawn(
+      [
+        "ip",
+        "netns",
+        "exec",
+        NS,
+        "python3",
+        "-c",
+        `
 import socket
 socks = []
 for fam, ip in ((socket.AF_INET, "${PEER_IP}"), (socket.AF_INET6, "${PEER_IP6}")):
@@ -130,16 +149,26 @@ for s in socks:
     for _ in range(${DATAGRAMS}):
         assert len(s.recv(65536)) == ${SIZE}
     s.close()
-`], { stdout: "pipe", stderr: "inherit" });
+`,
+      ],
+      { stdout: "pipe", stderr: "inherit" },
+    );
     await waitForText(receiver.stdout, "ready\n");
-    const sender = Bun.spawn(["python3", "-c", `
+    const sender = Bun.spawn(
+      [
+        "python3",
+        "-c",
+        `
 import socket
 for fam, ip in ((socket.AF_INET, "${PEER_IP}"), (socket.AF_INET6, "${PEER_IP6}")):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     for _ in range(${DATAGRAMS}):
         s.sendto(b"f" * ${SIZE}, (ip, ${PORT + 1}))
     s.close()
-`], { stderr: "inherit" });
+`,
+      ],
+      { stderr: "inherit" },
+    );
     expect(await sender.exited).toBe(0);
     expect(await receiver.exited).toBe(0);
 

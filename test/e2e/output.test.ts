@@ -30,7 +30,7 @@ describe.skipIf(skip)("stdout stream", () => {
           expect(lines[i + 1]).toBe("\x1e");
         }
       } else {
-        lines.forEach((line, i) => expect(JSON.parse(line)).toHaveProperty("InfoSequenceNumber", i + 1));
+        for (const [i, line] of lines.entries()) expect(JSON.parse(line)).toHaveProperty("InfoSequenceNumber", i + 1);
         expect(agent.stdout).not.toContain("\x1e");
       }
       expect(agent.records.length).toBeGreaterThanOrEqual(3);

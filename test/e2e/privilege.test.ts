@@ -125,7 +125,9 @@ describe.skipIf(skip)("start-up refusals and degraded hosts", () => {
       ],
     });
     try {
-      expect(agent.stderr).toMatch(/^ {2}hooks for socket: none \(degraded: no cgroup v2 hierarchy is mounted: TCP and UDP are not monitored \(UNIX sockets are\)\)$/m);
+      expect(agent.stderr).toMatch(
+        /^ {2}hooks for socket: none \(degraded: no cgroup v2 hierarchy is mounted: TCP and UDP are not monitored \(UNIX sockets are\)\)$/m,
+      );
       const path = `${dir}/without-cgroup2.txt`;
       writeFileSync(path, "x");
       await agent.waitFor(() => agent.fileRecords(path).length > 0, "the file record");

@@ -126,7 +126,11 @@ describe.skipIf(skip)("stdout faults", () => {
       expect(agent.alive()).toBe(true);
       expect(agent.rssMiB() - before).toBeLessThan(100);
       writeFileSync(`${dir}/after-epipe.txt`, "y");
-      await agent.waitFor(() => readFileSync(file, "utf8").includes('"File": "after-epipe.txt"'), "a record in the file after EPIPE", 30_000);
+      await agent.waitFor(
+        () => readFileSync(file, "utf8").includes('"File": "after-epipe.txt"'),
+        "a record in the file after EPIPE",
+        30_000,
+      );
       expect(agent.stderr.match(/^kflowd: stdout: .*$/gm)).toEqual([
         "kflowd: stdout: EPIPE; records are no longer printed there (counted as dropped)",
       ]);
@@ -232,9 +236,7 @@ describe.skipIf(skip)("UDP collector faults", () => {
     const down6 = await deadPort("::1");
     let agent: AgentProcess | undefined;
     try {
-      agent = await AgentProcess.start([
-        "-o", "json-min", "-m", "file", "-u", `127.0.0.1:${down4},[::1]:${down6},127.0.0.1:${live.port}`,
-      ]);
+      agent = await AgentProcess.start(["-o", "json-min", "-m", "file", "-u", `127.0.0.1:${down4},[::1]:${down6},127.0.0.1:${live.port}`]);
       for (let i = 0; i < 50; i++) writeFileSync(`${dir}/to-dead-collectors-${i}.txt`, "x");
       const last = `${dir}/to-dead-collectors-49.txt`;
       const names = Array.from({ length: 50 }, (_, i) => `"File": "to-dead-collectors-${i}.txt"`);
@@ -260,13 +262,12 @@ describe.skipIf(skip)("UDP collector faults", () => {
   test("collectors without a route (host and network unreachable, IPv4 and IPv6): every send counted as failed", async () => {
     // a network namespace of its own: loopback, two unreachable routes and no default route
     const setup =
-      "ip link set lo up && ip route add unreachable 198.51.100.0/24 && ip -6 route add unreachable 2001:db8::/32 && exec \"$0\" \"$@\"";
+      'ip link set lo up && ip route add unreachable 198.51.100.0/24 && ip -6 route add unreachable 2001:db8::/32 && exec "$0" "$@"';
     let agent: AgentProcess | undefined;
     try {
-      agent = await AgentProcess.start(
-        ["-o", "json-min", "-m", "file", "-u", "198.51.100.7:2056,[2001:db8::7]:2056,203.0.113.7:2056"],
-        { prefix: ["unshare", "--net", "sh", "-c", setup] },
-      );
+      agent = await AgentProcess.start(["-o", "json-min", "-m", "file", "-u", "198.51.100.7:2056,[2001:db8::7]:2056,203.0.113.7:2056"], {
+        prefix: ["unshare", "--net", "sh", "-c", setup],
+      });
       const path = `${dir}/no-route.txt`;
       writeFileSync(path, "x");
       await agent.waitFor(() => agent!.fileRecords(path).length > 0, "the record on stdout");
@@ -391,8 +392,7 @@ describe.skipIf(skip)("two instances", () => {
     }
     // the same facts in both, apart from each agent's own Info values and the ages and
     // durations its own programs timed
-    const facts = (r: Record<string, unknown> | undefined) =>
-      Object.entries(r ?? {}).filter(([k]) => !/^Info|Age$|Duration$/.test(k));
+    const facts = (r: Record<string, unknown> | undefined) => Object.entries(r ?? {}).filter(([k]) => !/^Info|Age$|Duration$/.test(k));
     expect(facts(first.fileRecords(path)[0])).toEqual(facts(second.fileRecords(path)[0]));
     expect(facts(clientRecord(first))).toEqual(facts(clientRecord(second)));
     // the second stops; the first still works

@@ -63,9 +63,21 @@ describe.skipIf(skip)("sockets open before the start", () => {
       const of = (pid: number) =>
         agent.waitFor(() => agent.records.find((r) => r.ProcPID === pid && r.SockProtocol === "TCP"), `the record of ${pid}`);
       const c = await of(client.pid);
-      expect(c).toMatchObject({ Proc: expect.stringMatching(/^python3/), SockRole: "CLIENT", SockRemotePort: PORT, SockTxBytes: 100, SockRxBytes: 40 });
+      expect(c).toMatchObject({
+        Proc: expect.stringMatching(/^python3/),
+        SockRole: "CLIENT",
+        SockRemotePort: PORT,
+        SockTxBytes: 100,
+        SockRxBytes: 40,
+      });
       const s = await of(server.pid);
-      expect(s).toMatchObject({ Proc: expect.stringMatching(/^python3/), SockRole: "SERVER", SockLocalPort: PORT, SockRxBytes: 100, SockTxBytes: 40 });
+      expect(s).toMatchObject({
+        Proc: expect.stringMatching(/^python3/),
+        SockRole: "SERVER",
+        SockLocalPort: PORT,
+        SockRxBytes: 100,
+        SockTxBytes: 40,
+      });
     } finally {
       expect(await agent.stop()).toBe(0);
     }

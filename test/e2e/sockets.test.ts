@@ -22,7 +22,10 @@ describe.skipIf(skip)("socket records", () => {
    * The peers' stdout is a UNIX socket pair: with -t 1 its record may come first, when a
    * loaded machine keeps a peer waiting for a second. TCP and UDP lookups name their protocol.
    */
-  const isProto = (proto: "TCP" | "UDP") => (r: Json): boolean => r.SockProtocol === proto;
+  const isProto =
+    (proto: "TCP" | "UDP") =>
+    (r: Json): boolean =>
+      r.SockProtocol === proto;
 
   /** (unnamed UNIX sockets are a peer's stdio, socketpairs Bun made: never the one a test means) */
   function sockOf(pid: number, more: (r: Json) => boolean = (r) => r.SockAddress !== ""): Promise<Json> {
@@ -122,7 +125,10 @@ describe.skipIf(skip)("socket records", () => {
 
   // the connected client's datagrams are too short for the headers to be read in place
   // (less than 6 bytes of payload): the cgroup_skb programs copy them instead
-  for (const [connected, request, reply] of [[false, 40, 300], [true, 3, 1]] as const) {
+  for (const [connected, request, reply] of [
+    [false, 40, 300],
+    [true, 3, 1],
+  ] as const) {
     test(`UDP request and response, ${connected ? "connected" : "unconnected"} client, ${request} and ${reply} bytes`, async () => {
       const port = nextPort++;
       const server = await peer("udp-server", "127.0.0.1", String(port), String(reply));
@@ -200,7 +206,10 @@ describe.skipIf(skip)("socket records", () => {
       const port = nextPort++;
       const server = await peer("tcp-server", "127.0.0.1", String(port), "5");
       // 30 sends of 100 bytes, 100 ms apart, then the usual half-close
-      const client = Bun.spawn(["python3", "-c", `
+      const client = Bun.spawn([
+        "python3",
+        "-c",
+        `
 import socket, time
 c = socket.create_connection(("127.0.0.1", ${port}))
 for _ in range(30):
@@ -210,7 +219,8 @@ c.shutdown(socket.SHUT_WR)
 while c.recv(100):
     pass
 c.close()
-`]);
+`,
+      ]);
       expect(await client.exited).toBe(0);
       expect(await server.exited).toBe(0);
       const records = await agent.waitFor(() => {

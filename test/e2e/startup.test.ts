@@ -32,14 +32,20 @@ describe.skipIf(skip)("start-up", () => {
     agents.push(agent);
     await agent.waitFor(() => agent.stderr.includes("  output:"), "the whole banner");
     const file = hooksLine(agent.stderr, "file");
-    expect(file).toStartWith("  hooks for file: syscall-tracepoints (sys_enter__file, sys_exit__file_event, sched_process_exit__flush; degraded: ");
+    expect(file).toStartWith(
+      "  hooks for file: syscall-tracepoints (sys_enter__file, sys_exit__file_event, sched_process_exit__flush; degraded: ",
+    );
     expect(file).toContain("sched_process_exec__open_exec failed (");
     expect(file).toContain("OPEN_EXEC of the programs and scripts run is not reported");
     // a verifier verdict, not libbpf's generic follow-up
     const socket = hooksLine(agent.stderr, "socket");
-    expect(socket).toMatch(/cgroup_skb__egress, cgroup_skb__ingress failed \(invalid bpf_context access off=\d+ size=\d+\): TCP and UDP are not monitored/);
+    expect(socket).toMatch(
+      /cgroup_skb__egress, cgroup_skb__ingress failed \(invalid bpf_context access off=\d+ size=\d+\): TCP and UDP are not monitored/,
+    );
     expect(socket).not.toContain("(cgroup_skb__egress");
-    expect(hooksLine(agent.stderr, "socket-existing")).toStartWith("  hooks for socket-existing: first-read-or-write (degraded: iter_task_file__existing failed (");
+    expect(hooksLine(agent.stderr, "socket-existing")).toStartWith(
+      "  hooks for socket-existing: first-read-or-write (degraded: iter_task_file__existing failed (",
+    );
     expect(agent.stderr).toContain("  self-test: ");
 
     const path = `${dir}/still-flowing.txt`;
@@ -92,7 +98,9 @@ describe.skipIf(skip)("start-up", () => {
     expect(await proc.exited).toBe(1);
     const err = await new Response(proc.stderr).text();
     expect(err.trim().split("\n")).toHaveLength(1);
-    expect(err).toMatch(/^kflowd: self-test: 10\/11 passed in \d+ ms; failed: TCP connection \(socket: no TCP client record\) \(--self-test fatal\)$/m);
+    expect(err).toMatch(
+      /^kflowd: self-test: 10\/11 passed in \d+ ms; failed: TCP connection \(socket: no TCP client record\) \(--self-test fatal\)$/m,
+    );
   });
 
   test("--self-test off: no canary, no self-test line", async () => {

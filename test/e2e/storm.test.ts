@@ -15,12 +15,17 @@ const ROUNDS = 20_000;
 
 /** The storm: ROUNDS times open, write one byte, close, of path, by another process. */
 async function storm(path: string): Promise<void> {
-  const p = Bun.spawn(["python3", "-c", `
+  const p = Bun.spawn([
+    "python3",
+    "-c",
+    `
 import sys
 for _ in range(${ROUNDS}):
     with open(sys.argv[1], "a") as f:
         f.write("x")
-`, path]);
+`,
+    path,
+  ]);
   expect(await p.exited).toBe(0);
 }
 
@@ -83,13 +88,18 @@ describe.skipIf(skip)("limits", () => {
     const dir = mkdtempSync(`${tmpdir()}/kflowd-full-`);
     const agent = await RunningAgent.start(["-o", "json-min", "-m", "file"]);
     // 5000 files open at once in one process: one aggregation each, the map holds 4096
-    const holder = Bun.spawn(["python3", "-c", `
+    const holder = Bun.spawn([
+      "python3",
+      "-c",
+      `
 import os, resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
 fs = [open(os.path.join(sys.argv[1], "f%d" % i), "w") for i in range(5000)]
 for f in fs:
     f.close()
-`, dir]);
+`,
+      dir,
+    ]);
     expect(await holder.exited).toBe(0);
     const after = `${dir}/after.txt`;
     await Bun.write(after, "still here");

@@ -84,7 +84,13 @@ describe.skipIf(skip)("tools run in a directory, with relative names", () => {
     const before = sizeAndMtime(`${dir}/a.txt`);
     const mv1 = await run(dir, "mv", "a.txt", "b.txt");
     const r1 = await recordOf(mv1, `${dir}/b.txt`, "MOVED_TO");
-    expect(r1).toMatchObject({ Proc: "mv", FilePath: `${dir}/`, File: "b.txt", FileOrigin: "a.txt", FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 } });
+    expect(r1).toMatchObject({
+      Proc: "mv",
+      FilePath: `${dir}/`,
+      File: "b.txt",
+      FileOrigin: "a.txt",
+      FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 },
+    });
     expect(r1).toMatchObject(statKeys(`${dir}/b.txt`));
     expectChanges(r1, before, sizeAndMtime(`${dir}/b.txt`));
 
@@ -154,7 +160,11 @@ describe.skipIf(skip)("tools run in a directory, with relative names", () => {
     }
     const find = await run(`${dir}/t`, "find", ".", "-name", "*.tmp", "-delete");
     for (const f of ["t/s/d/c.tmp", "t/s/e.tmp"]) {
-      expect(await recordOf(find, `${dir}/${f}`, "DELETE")).toMatchObject({ Proc: "find", FileEvents: { DELETE: 1 }, FileInodeLinkCount: 0 });
+      expect(await recordOf(find, `${dir}/${f}`, "DELETE")).toMatchObject({
+        Proc: "find",
+        FileEvents: { DELETE: 1 },
+        FileInodeLinkCount: 0,
+      });
     }
     const rm = await run(`${dir}/t/s`, "rm", "-r", "../../t");
     for (const f of ["t/a.txt", "t/s/b.txt"]) {
@@ -216,7 +226,13 @@ describe.skipIf(skip)("tools run in a directory, with relative names", () => {
 
     const sed = await run(dir, "sed", "-i", "s/old/newer/", "conf.txt");
     const moved = await recordOf(sed, `${dir}/conf.txt`, "MOVED_TO");
-    expect(moved).toMatchObject({ Proc: "sed", FilePath: `${dir}/`, File: "conf.txt", FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 }, ...statKeys(`${dir}/conf.txt`) });
+    expect(moved).toMatchObject({
+      Proc: "sed",
+      FilePath: `${dir}/`,
+      File: "conf.txt",
+      FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 },
+      ...statKeys(`${dir}/conf.txt`),
+    });
     expect(moved.FileOrigin).toMatch(/^sed\w{6}$/);
     expect(moved).not.toHaveProperty("FileSizeChange");
     const temp = await recordOf(sed, `${dir}/${moved.FileOrigin}`, "CLOSE_WRITE");
@@ -231,14 +247,21 @@ os.replace(".notes.txt.swp", "notes.txt")`;
     const saved = await recordOf(editor, `${dir}/notes.txt`, "MOVED_TO");
     expect(saved).toMatchObject({ File: "notes.txt", FileOrigin: ".notes.txt.swp", FileSize: 11, ...statKeys(`${dir}/notes.txt`) });
     expect(saved).not.toHaveProperty("FileSizeChange");
-    expect(await recordOf(editor, `${dir}/.notes.txt.swp`, "CLOSE_WRITE")).toMatchObject({ FileInode: saved.FileInode, FileSizeChange: 11 });
+    expect(await recordOf(editor, `${dir}/.notes.txt.swp`, "CLOSE_WRITE")).toMatchObject({
+      FileInode: saved.FileInode,
+      FileSizeChange: 11,
+    });
   });
 
   test.skipIf(!Bun.which("git"))("git init, add, commit: objects, index and refs under .git, named", async () => {
     const dir = await workdir({ "repo/f.txt": "tracked\n" });
     const repo = `${dir}/repo`;
     const env = { GIT_AUTHOR_NAME: "a", GIT_AUTHOR_EMAIL: "a@b", GIT_COMMITTER_NAME: "a", GIT_COMMITTER_EMAIL: "a@b" };
-    for (const argv of [["init", "-q"], ["add", "f.txt"], ["commit", "-qm", "first"]]) {
+    for (const argv of [
+      ["init", "-q"],
+      ["add", "f.txt"],
+      ["commit", "-qm", "first"],
+    ]) {
       const p = Bun.spawn(["git", ...argv], { cwd: repo, env: { ...process.env, ...env }, stderr: "pipe" });
       expect(await p.exited).toBe(0);
     }

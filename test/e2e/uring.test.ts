@@ -38,7 +38,8 @@ function fileShape(r: Json, dir: string): Json {
 
 /** A socket record without what varies: addresses and ports, times, round trips, sequence numbers. */
 function sockShape(r: Json): Json {
-  const keep = /^(Proc$|ProcUser$|ProcParent$|SockProtocol$|SockRole$|SockState$|SockFamily$|Sock(Tx|Rx)(Bytes|DataPackets|Packets|Flags)$|App$)/;
+  const keep =
+    /^(Proc$|ProcUser$|ProcParent$|SockProtocol$|SockRole$|SockState$|SockFamily$|Sock(Tx|Rx)(Bytes|DataPackets|Packets|Flags)$|App$)/;
   const out: Json = {};
   for (const [k, v] of Object.entries(r)) if (keep.test(k)) out[k] = v;
   for (const k of ["AppTxHttp", "AppRxHttp"]) {
@@ -67,7 +68,10 @@ describe.skipIf(skip)("io_uring", () => {
     });
     if (cc.exitCode !== 0) throw new Error(`uring-ops.c did not build (liburing-dev installed?): ${cc.stderr.toString()}`);
     agent = await RunningAgent.start(["-o", "json-min", "-p", `http=tcp/${port},tcp/${port + 1}`]);
-    for (const [mode, p] of [["uring", port], ["sys", port + 1]] as const) {
+    for (const [mode, p] of [
+      ["uring", port],
+      ["sys", port + 1],
+    ] as const) {
       const dir = `${work}/${mode}`;
       mkdirSync(dir);
       const proc = Bun.spawn([prog, mode, dir, String(p)], { stdout: "pipe", stderr: "pipe" });
@@ -83,7 +87,9 @@ describe.skipIf(skip)("io_uring", () => {
   });
 
   test("the banner names the io_uring hooks this kernel's tracepoints allow", () => {
-    expect(agent.stderr).toMatch(/hooks for io_uring: uring-tracepoints \(io_uring_submit_(req|sqe)__uring, io_uring_complete__(cqe|res)\)/);
+    expect(agent.stderr).toMatch(
+      /hooks for io_uring: uring-tracepoints \(io_uring_submit_(req|sqe)__uring, io_uring_complete__(cqe|res)\)/,
+    );
   });
 
   for (const [name, count] of FILES) {
@@ -94,8 +100,12 @@ describe.skipIf(skip)("io_uring", () => {
         () => recordsOf("uring").length >= count && recordsOf("sys").length >= count,
         `${count} record(s) of ${name} in both runs`,
       );
-      const uring = recordsOf("uring").map((r) => fileShape(r, runs.uring.dir)).sort(order);
-      const sys = recordsOf("sys").map((r) => fileShape(r, runs.sys.dir)).sort(order);
+      const uring = recordsOf("uring")
+        .map((r) => fileShape(r, runs.uring.dir))
+        .sort(order);
+      const sys = recordsOf("sys")
+        .map((r) => fileShape(r, runs.sys.dir))
+        .sort(order);
       expect(uring).toEqual(sys);
       expect(uring).toHaveLength(count);
       // attributed to the submitting process's own thread, not an io-wq worker

@@ -18,7 +18,10 @@ function kflowdTime(epoch: string): string {
 /** The inode keys of the record for path as stat sees the file now (lstat: links not followed). */
 export function statKeys(path: string): Record<string, unknown> {
   const [ino, nlink, uid, gid, user, group, size, mode, ls, atime, mtime, ctime] = run(
-    "stat", "-c", "%i|%h|%u|%g|%U|%G|%s|%a|%A|%.9X|%.9Y|%.9Z", path,
+    "stat",
+    "-c",
+    "%i|%h|%u|%g|%U|%G|%s|%a|%A|%.9X|%.9Y|%.9Z",
+    path,
   ).split("|");
   return {
     FileInode: Number(ino),

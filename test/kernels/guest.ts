@@ -138,9 +138,13 @@ export async function boot(arch: DebArch, kernel: string, initrd: string, workDi
   const common = ["-accel", "tcg", "-smp", "1", "-m", "1024", "-display", "none", "-no-reboot", "-nodefaults"];
   const t0 = performance.now();
   if (arch === "amd64") {
-    await $`timeout ${BOOT_TIMEOUT_S} qemu-system-x86_64 ${common} -cpu max -serial file:${con} -serial file:${out} -kernel ${kernel} -initrd ${initrd} -append ${"console=ttyS0 vmout=/dev/ttyS1 loglevel=0 panic=-1"}`.nothrow().quiet();
+    await $`timeout ${BOOT_TIMEOUT_S} qemu-system-x86_64 ${common} -cpu max -serial file:${con} -serial file:${out} -kernel ${kernel} -initrd ${initrd} -append ${"console=ttyS0 vmout=/dev/ttyS1 loglevel=0 panic=-1"}`
+      .nothrow()
+      .quiet();
   } else {
-    await $`timeout ${BOOT_TIMEOUT_S} qemu-system-aarch64 -M virt ${common} -cpu max,pauth-impdef=on -serial file:${con} -kernel ${kernel} -initrd ${initrd} -append ${"console=ttyAMA0 loglevel=0 panic=-1"}`.nothrow().quiet();
+    await $`timeout ${BOOT_TIMEOUT_S} qemu-system-aarch64 -M virt ${common} -cpu max,pauth-impdef=on -serial file:${con} -kernel ${kernel} -initrd ${initrd} -append ${"console=ttyAMA0 loglevel=0 panic=-1"}`
+      .nothrow()
+      .quiet();
   }
   const seconds = (performance.now() - t0) / 1000;
   const consoleText = existsSync(con) ? readFileSync(con, "utf8") : "";

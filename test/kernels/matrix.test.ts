@@ -104,7 +104,8 @@ describe.skipIf(skip)("kernel matrix", () => {
       const run = await boot(k.arch, image, await initrds.get(k.arch)!, workDir);
       const checks = record(`${k.id} ${pkg.replace(/^linux-image-/, "")}`, run.output, GUEST_DIR, run.seconds, true);
       // KFLOWD_MATRIX_OUTPUT=1: every guest's whole output, to look into what a check saw
-      if (process.env.KFLOWD_MATRIX_OUTPUT || run.rc !== 0) console.log(`${k.id} console tail:\n${run.console.slice(-2000)}\noutput:\n${run.output}`);
+      if (process.env.KFLOWD_MATRIX_OUTPUT || run.rc !== 0)
+        console.log(`${k.id} console tail:\n${run.console.slice(-2000)}\noutput:\n${run.output}`);
       expect(run.rc).toBe(0);
       expect(checks.filter((c) => !c.ok)).toEqual([]);
     }, 600_000);

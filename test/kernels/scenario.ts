@@ -59,7 +59,10 @@ export function parseOutput(output: string): ScenarioOutput {
     agentStderr,
     tiers,
     cgroups,
-    notes: output.split("\n").filter((l) => l.startsWith("=== ")).join("\n"),
+    notes: output
+      .split("\n")
+      .filter((l) => l.startsWith("=== "))
+      .join("\n"),
   };
 }
 
@@ -86,7 +89,12 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
   const expectOp = (name: string, path: string, pidName: string, want: Record<string, unknown>) => {
     const r = fileRecord(out, path, out.pids.get(pidName));
     const ok = r !== undefined && Object.entries(want).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v));
-    checks.push({ feature: "file-inode", name, ok, detail: r ? JSON.stringify(Object.fromEntries(Object.keys(want).map((k) => [k, r[k]]))) : `no record for ${path}` });
+    checks.push({
+      feature: "file-inode",
+      name,
+      ok,
+      detail: r ? JSON.stringify(Object.fromEntries(Object.keys(want).map((k) => [k, r[k]]))) : `no record for ${path}`,
+    });
   };
   expectOp("mv", `${dir}/moved.txt`, "mv", {
     FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 },
@@ -103,26 +111,60 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
   const t = out.stats.get(`${rel}/t.txt`);
   const tBefore = out.stats.get(`${rel}/t.txt.before`);
   const unchanged = { FileSizeChange: undefined, FileModificationTimeChange: undefined };
-  expectOp("mv a.txt b.txt", `${rel}/b.txt`, "rmv", { FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 }, FileOrigin: "a.txt", FileInode: c?.ino, ...unchanged });
+  expectOp("mv a.txt b.txt", `${rel}/b.txt`, "rmv", {
+    FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 },
+    FileOrigin: "a.txt",
+    FileInode: c?.ino,
+    ...unchanged,
+  });
   expectOp("chmod 640 b.txt", `${rel}/b.txt`, "rchmod", { FileEvents: { ATTRIB: 1 }, FilePermissions: "0640/-rw-r-----", ...unchanged });
-  expectOp("ln b.txt hard.txt", `${rel}/hard.txt`, "rln", { FileEvents: { CREATE: 1 }, FileMode: "hardlink", FileInodeLinkCount: 2, FileInode: c?.ino, ...unchanged });
-  expectOp("ln -s b.txt soft.txt", `${rel}/soft.txt`, "rlns", { FileEvents: { CREATE: 1 }, FileMode: "symlink", FileSize: 5, FileInode: out.stats.get(`${rel}/soft.txt`)?.ino, ...unchanged });
+  expectOp("ln b.txt hard.txt", `${rel}/hard.txt`, "rln", {
+    FileEvents: { CREATE: 1 },
+    FileMode: "hardlink",
+    FileInodeLinkCount: 2,
+    FileInode: c?.ino,
+    ...unchanged,
+  });
+  expectOp("ln -s b.txt soft.txt", `${rel}/soft.txt`, "rlns", {
+    FileEvents: { CREATE: 1 },
+    FileMode: "symlink",
+    FileSize: 5,
+    FileInode: out.stats.get(`${rel}/soft.txt`)?.ino,
+    ...unchanged,
+  });
   expectOp("rm hard.txt", `${rel}/hard.txt`, "rrm", { FileEvents: { DELETE: 1 }, FileInodeLinkCount: 1, FileInode: c?.ino, ...unchanged });
-  expectOp("truncate -s 4 t.txt", `${rel}/t.txt`, "rtrunc", { FileSize: 4, FileSizeChange: tBefore ? 4 - tBefore.size : undefined, FileInode: t?.ino });
-  expectOp("touch -d t.txt", `${rel}/t.txt`, "rtouch", { FileModificationTime: "Sat, Feb 03 2001 04:05:06.000000000 UTC", FileSizeChange: undefined });
-  expectOp("mv ../b.txt c.txt in sub", `${rel}/sub/c.txt`, "rup", { FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 }, FileOrigin: "b.txt", FileInode: c?.ino, ...unchanged });
+  expectOp("truncate -s 4 t.txt", `${rel}/t.txt`, "rtrunc", {
+    FileSize: 4,
+    FileSizeChange: tBefore ? 4 - tBefore.size : undefined,
+    FileInode: t?.ino,
+  });
+  expectOp("touch -d t.txt", `${rel}/t.txt`, "rtouch", {
+    FileModificationTime: "Sat, Feb 03 2001 04:05:06.000000000 UTC",
+    FileSizeChange: undefined,
+  });
+  expectOp("mv ../b.txt c.txt in sub", `${rel}/sub/c.txt`, "rup", {
+    FileEvents: { MOVED_FROM: 1, MOVED_TO: 1 },
+    FileOrigin: "b.txt",
+    FileInode: c?.ino,
+    ...unchanged,
+  });
   expectOp("rm -r tree", `${rel}/tree/x/t.txt`, "rrmr", { FileEvents: { DELETE: 1 }, FileInodeLinkCount: 0 });
   // a script's exec: with kprobes it carries the inode, without only its name
   const script = `${dir}/script.sh`;
   const exec = out.records.find(
-    (r) => `${r.FilePath}${r.File}` === script && r.ProcPID === out.pids.get("script") && (r.FileEvents as Record<string, number>)?.OPEN_EXEC === 1,
+    (r) =>
+      `${r.FilePath}${r.File}` === script &&
+      r.ProcPID === out.pids.get("script") &&
+      (r.FileEvents as Record<string, number>)?.OPEN_EXEC === 1,
   );
   const withInode = out.agentStderr.includes("hooks for file-inode: kprobes");
   checks.push({
     feature: "file-inode",
     name: "script exec",
     ok: exec !== undefined && exec.FileInode === (withInode ? out.stats.get(script)?.ino : undefined),
-    detail: exec ? JSON.stringify({ FileEvents: exec.FileEvents, FileInode: exec.FileInode, withInode }) : `no OPEN_EXEC record for ${script}`,
+    detail: exec
+      ? JSON.stringify({ FileEvents: exec.FileEvents, FileInode: exec.FileInode, withInode })
+      : `no OPEN_EXEC record for ${script}`,
   });
   return checks;
 }
@@ -133,28 +175,34 @@ export function pathOpChecks(out: ScenarioOutput, dir: string): Check[] {
  */
 export function socketChecks(out: ScenarioOutput, port: number, guest: boolean): Check[] {
   const checks: Check[] = [];
-  const sock = (pidName: string) =>
-    out.records.find((r) => r.InfoMonitor === "socket" && r.ProcPID === out.pids.get(pidName));
+  const sock = (pidName: string) => out.records.find((r) => r.InfoMonitor === "socket" && r.ProcPID === out.pids.get(pidName));
   const check = (name: string, ok: boolean, r: unknown) =>
     checks.push({ feature: "socket", name, ok, detail: JSON.stringify(r ?? null).slice(0, 400) });
   const c = sock("wget");
   check(
     "TCP client (wget)",
-    c?.SockProtocol === "TCP" && c.SockRole === "CLIENT" && c.SockState === "TCP_CLOSE" &&
-      c.SockRemotePort === port && (c.SockTxBytes as number) > 0 && (c.SockRxBytes as number) > 17,
+    c?.SockProtocol === "TCP" &&
+      c.SockRole === "CLIENT" &&
+      c.SockState === "TCP_CLOSE" &&
+      c.SockRemotePort === port &&
+      (c.SockTxBytes as number) > 0 &&
+      (c.SockRxBytes as number) > 17,
     c,
   );
   const s = sock("httpd");
   check(
     "TCP server (httpd)",
-    s?.SockRole === "SERVER" && s.SockLocalPort === port && s.SockRxBytes === c?.SockTxBytes &&
-      s.SockTxBytes === c?.SockRxBytes,
+    s?.SockRole === "SERVER" && s.SockLocalPort === port && s.SockRxBytes === c?.SockTxBytes && s.SockTxBytes === c?.SockRxBytes,
     s,
   );
   const u = sock("nslookup");
   check("UDP (nslookup)", u?.SockProtocol === "UDP" && u.SockRemotePort === 53 && (u.SockTxPackets as number) >= 1, u);
   const first = (r: Record<string, unknown> | undefined, key: string) => (r?.[key] as Record<string, unknown>[] | undefined)?.[0];
-  check("DNS query decoded (nslookup)", u?.App === "DNS" && JSON.stringify(first(u, "AppTxDns")?.ResourceRecords) === '[["A","kflowd.test"]]', u);
+  check(
+    "DNS query decoded (nslookup)",
+    u?.App === "DNS" && JSON.stringify(first(u, "AppTxDns")?.ResourceRecords) === '[["A","kflowd.test"]]',
+    u,
+  );
   check("HTTP request decoded (wget)", c?.App === "HTTP" && first(c, "AppTxHttp")?._Url === "/index.html", c);
   // the connection open before the start: owners from the iterator; only what was sent
   // after the start is counted
@@ -188,7 +236,13 @@ export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
       r.FileEventCount === Object.values(events).reduce((a, b) => a + b, 0) &&
       r.FileSize === st.size &&
       r.FileInode === st.ino;
-    check(name, ok, r ? `got ${JSON.stringify(r.FileEvents)} size ${r.FileSize} inode ${r.FileInode}, stat ${JSON.stringify(st)}` : `no record for ${path}`);
+    check(
+      name,
+      ok,
+      r
+        ? `got ${JSON.stringify(r.FileEvents)} size ${r.FileSize} inode ${r.FileInode}, stat ${JSON.stringify(st)}`
+        : `no record for ${path}`,
+    );
   };
 
   check("agent ran and stopped cleanly", out.agentRc === 0, `agent exit ${out.agentRc}`);
@@ -197,13 +251,25 @@ export function fileChecks(out: ScenarioOutput, dir: string): Check[] {
   // (processes with an io_uring the kernel's requests cannot be read of: uringChecks() counts on them)
   const lostButUring = lost?.replace(/io_uring processes unseen \d+/, "");
   check("nothing lost", lostButUring !== undefined && !/[1-9]/.test(lostButUring), out.agentStderr.trim().split("\n").at(-1) ?? "");
-  check("every line is valid JSON", out.badLines.length === 0 && out.records.length > 0, `${out.badLines.length} bad of ${out.records.length + out.badLines.length}`);
+  check(
+    "every line is valid JSON",
+    out.badLines.length === 0 && out.records.length > 0,
+    `${out.badLines.length} bad of ${out.records.length + out.badLines.length}`,
+  );
   // the start-up self-test: the canary's files and sockets were all seen, and nothing is degraded
   const selfTest = /^ {2}self-test: (\d+)\/(\d+) passed[^\n]*$/m.exec(out.agentStderr);
-  check("self-test passed", selfTest !== null && selfTest[1] === selfTest[2] && Number(selfTest[2]) > 0, selfTest?.[0] ?? "no self-test line");
+  check(
+    "self-test passed",
+    selfTest !== null && selfTest[1] === selfTest[2] && Number(selfTest[2]) > 0,
+    selfTest?.[0] ?? "no self-test line",
+  );
   expectFile("echo > file", `${dir}/echo.txt`, "echo", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
   const cat = fileRecord(out, `${dir}/echo.txt`, out.pids.get("cat"));
-  check("cat file", cat !== undefined && sameEvents(cat.FileEvents, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 }), JSON.stringify(cat?.FileEvents ?? null));
+  check(
+    "cat file",
+    cat !== undefined && sameEvents(cat.FileEvents, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 }),
+    JSON.stringify(cat?.FileEvents ?? null),
+  );
   expectFile("exit with file open", `${dir}/open.txt`, "exit", { CREATE: 1, OPEN: 1, MODIFY: 2, CLOSE_WRITE: 1 });
   const deep = [...out.stats.keys()].find((p) => p.endsWith("/deep.txt")) ?? "";
   expectFile("40-level path", deep, "deep", { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
@@ -235,7 +301,14 @@ export function fileopsChecks(out: ScenarioOutput, dir: string, bits: "64" | "32
     const r = find(path, events);
     const ok = r !== undefined && Object.entries(want).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v));
     const got = mine.filter((x) => `${x.FilePath}${x.File}` === path).map((x) => x.FileEvents);
-    checks.push({ feature, name: what, ok, detail: r ? JSON.stringify(Object.fromEntries(Object.keys(want).map((k) => [k, r[k]]))) : `no ${JSON.stringify(events)} for ${path}; got ${JSON.stringify(got)}` });
+    checks.push({
+      feature,
+      name: what,
+      ok,
+      detail: r
+        ? JSON.stringify(Object.fromEntries(Object.keys(want).map((k) => [k, r[k]])))
+        : `no ${JSON.stringify(events)} for ${path}; got ${JSON.stringify(got)}`,
+    });
   };
   expectFile("openat+write+close", `${base}/f.txt`, { CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 }, { FileSize: 8, FileSizeChange: 8 });
   expectFile("open+read+close", `${base}/f.txt`, { OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 }, { FileSize: 8 });
@@ -275,7 +348,8 @@ export function cgroupChecks(out: ScenarioOutput, dir: string): Check[] {
   const checks: Check[] = [];
   const expectCgroup = (name: string, r: Record<string, unknown> | undefined, which: string) => {
     const want = out.cgroups.get(which);
-    const ok = want !== undefined && r !== undefined && r.ProcCgroup === want.path && r.ProcContainerId === (want.id === "-" ? undefined : want.id);
+    const ok =
+      want !== undefined && r !== undefined && r.ProcCgroup === want.path && r.ProcContainerId === (want.id === "-" ? undefined : want.id);
     checks.push({
       feature: "cgroup",
       name,
@@ -383,7 +457,12 @@ export function uringChecks(out: ScenarioOutput, dir: string): Check[] {
       return r ? JSON.stringify(Object.fromEntries(Object.entries(r).filter(([k]) => URING_SOCK_KEYS.test(k)))) : "none";
     };
     const u = shape(pidU);
-    checks.push({ feature, name: `TCP ${role.toLowerCase()} as its syscall twin`, ok: u !== "none" && u === shape(pidS), detail: `${u} | ${shape(pidS)}` });
+    checks.push({
+      feature,
+      name: `TCP ${role.toLowerCase()} as its syscall twin`,
+      ok: u !== "none" && u === shape(pidS),
+      detail: `${u} | ${shape(pidS)}`,
+    });
   }
   return checks;
 }

@@ -24,7 +24,10 @@ beforeAll(async () => {
 }, 600_000);
 
 describe("deb", () => {
-  for (const [arch, binary] of [["amd64", agentPath("x86")], ["arm64", agentPath("arm64")]] as const) {
+  for (const [arch, binary] of [
+    ["amd64", agentPath("x86")],
+    ["arm64", agentPath("arm64")],
+  ] as const) {
     test(`${arch}: control, files, conffiles, scripts`, async () => {
       const deb = find(`_${arch}.deb`);
       const info = await $`dpkg-deb -I ${deb}`.text();
@@ -62,7 +65,10 @@ describe("deb", () => {
 });
 
 describe("rpm", () => {
-  for (const [arch, rpmArch] of [["amd64", "x86_64"], ["arm64", "aarch64"]] as const) {
+  for (const [arch, rpmArch] of [
+    ["amd64", "x86_64"],
+    ["arm64", "aarch64"],
+  ] as const) {
     test(`${arch}: header, files, requirements, scripts`, async () => {
       const rpm = find(`.${rpmArch}.rpm`);
       const info = await $`rpm -qip ${rpm}`.text();

@@ -14,8 +14,14 @@ describe("containerIdOf: the paths runtimes make", () => {
   test.each([
     ["docker, systemd driver", `/system.slice/docker-${ID}.scope`],
     ["docker, cgroupfs driver", `/docker/${ID}`],
-    ["containerd under kubepods, systemd driver", `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-${POD.replace(/-/g, "_")}.slice/cri-containerd-${ID}.scope`],
-    ["CRI-O under kubepods", `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-${POD.replace(/-/g, "_")}.slice/crio-${ID}.scope`],
+    [
+      "containerd under kubepods, systemd driver",
+      `/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-${POD.replace(/-/g, "_")}.slice/cri-containerd-${ID}.scope`,
+    ],
+    [
+      "CRI-O under kubepods",
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-${POD.replace(/-/g, "_")}.slice/crio-${ID}.scope`,
+    ],
     ["kubepods, cgroupfs driver", `/kubepods/besteffort/${POD}/${ID}`],
     ["guaranteed pod, cgroupfs driver", `/kubepods/${POD}/${ID}`],
     ["podman, root", `/machine.slice/libpod-${ID}.scope`],
@@ -129,7 +135,10 @@ describe("CgroupNames", () => {
   const hierarchy = existsSync("/proc/self/mountinfo") ? cgroup2MountInfo(readFileSync("/proc/self/mountinfo", "utf8")) : undefined;
   test.skipIf(!hierarchy)("through the record's process: its /proc/PID/cgroup line, if that directory has the id", () => {
     const h = hierarchy!;
-    const own = readFileSync("/proc/self/cgroup", "utf8").split("\n").find((l) => l.startsWith("0::"))!.slice(3);
+    const own = readFileSync("/proc/self/cgroup", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("0::"))!
+      .slice(3);
     const id = statSync(own === "/" ? h.mount : `${h.mount}${own}`).ino;
     const names = new CgroupNames(h);
     expect(names.cgroup(id, process.pid)?.path).toBe(own);
@@ -140,8 +149,14 @@ describe("CgroupNames", () => {
 
 describe("cgroup2MountInfo", () => {
   test("mount point and root, octal escapes undone", () => {
-    expect(cgroup2MountInfo("40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n")).toEqual({ mount: "/sys/fs/cgroup/unified", root: "/" });
-    expect(cgroup2MountInfo("40 30 0:37 /kube\\040pods /mnt/cg\\040v2 rw - cgroup2 cgroup2 rw\n")).toEqual({ mount: "/mnt/cg v2", root: "/kube pods" });
+    expect(cgroup2MountInfo("40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n")).toEqual({
+      mount: "/sys/fs/cgroup/unified",
+      root: "/",
+    });
+    expect(cgroup2MountInfo("40 30 0:37 /kube\\040pods /mnt/cg\\040v2 rw - cgroup2 cgroup2 rw\n")).toEqual({
+      mount: "/mnt/cg v2",
+      root: "/kube pods",
+    });
     expect(cgroup2MountInfo("26 1 254:0 / / rw - ext4 /dev/vda rw\n")).toBeUndefined();
   });
 });

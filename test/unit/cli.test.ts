@@ -75,8 +75,16 @@ describe("options", () => {
       spoolBytes: 32 << 20,
     });
     const tls = config([
-      "--syslog", "tls://relay.example.org:6514", "--syslog-ca", "ca.pem", "--syslog-cert", "/etc/kflowd/c.pem",
-      "--syslog-key", "/etc/kflowd/c.key", "--syslog-spool", "8",
+      "--syslog",
+      "tls://relay.example.org:6514",
+      "--syslog-ca",
+      "ca.pem",
+      "--syslog-cert",
+      "/etc/kflowd/c.pem",
+      "--syslog-key",
+      "/etc/kflowd/c.key",
+      "--syslog-spool",
+      "8",
     ]).syslog;
     expect(tls).toEqual({
       scheme: "tls",

@@ -42,10 +42,22 @@ test("io_uring: the tracepoint layouts of Debian's kernels pick their programs; 
   const P = "pointer" as const;
   const O = "other" as const;
   // arguments as the BTF of 5.10, 6.1, 6.12 and 6.18/7.x declare them (without __data)
-  const k510 = new Map([["io_uring_submit_sqe", [P, O, O, O, O]], ["io_uring_complete", [P, O, O]]]);
-  const k61 = new Map([["io_uring_submit_sqe", [P, O]], ["io_uring_complete", [P, P, O, O, O, O, O]]]);
-  const k612 = new Map([["io_uring_submit_req", [P]], ["io_uring_complete", [P, P, O, O, O, O, O]]]);
-  const k618 = new Map([["io_uring_submit_req", [P]], ["io_uring_complete", [P, P, P]]]);
+  const k510 = new Map([
+    ["io_uring_submit_sqe", [P, O, O, O, O]],
+    ["io_uring_complete", [P, O, O]],
+  ]);
+  const k61 = new Map([
+    ["io_uring_submit_sqe", [P, O]],
+    ["io_uring_complete", [P, P, O, O, O, O, O]],
+  ]);
+  const k612 = new Map([
+    ["io_uring_submit_req", [P]],
+    ["io_uring_complete", [P, P, O, O, O, O, O]],
+  ]);
+  const k618 = new Map([
+    ["io_uring_submit_req", [P]],
+    ["io_uring_complete", [P, P, P]],
+  ]);
   expect([k510, k61, k612, k618].map((k) => uringLayout(k))).toEqual([undefined, "sqe-res", "req-res", "req-cqe"]);
   const wanted = (layout: "req-cqe" | "req-res" | "sqe-res" | undefined) =>
     wantedHooks(both, { ctime: true, kprobes: false, tracingCookie: true, uring: layout })

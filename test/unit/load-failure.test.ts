@@ -34,5 +34,7 @@ test("a rejection without a verifier log keeps libbpf's line", () => {
 });
 
 test("a failure that names no program is not taken for one", () => {
-  expect(loadFailure("libbpf: map 'ring': failed to create: Operation not permitted(-1)\nlibbpf: failed to load object 'o'\n")).toBeUndefined();
+  expect(
+    loadFailure("libbpf: map 'ring': failed to create: Operation not permitted(-1)\nlibbpf: failed to load object 'o'\n"),
+  ).toBeUndefined();
 });

@@ -340,7 +340,7 @@ function rpmBlob(entries: readonly RpmEntrySpec[]): Uint8Array {
   const view = new DataView(blob.buffer);
   view.setUint32(0, entries.length);
   view.setUint32(4, data.length);
-  index.forEach((word, i) => view.setUint32(8 + i * 4, word));
+  for (const [i, word] of index.entries()) view.setUint32(8 + i * 4, word);
   blob.set(data, 8 + index.length * 4);
   return blob;
 }

@@ -13,7 +13,12 @@ import { AppKind, StatId } from "../../src/records/layout.gen.ts";
 import type { SockRecord } from "../../src/records/sock.ts";
 import { sampleFile, sampleSock, task } from "./format/fixtures.ts";
 
-type Item = { file: FileRecord } | { sock: SockRecord } | { app: AppMessage } | { exit: { pid: number; startNs: bigint; tsNs: bigint } } | "bad";
+type Item =
+  | { file: FileRecord }
+  | { sock: SockRecord }
+  | { app: AppMessage }
+  | { exit: { pid: number; startNs: bigint; tsNs: bigint } }
+  | "bad";
 
 /** A kernel side in memory: a ring of items drained in batches, and maps of pending records. */
 class FakeFeed implements KernelFeed {

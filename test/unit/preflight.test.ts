@@ -36,7 +36,12 @@ test("kernels older than 5.10 are refused by version, newer ones pass", () => {
 
 test("JIT state from net.core.bpf_jit_enable", () => {
   const dir = mkdtempSync(`${tmpdir()}/kflowd-jit-`);
-  for (const [value, state] of [["0", "off"], ["1", "on"], ["2", "on, with debug output"], ["x", "unknown"]] as const) {
+  for (const [value, state] of [
+    ["0", "off"],
+    ["1", "on"],
+    ["2", "on, with debug output"],
+    ["x", "unknown"],
+  ] as const) {
     writeFileSync(`${dir}/jit`, `${value}\n`);
     expect(jitState(`${dir}/jit`)).toBe(state);
   }
@@ -48,8 +53,12 @@ test("capabilities: what is missing is named", () => {
   expect(effectiveCapabilities("Name:\tx\nCapEff:\t000001ffffffffff\n")).toBe(0x1ffffffffffn);
   expect(() => requireCapabilities(caps(21), true)).not.toThrow(); // CAP_SYS_ADMIN covers all
   expect(() => requireCapabilities(caps(38, 39, 12), true)).not.toThrow();
-  expect(() => requireCapabilities(caps(38), true)).toThrow("missing capability CAP_BPF: loading the BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)");
+  expect(() => requireCapabilities(caps(38), true)).toThrow(
+    "missing capability CAP_BPF: loading the BPF programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
+  );
   expect(() => requireCapabilities(caps(), false)).toThrow("missing capability CAP_BPF and CAP_PERFMON");
-  expect(() => requireCapabilities(caps(38, 39), true)).toThrow("missing capability CAP_NET_ADMIN: socket monitoring needs it (or use -m file)");
+  expect(() => requireCapabilities(caps(38, 39), true)).toThrow(
+    "missing capability CAP_NET_ADMIN: socket monitoring needs it (or use -m file)",
+  );
   expect(() => requireCapabilities(caps(38, 39), false)).not.toThrow();
 });

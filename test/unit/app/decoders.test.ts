@@ -11,14 +11,80 @@ function name(n: string): number[] {
 function u16(n: number): number[] {
   return [n >> 8, n & 0xff];
 }
-const QUERY = new Uint8Array([...u16(0x1234), ...u16(0x0100), ...u16(1), ...u16(0), ...u16(0), ...u16(0), ...name("example.com"), ...u16(1), ...u16(1)]);
+const QUERY = new Uint8Array([
+  ...u16(0x1234),
+  ...u16(0x0100),
+  ...u16(1),
+  ...u16(0),
+  ...u16(0),
+  ...u16(0),
+  ...name("example.com"),
+  ...u16(1),
+  ...u16(1),
+]);
 // response: question + A record (name compressed to offset 12) + MX + AAAA
 const RESPONSE = new Uint8Array([
-  ...u16(0x1234), ...u16(0x8180), ...u16(1), ...u16(3), ...u16(0), ...u16(0),
-  ...name("example.com"), ...u16(1), ...u16(1),
-  0xc0, 12, ...u16(1), ...u16(1), 0, 0, 0x0e, 0x10, ...u16(4), 93, 184, 216, 34,
-  0xc0, 12, ...u16(15), ...u16(1), 0, 0, 0, 60, ...u16(2 + 7), ...u16(10), 4, ...Buffer.from("mail"), 0xc0, 12,
-  0xc0, 12, ...u16(28), ...u16(1), 0, 0, 0, 5, ...u16(16), 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+  ...u16(0x1234),
+  ...u16(0x8180),
+  ...u16(1),
+  ...u16(3),
+  ...u16(0),
+  ...u16(0),
+  ...name("example.com"),
+  ...u16(1),
+  ...u16(1),
+  0xc0,
+  12,
+  ...u16(1),
+  ...u16(1),
+  0,
+  0,
+  0x0e,
+  0x10,
+  ...u16(4),
+  93,
+  184,
+  216,
+  34,
+  0xc0,
+  12,
+  ...u16(15),
+  ...u16(1),
+  0,
+  0,
+  0,
+  60,
+  ...u16(2 + 7),
+  ...u16(10),
+  4,
+  ...Buffer.from("mail"),
+  0xc0,
+  12,
+  0xc0,
+  12,
+  ...u16(28),
+  ...u16(1),
+  0,
+  0,
+  0,
+  5,
+  ...u16(16),
+  0x20,
+  1,
+  0x0d,
+  0xb8,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  1,
 ]);
 
 describe("DNS", () => {
@@ -57,7 +123,24 @@ describe("DNS", () => {
   });
 
   test("every response code: kflowd's names for 0-3, IANA's after, the number past them", () => {
-    const names = ["NOERROR", "FORMERROR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET", "NXRRSET", "NOTAUTH", "NOTZONE", "DSOTYPENI", "12", "13", "14", "15"];
+    const names = [
+      "NOERROR",
+      "FORMERROR",
+      "SERVFAIL",
+      "NXDOMAIN",
+      "NOTIMP",
+      "REFUSED",
+      "YXDOMAIN",
+      "YXRRSET",
+      "NXRRSET",
+      "NOTAUTH",
+      "NOTZONE",
+      "DSOTYPENI",
+      "12",
+      "13",
+      "14",
+      "15",
+    ];
     const r = RESPONSE.slice();
     for (let rcode = 0; rcode < 16; rcode++) {
       r[3] = 0x80 | rcode;
@@ -125,7 +208,9 @@ describe("SYSLOG", () => {
 
   test("RFC 5424 with structured data", () => {
     expect(
-      decodeSyslog('<165>1 2003-10-11T22:14:15.003Z host.example evntslog - ID47 [exampleSDID@32473 iut="3" x="a\\]b"] An application event'),
+      decodeSyslog(
+        '<165>1 2003-10-11T22:14:15.003Z host.example evntslog - ID47 [exampleSDID@32473 iut="3" x="a\\]b"] An application event',
+      ),
     ).toEqual({
       Facility: "Local4",
       Severity: "Notice (5)",

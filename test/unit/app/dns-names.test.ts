@@ -24,7 +24,20 @@ function rr(owner: number[], type: number, data: number[], ttl: number): number[
 }
 /** A response (or with flags, any message) with one question and these answers. */
 function response(qname: string, qtype: number, answers: number[][], flags = 0x8180): Uint8Array {
-  return new Uint8Array([...u16(0x4242), ...u16(flags), ...u16(1), ...u16(answers.length), 0, 0, 0, 0, ...name(qname), ...u16(qtype), ...u16(1), ...answers.flat()]);
+  return new Uint8Array([
+    ...u16(0x4242),
+    ...u16(flags),
+    ...u16(1),
+    ...u16(answers.length),
+    0,
+    0,
+    0,
+    0,
+    ...name(qname),
+    ...u16(qtype),
+    ...u16(1),
+    ...answers.flat(),
+  ]);
 }
 const QNAME = [0xc0, 12];
 const FD00_7 = [0xfd, 0, ...Array(13).fill(0), 7];
@@ -70,7 +83,11 @@ describe("dnsResolved", () => {
   });
 
   test("a CNAME loop ends", () => {
-    const msg = response("a.test", 1, [rr(name("a.test"), 5, name("b.test"), 9), rr(name("b.test"), 5, name("a.test"), 9), rr(name("a.test"), 1, [1, 2, 3, 4], 9)]);
+    const msg = response("a.test", 1, [
+      rr(name("a.test"), 5, name("b.test"), 9),
+      rr(name("b.test"), 5, name("a.test"), 9),
+      rr(name("a.test"), 1, [1, 2, 3, 4], 9),
+    ]);
     expect(dnsResolved(msg, false)?.[0]?.addr).toEqual(Uint8Array.from([1, 2, 3, 4]));
   });
 
@@ -88,7 +105,9 @@ describe("dnsResolved", () => {
 
   test("a capture cut inside the answers keeps those read whole", () => {
     const msg = response("many.kflowd.test", 1, [rr(QNAME, 1, [10, 0, 1, 1], 9), rr(QNAME, 1, [10, 0, 1, 2], 9)]);
-    expect(dnsResolved(msg.subarray(0, msg.length - 3), false)).toEqual([{ addr: Uint8Array.from([10, 0, 1, 1]), name: "many.kflowd.test", ttl: 9 }]);
+    expect(dnsResolved(msg.subarray(0, msg.length - 3), false)).toEqual([
+      { addr: Uint8Array.from([10, 0, 1, 1]), name: "many.kflowd.test", ttl: 9 },
+    ]);
   });
 });
 

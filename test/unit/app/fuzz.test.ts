@@ -51,10 +51,25 @@ function u32(n: number): number[] {
 function rr(owner: number[], type: number, data: number[], ttl = 300): number[] {
   return [...owner, ...u16(type), ...u16(1), ...u32(ttl), ...u16(data.length), ...data];
 }
-function dns(id: number, flags: number, questions: number[][], answers: number[][], authority: number[][] = [], additional: number[][] = []): Uint8Array {
+function dns(
+  id: number,
+  flags: number,
+  questions: number[][],
+  answers: number[][],
+  authority: number[][] = [],
+  additional: number[][] = [],
+): Uint8Array {
   return new Uint8Array([
-    ...u16(id), ...u16(flags), ...u16(questions.length), ...u16(answers.length), ...u16(authority.length), ...u16(additional.length),
-    ...questions.flat(), ...answers.flat(), ...authority.flat(), ...additional.flat(),
+    ...u16(id),
+    ...u16(flags),
+    ...u16(questions.length),
+    ...u16(answers.length),
+    ...u16(authority.length),
+    ...u16(additional.length),
+    ...questions.flat(),
+    ...answers.flat(),
+    ...authority.flat(),
+    ...additional.flat(),
   ]);
 }
 const PTR12 = [0xc0, 12];
@@ -67,7 +82,23 @@ const DNS_SEEDS: Uint8Array[] = [
   dns(2, 0x8180, [q("www.kflowd.test", 28)], [rr(PTR12, 28, [0xfd, 0, ...Array(13).fill(0), 7])]),
   dns(3, 0x8180, [q("kflowd.test", 15)], [rr(PTR12, 15, [...u16(10), ...name("mail"), 0xc0, 12])]),
   dns(4, 0x8180, [q("kflowd.test", 16)], [rr(PTR12, 16, [9, ...enc.encode("hello txt"), 3, ...enc.encode("two")])]),
-  dns(5, 0x8183, [q("nope.kflowd.test", 1)], [], [rr(name("kflowd.test"), 6, [...name("ns.kflowd.test"), ...name("admin.kflowd.test"), ...u32(1), ...u32(2), ...u32(3), ...u32(4), ...u32(5)])]),
+  dns(
+    5,
+    0x8183,
+    [q("nope.kflowd.test", 1)],
+    [],
+    [
+      rr(name("kflowd.test"), 6, [
+        ...name("ns.kflowd.test"),
+        ...name("admin.kflowd.test"),
+        ...u32(1),
+        ...u32(2),
+        ...u32(3),
+        ...u32(4),
+        ...u32(5),
+      ]),
+    ],
+  ),
   dns(6, 0x8180, [q("alias.kflowd.test", 1)], [rr(PTR12, 5, name("www.kflowd.test")), rr([0xc0, 47], 1, [10, 9, 8, 7])]),
   dns(7, 0x8180, [q("_http._tcp.kflowd.test", 33)], [rr(PTR12, 33, [...u16(1), ...u16(2), ...u16(80), ...name("www.kflowd.test")])]),
   dns(8, 0x8180, [q("7.8.9.10.in-addr.arpa", 12)], [rr(PTR12, 12, name("www.kflowd.test"))]),
@@ -75,19 +106,32 @@ const DNS_SEEDS: Uint8Array[] = [
   dns(10, 0x8180, [q("kflowd.test", 65)], [rr(PTR12, 65, [...u16(1), 0, ...u16(1), ...u16(3), 2, 0x68, 0x32])]),
   dns(11, 0x8180, [q("kflowd.test", 64)], [rr(PTR12, 64, [...u16(0), ...name("svc.kflowd.test")])]),
   dns(12, 0x8180, [q("kflowd.test", 99)], [rr(PTR12, 99, [1, 2, 3, 4, 5])]),
-  dns(13, 0x8180, [q("many.kflowd.test", 1)], Array.from({ length: 40 }, (_, i) => rr(PTR12, 1, [10, 0, 1, i]))),
-  dns(14, 0x0100, [[...name("we\\ird.la.bel"), ...u16(1), ...u16(1)], [3, 0x2e, 0x5c, 0xff, 0, ...u16(16), ...u16(1)]], []),
+  dns(
+    13,
+    0x8180,
+    [q("many.kflowd.test", 1)],
+    Array.from({ length: 40 }, (_, i) => rr(PTR12, 1, [10, 0, 1, i])),
+  ),
+  dns(
+    14,
+    0x0100,
+    [
+      [...name("we\\ird.la.bel"), ...u16(1), ...u16(1)],
+      [3, 0x2e, 0x5c, 0xff, 0, ...u16(16), ...u16(1)],
+    ],
+    [],
+  ),
   dns(15, 0x2800, [q("update.kflowd.test", 6)], []),
 ];
 
 const HTTP_SEEDS: Uint8Array[] = [
   "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n",
-  "POST /api?x=1 HTTP/1.1\r\nHost: a.example\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"k\": \"v\\n\"}",
+  'POST /api?x=1 HTTP/1.1\r\nHost: a.example\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{"k": "v\\n"}',
   "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Path: /a\r\nContent-Length: 10\r\n\r\nbody of /a",
   "HTTP/1.0 404 Not Found\r\nServer: SimpleHTTP/0.6 Python/3.11.2\r\n\r\n<html>nope</html>",
   "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n",
   "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
-  "HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n",
+  'HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n',
   "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nh\u00e9llo",
   "PUT /\u00fcml\u00e4ut HTTP/1.1\nHost: lf-only\nconstructor: x\n__proto__: y\n\nbody",
 ].map((s) => enc.encode(s));
@@ -98,7 +142,7 @@ const SYSLOG_SEEDS: Uint8Array[] = [
   '<156>1 2026-11-29T23:10:00.106233+00:00 vm kft 4242 MID5 [zoo@32473 tiger="hungry" note="a \\] b \\"q\\""] rfc5424 hello\n',
   '<165>1 2003-10-11T22:14:15.003Z host.example evntslog - ID47 [exampleSDID@32473 iut="3"][examplePriority@32473 class="high"] \ufeffAn application event',
   "<13>1 - - - - - -",
-  "102 <13>1 2026-11-29T23:10:00.113475+00:00 vm kft - - [timeQuality tzKnown=\"1\" isSynced=\"0\"] counted hello",
+  '102 <13>1 2026-11-29T23:10:00.113475+00:00 vm kft - - [timeQuality tzKnown="1" isSynced="0"] counted hello',
   "<13>a: one\n<14>b: two\n<15>c: three\n",
   "<190>Nov  1 02:03:04 kflowd-unix[99]: over the journal socket\0\0",
 ].map((s) => enc.encode(s));
@@ -107,9 +151,33 @@ const SYSLOG_SEEDS: Uint8Array[] = [
 
 const INTERESTING = [0x00, 0x01, 0x0a, 0x0d, 0x20, 0x22, 0x2e, 0x3a, 0x3c, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xc0, 0xff];
 const TOKENS = [
-  "\r\n", "\r\n\r\n", "\n\n", ": ", "[", "]", '"', "\\", "<", ">", " ", "\0", "-", "<191>", "<0>1 ", "1 ",
-  "Content-Length: 99999\r\n", "Content-Length: 0\r\n", "Transfer-Encoding: chunked\r\n", "0\r\n\r\n", "ffffffff\r\n",
-  "HTTP/1.1 200 OK\r\n", "GET / HTTP/1.1\r\n", "12 <13>", "[a@1 b=\"", "\ufeff", "\ud83d\ude00",
+  "\r\n",
+  "\r\n\r\n",
+  "\n\n",
+  ": ",
+  "[",
+  "]",
+  '"',
+  "\\",
+  "<",
+  ">",
+  " ",
+  "\0",
+  "-",
+  "<191>",
+  "<0>1 ",
+  "1 ",
+  "Content-Length: 99999\r\n",
+  "Content-Length: 0\r\n",
+  "Transfer-Encoding: chunked\r\n",
+  "0\r\n\r\n",
+  "ffffffff\r\n",
+  "HTTP/1.1 200 OK\r\n",
+  "GET / HTTP/1.1\r\n",
+  "12 <13>",
+  '[a@1 b="',
+  "\ufeff",
+  "\ud83d\ude00",
 ].map((t) => enc.encode(t));
 
 type Rand = () => number;
@@ -279,7 +347,8 @@ function fuzz({ seed, app, seeds, direct }: Run): { decoded: number; slowestMs: 
         }
       }
     } catch (e) {
-      const context = batch.length > 0 ? ` (with ${batch.length - 1} before it in the record: ${batch.map((m) => hex(m.data)).join(" ")})` : "";
+      const context =
+        batch.length > 0 ? ` (with ${batch.length - 1} before it in the record: ${batch.map((m) => hex(m.data)).join(" ")})` : "";
       throw new Error(`seed ${seed}, input ${i} (hex ${hex(b)})${context}: ${(e as Error).stack ?? e}`);
     }
     const ms = performance.now() - started;
@@ -349,7 +418,8 @@ describe(`fuzz: ${N} random and mutated DNS messages as answers for SockRemoteNa
         names.observe({ sockKey: 1n, pid: 1, tsNs: BigInt(i) * 1000n, len, rx: rand() < 0.5, app: AppKind.APP_DNS, data: b });
         if (names.size > MAX) throw new Error(`${names.size} addresses kept`);
         const probe = out?.[0]?.addr;
-        if (probe) names.remoteName(probe.length === 4 ? 2 : 10, probe.length === 4 ? Uint8Array.from([...probe, ...Array(12).fill(0)]) : probe, 0n);
+        if (probe)
+          names.remoteName(probe.length === 4 ? 2 : 10, probe.length === 4 ? Uint8Array.from([...probe, ...Array(12).fill(0)]) : probe, 0n);
       } catch (e) {
         throw new Error(`seed 0x5eeda115, input ${i} (hex ${hex(b)}): ${(e as Error).stack ?? e}`);
       }
@@ -394,8 +464,20 @@ describe("adversarial inputs finish quickly", () => {
     const label = [63, ...Array(63).fill(0x5c)];
     const owner = [...label, ...label, ...label, 61, ...Array(61).fill(0x5c), 0];
     const soa = [0xc0, 12, 0xc0, 12, ...Array(20).fill(0)];
-    const msg = new Uint8Array([...u16(1), ...u16(0x8180), ...u16(1), ...u16(32), 0, 0, 0, 0, ...owner, ...u16(6), ...u16(1),
-      ...Array.from({ length: 32 }, () => rr([0xc0, 12], 6, soa)).flat()]);
+    const msg = new Uint8Array([
+      ...u16(1),
+      ...u16(0x8180),
+      ...u16(1),
+      ...u16(32),
+      0,
+      0,
+      0,
+      0,
+      ...owner,
+      ...u16(6),
+      ...u16(1),
+      ...Array.from({ length: 32 }, () => rr([0xc0, 12], 6, soa)).flat(),
+    ]);
     const out = decodeDns(msg, false)!;
     expect(out.AnswerCount).toBe(32);
     const listed = out.ResourceRecords as unknown[];

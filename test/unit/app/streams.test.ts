@@ -26,7 +26,18 @@ function query(id: number, qname: string, type = 1): Uint8Array {
 /** a response with n A records for qname, each 10.0.0.i, TTL 60 */
 function answers(id: number, qname: string, n: number): Uint8Array {
   const rr = Array.from({ length: n }, (_, i) => [0xc0, 12, ...u16(1), ...u16(1), 0, 0, 0, 60, ...u16(4), 10, 0, 0, i + 1]).flat();
-  return new Uint8Array([...u16(id), ...u16(0x8180), ...u16(1), ...u16(n), ...u16(0), ...u16(0), ...name(qname), ...u16(1), ...u16(1), ...rr]);
+  return new Uint8Array([
+    ...u16(id),
+    ...u16(0x8180),
+    ...u16(1),
+    ...u16(n),
+    ...u16(0),
+    ...u16(0),
+    ...name(qname),
+    ...u16(1),
+    ...u16(1),
+    ...rr,
+  ]);
 }
 function framed(m: Uint8Array): Uint8Array {
   return new Uint8Array([...u16(m.length), ...m]);
@@ -119,8 +130,24 @@ describe("DNS: truncated messages and long answer lists", () => {
 
   test("record data cannot run past its length: an MX whose name leaves its data is malformed", () => {
     const mx = new Uint8Array([
-      ...u16(2), ...u16(0x8180), ...u16(0), ...u16(1), ...u16(0), ...u16(0),
-      ...name("e.example"), ...u16(15), ...u16(1), 0, 0, 0, 60, ...u16(3), ...u16(10), 4, ...enc.encode("mail"), 0,
+      ...u16(2),
+      ...u16(0x8180),
+      ...u16(0),
+      ...u16(1),
+      ...u16(0),
+      ...u16(0),
+      ...name("e.example"),
+      ...u16(15),
+      ...u16(1),
+      0,
+      0,
+      0,
+      60,
+      ...u16(3),
+      ...u16(10),
+      4,
+      ...enc.encode("mail"),
+      0,
     ]);
     expect(decodeDns(mx, false)).toBeUndefined();
   });
@@ -223,7 +250,9 @@ describe("App JSON of a record", () => {
 
   test("UDP DNS captured short is decoded as truncated; HTTP continuation bodies; syslog frames", () => {
     const full = answers(5, "g.example", 3);
-    const udp = JSON.parse(`{${appJson(rec(17, SockRole.SOCK_ROLE_CLIENT), [msg(AppKind.APP_DNS, true, full.subarray(0, 45), 1_000_000_000n, full.length)]).slice(2)}}`);
+    const udp = JSON.parse(
+      `{${appJson(rec(17, SockRole.SOCK_ROLE_CLIENT), [msg(AppKind.APP_DNS, true, full.subarray(0, 45), 1_000_000_000n, full.length)]).slice(2)}}`,
+    );
     expect(udp.AppRxDns[0].ResourceRecords).toEqual([["A", "g.example", 60, "IN", "10.0.0.1"], "~"]);
 
     const head = enc.encode("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabcd");
@@ -237,7 +266,9 @@ describe("App JSON of a record", () => {
       { _Timestamp: 0, _Version: "HTTP/1.1", _Status: 200, _Reason: "OK", "Content-Length": "8", _Body: "abcd" },
       { _Timestamp: 0, _Body: "efgh" },
     ]);
-    const first = JSON.parse(`{${appJson(rec(IPPROTO_TCP, SockRole.SOCK_ROLE_CLIENT), [msg(AppKind.APP_HTTP, true, enc.encode("efgh"), 1_000_000_000n)]).slice(2)}}`);
+    const first = JSON.parse(
+      `{${appJson(rec(IPPROTO_TCP, SockRole.SOCK_ROLE_CLIENT), [msg(AppKind.APP_HTTP, true, enc.encode("efgh"), 1_000_000_000n)]).slice(2)}}`,
+    );
     expect(first.AppRxHttp).toEqual([{ _Timestamp: 0, _Exception: "HTTP Message Decoder" }]);
 
     const sys = JSON.parse(
@@ -249,15 +280,27 @@ describe("App JSON of a record", () => {
       { _Exception: "SYSLOG Message Decoder", _Message: "not syslog" },
     ]);
     // over UDP a datagram is one message, newlines and all
-    const dgram = JSON.parse(`{${appJson(rec(17, SockRole.SOCK_ROLE_CLIENT), [msg(AppKind.APP_SYSLOG, false, enc.encode("<13>a: one\ntwo"), 1_000_000_000n)]).slice(2)}}`);
-    expect(dgram.AppTxSyslog).toEqual([{ Facility: "User", Severity: "Notice (5)", Priority: 13, Version: 0, Appname: "a", Message: "one\ntwo" }]);
+    const dgram = JSON.parse(
+      `{${appJson(rec(17, SockRole.SOCK_ROLE_CLIENT), [msg(AppKind.APP_SYSLOG, false, enc.encode("<13>a: one\ntwo"), 1_000_000_000n)]).slice(2)}}`,
+    );
+    expect(dgram.AppTxSyslog).toEqual([
+      { Facility: "User", Severity: "Notice (5)", Priority: 13, Version: 0, Appname: "a", Message: "one\ntwo" },
+    ]);
   });
 });
 
 describe("App JSON timestamps", () => {
   test("messages older than the record's first packet (held over a restart) count from the first message", () => {
     const r = { proto: IPPROTO_TCP, role: SockRole.SOCK_ROLE_CLIENT, tsFirstNs: 2_000_000_000n } as unknown as SockRecord;
-    const m = (tsNs: bigint, rx: boolean, s: string): AppMessage => ({ sockKey: 1n, pid: 1, tsNs, len: s.length, rx, app: AppKind.APP_HTTP, data: enc.encode(s) });
+    const m = (tsNs: bigint, rx: boolean, s: string): AppMessage => ({
+      sockKey: 1n,
+      pid: 1,
+      tsNs,
+      len: s.length,
+      rx,
+      app: AppKind.APP_HTTP,
+      data: enc.encode(s),
+    });
     const json = JSON.parse(
       `{${appJson(r, [m(1_500_000_000n, false, "GET /x HTTP/1.1\r\n\r\n"), m(2_250_000_000n, true, "HTTP/1.1 204 No Content\r\n\r\n")]).slice(2)}}`,
     );

@@ -11,7 +11,7 @@ import { counts, task } from "./fixtures.ts";
 const host: HostInfo = {
   hostName: "web-01",
   hostIp: "10.1.2.3",
-  hostToken: "tok\"en",
+  hostToken: 'tok"en',
   system: "Linux",
   kernel: "6.18.0",
   version: "kflowd-v0.1.0",
@@ -26,7 +26,11 @@ const CONTAINER = "4f1c9e2ab7d3086e5f2a1b9c7d6e3f40a8b2c5d9e1f7a3b6c0d4e8f2a5b9c
 /** id 0x1234 is a docker container's scope, 0x99 a cgroup that cannot be named */
 const cgroups: CgroupLookup = {
   cgroup: (id) =>
-    id === 0x1234 ? { path: `/system.slice/docker-${CONTAINER}.scope`, containerId: CONTAINER } : id === 7 ? { path: "/user.slice", containerId: undefined } : undefined,
+    id === 0x1234
+      ? { path: `/system.slice/docker-${CONTAINER}.scope`, containerId: CONTAINER }
+      : id === 7
+        ? { path: "/user.slice", containerId: undefined }
+        : undefined,
 };
 
 // A hostile name: quote, backslash, newline, tab, a control byte, U+FFFD from invalid UTF-8.
@@ -89,13 +93,48 @@ describe("file record JSON", () => {
 
   test("keys in kflowd's order", () => {
     expect(Object.keys(JSON.parse(min))).toEqual([
-      "InfoSequenceNumber", "InfoTimestamp", "InfoMonitor", "InfoHostName", "InfoHostIP", "InfoHostToken",
-      "InfoSystem", "InfoKernel", "InfoVersion", "InfoUptime",
-      "ProcParent", "Proc", "ProcUser", "ProcGroup", "ProcPPID", "ProcPID", "ProcTID", "ProcUID", "ProcGID", "ProcAge",
-      "FilePath", "File", "FileMode", "FileEventCount", "FileEvents", "FileEventsDuration", "FileInode",
-      "FileInodeLinkCount", "FileDevice", "FilePermissions", "FileUser", "FileGroup", "FileUID", "FileGID", "FileSize",
-      "FileSizeChange", "FileAccessTime", "FileStatusChangeTime", "FileModificationTime", "FileModificationTimeChange",
-      "ProcCgroup", "ProcContainerId",
+      "InfoSequenceNumber",
+      "InfoTimestamp",
+      "InfoMonitor",
+      "InfoHostName",
+      "InfoHostIP",
+      "InfoHostToken",
+      "InfoSystem",
+      "InfoKernel",
+      "InfoVersion",
+      "InfoUptime",
+      "ProcParent",
+      "Proc",
+      "ProcUser",
+      "ProcGroup",
+      "ProcPPID",
+      "ProcPID",
+      "ProcTID",
+      "ProcUID",
+      "ProcGID",
+      "ProcAge",
+      "FilePath",
+      "File",
+      "FileMode",
+      "FileEventCount",
+      "FileEvents",
+      "FileEventsDuration",
+      "FileInode",
+      "FileInodeLinkCount",
+      "FileDevice",
+      "FilePermissions",
+      "FileUser",
+      "FileGroup",
+      "FileUID",
+      "FileGID",
+      "FileSize",
+      "FileSizeChange",
+      "FileAccessTime",
+      "FileStatusChangeTime",
+      "FileModificationTime",
+      "FileModificationTimeChange",
+      "ProcCgroup",
+      "ProcContainerId",
     ]);
   });
 
@@ -150,7 +189,12 @@ describe("file record JSON", () => {
   test("without inode data only path, mode (if known), events and the process are reported", () => {
     const bare = JSON.parse(fileJson({ ...record, inodeKnown: false, mode: 0o120000, nlink: 0 }, ctx));
     expect(Object.keys(bare).filter((k) => k.startsWith("File"))).toEqual([
-      "FilePath", "File", "FileMode", "FileEventCount", "FileEvents", "FileEventsDuration",
+      "FilePath",
+      "File",
+      "FileMode",
+      "FileEventCount",
+      "FileEvents",
+      "FileEventsDuration",
     ]);
     expect(bare.FileMode).toBe("symlink");
     const noMode = JSON.parse(fileJson({ ...record, inodeKnown: false, mode: 0 }, ctx));

@@ -52,7 +52,9 @@ function name(): string {
     case 0:
       return decoder.decode(Uint8Array.from({ length: int(40) }, () => 1 + int(255)));
     case 1:
-      return String.fromCharCode(...Array.from({ length: int(20) }, () => pick([int(0x80), int(0x800), int(0x10000), 0xd800 + int(0x800)])));
+      return String.fromCharCode(
+        ...Array.from({ length: int(20) }, () => pick([int(0x80), int(0x800), int(0x10000), 0xd800 + int(0x800)])),
+      );
     case 2:
       return pick([ALL_BYTES, ALL_UNITS, "", "\ud83d\ude00", "\ud83d", "x\ude00y", 'a"b\\c\u007f\u2028']);
     default:
@@ -67,7 +69,17 @@ function path(): string {
 
 /** Numbers as the decoders make them: small, u32, u64 as doubles (past 2^53 too). */
 function num(): number {
-  return pick([0, 1, int(100), int(2 ** 32), int(2 ** 32) * 2 ** 21 + int(2 ** 21), 2 ** 53 - 1, 2 ** 53, 2 ** 64 - 2048, int(2 ** 32) * 2 ** 32]);
+  return pick([
+    0,
+    1,
+    int(100),
+    int(2 ** 32),
+    int(2 ** 32) * 2 ** 21 + int(2 ** 21),
+    2 ** 53 - 1,
+    2 ** 53,
+    2 ** 64 - 2048,
+    int(2 ** 32) * 2 ** 32,
+  ]);
 }
 
 /** Nanosecond values: zero, small, near second boundaries, past 2^53, the u64 extremes. */
@@ -119,7 +131,12 @@ function cgroupLookup(): FormatContext["cgroups"] {
   return {
     cgroup: (id) => {
       if (!known.has(id)) {
-        known.set(id, rand() < 0.2 ? undefined : { path: pick(["/", `/system.slice/${name()}`, path()]), containerId: rand() < 0.5 ? hex64() : undefined });
+        known.set(
+          id,
+          rand() < 0.2
+            ? undefined
+            : { path: pick(["/", `/system.slice/${name()}`, path()]), containerId: rand() < 0.5 ? hex64() : undefined },
+        );
       }
       return known.get(id);
     },
@@ -285,7 +302,27 @@ describe("byte writers match the string formats", () => {
   });
 
   test("num and big: `${n}`, past 2^53 and negative too", () => {
-    const nums = [0, -0, 1, -1, 9, 10, 99, 100, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53 - 1, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 2 ** 64 - 2048, -(2 ** 53), 1.5, 1e21];
+    const nums = [
+      0,
+      -0,
+      1,
+      -1,
+      9,
+      10,
+      99,
+      100,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 32,
+      2 ** 53 - 1,
+      2 ** 53,
+      2 ** 53 + 2,
+      2 ** 64,
+      2 ** 64 - 2048,
+      -(2 ** 53),
+      1.5,
+      1e21,
+    ];
     for (let i = 0; i < 2000; i++) nums.push(num(), -num(), int(10 ** int(16)));
     for (const n of nums) expect(written((o) => o.num(n))).toBe(`${n}`);
     const bigs = [0n, 1n, 9007199254740991n, 9007199254740992n, 2n ** 64n - 1n, -1n];
@@ -294,7 +331,20 @@ describe("byte writers match the string formats", () => {
   });
 
   test("seconds9: zero, signs, second boundaries, past 2^53", () => {
-    const values = [0n, 1n, -1n, 999_999_999n, 1_000_000_000n, 1_000_000_001n, -1_000_000_000n, 9007199254740991n, -9007199254740991n, 9007199254740992n, 2n ** 64n - 1n, -(2n ** 63n)];
+    const values = [
+      0n,
+      1n,
+      -1n,
+      999_999_999n,
+      1_000_000_000n,
+      1_000_000_001n,
+      -1_000_000_000n,
+      9007199254740991n,
+      -9007199254740991n,
+      9007199254740992n,
+      2n ** 64n - 1n,
+      -(2n ** 63n),
+    ];
     for (let k = 1n; k < 9_007_199n; k = k * 3n + 1n) values.push(k * 1_000_000_000n - 1n, k * 1_000_000_000n, k * 1_000_000_000n + 1n);
     for (let i = 0; i < 5000; i++) values.push(ns(), -ns(), BigInt(int(2 ** 53)));
     for (const v of values) expect(written((o) => o.seconds9(v))).toBe(seconds9(v));

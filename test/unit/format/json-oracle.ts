@@ -12,26 +12,26 @@ import type { TaskIdentity } from "../../../src/records/task.ts";
 import { SockRole } from "../../../src/records/layout.gen.ts";
 import { ipv4, ipv6 } from "../../../src/format/addr.ts";
 import { appJson } from "../../../src/format/app-json.ts";
-import { type CgroupLookup, type HostInfo, infoHost, type NameLookup, procName, str, type VersionLookup } from "../../../src/format/common.ts";
+import {
+  type CgroupLookup,
+  type HostInfo,
+  infoHost,
+  type NameLookup,
+  procName,
+  str,
+  type VersionLookup,
+} from "../../../src/format/common.ts";
 import { FS_EVENT_NAMES, type FileDigests, type FormatContext, isExecutable } from "../../../src/format/file-json.ts";
 import { queued, TCP_STATES, tcpFlagsName, ttl } from "../../../src/format/sock-json.ts";
 import { fileMode, permissions, seconds9, timestamp } from "../../../src/format/values.ts";
 
 /** deferred: the kernel kept the record aggregating while the ring buffer was full. */
-function infoJson(
-  host: HostInfo,
-  monitor: string,
-  seq: number,
-  timestamp: string,
-  uptimeNs: bigint,
-  deferred: boolean,
-): string {
+function infoJson(host: HostInfo, monitor: string, seq: number, timestamp: string, uptimeNs: bigint, deferred: boolean): string {
   return (
     `{"InfoSequenceNumber": ${seq}, "InfoTimestamp": ${str(timestamp)}${infoHost(host, monitor)}${seconds9(uptimeNs)}` +
     (deferred ? `, "InfoDeferred": true` : "")
   );
 }
-
 
 function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint, versions?: VersionLookup): string {
   return (
@@ -43,12 +43,11 @@ function procJson(task: TaskIdentity, names: NameLookup, ageNs: bigint, versions
   );
 }
 
-
 /** The keys after kflowd's: the process's cgroup, and its container when it is one's. */
 function cgroupJson(task: TaskIdentity, cgroups: CgroupLookup): string {
   const info = task.cgroupId === 0 ? undefined : cgroups.cgroup(task.cgroupId, task.pid);
   if (!info) return "";
-  return `, "ProcCgroup": ${str(info.path)}` + (info.containerId === undefined ? "" : `, "ProcContainerId": ${str(info.containerId)}`);
+  return `, "ProcCgroup": ${str(info.path)}${info.containerId === undefined ? "" : `, "ProcContainerId": ${str(info.containerId)}`}`;
 }
 
 function eventsJson(counts: readonly number[]): string {

@@ -32,7 +32,7 @@ const names: NameLookup = { user: () => "", group: () => "" };
 const CONTAINER = "4f1c9e2ab7d3086e5f2a1b9c7d6e3f40a8b2c5d9e1f7a3b6c0d4e8f2a5b9c3d7";
 // a name meant to break the table: newline, carriage return, tab, ESC sequences (clear screen,
 // set title), a C1 CSI, a bidi override, a zero-width space, a lone surrogate, quotes, a backslash
-const HOSTILE = 'evil\nname\r\t\x1b[2J\x1b]0;pwned\x07\x9b31m\u202Etxt.exe\u200b\ud800"q\'\\.txt';
+const HOSTILE = "evil\nname\r\t\x1b[2J\x1b]0;pwned\x07\x9b31m\u202Etxt.exe\u200b\ud800\"q'\\.txt";
 
 // 2025-11-26 15:59:04.123456789 UTC
 const ctx: FormatContext = {
@@ -43,7 +43,11 @@ const ctx: FormatContext = {
   // cgroup 0x1234 is a container's, 7 is not
   cgroups: {
     cgroup: (id) =>
-      id === 0x1234 ? { path: `/system.slice/docker-${CONTAINER}.scope`, containerId: CONTAINER } : id === 7 ? { path: "/user.slice", containerId: undefined } : undefined,
+      id === 0x1234
+        ? { path: `/system.slice/docker-${CONTAINER}.scope`, containerId: CONTAINER }
+        : id === 7
+          ? { path: "/user.slice", containerId: undefined }
+          : undefined,
   },
   // 93.184.215.14 was resolved from example.com, fe80::211:22ff:fe33:4455 from a hostile name
   remoteNames: {
@@ -113,7 +117,7 @@ const logs = [msg(AppKind.APP_SYSLOG, false), msg(AppKind.APP_SYSLOG, false), ms
 const hostile: FileRecord = { ...file, path: `/tmp/${HOSTILE}`, origin: `old${HOSTILE}` };
 const longPath: FileRecord = {
   ...file,
-  path: `/${"d".repeat(99)}/`.repeat(30).slice(0, 2990) + "/final.log",
+  path: `${`/${"d".repeat(99)}/`.repeat(30).slice(0, 2990)}/final.log`,
 };
 const wide: FileRecord = { ...file, path: "/home/\u7530\u4e2d/\u5831\u544a\u66f8-\u{1F600}-e\u0301.txt" };
 const huge: FileRecord = {
@@ -137,7 +141,16 @@ const bigSock: SockRecord = {
 const ctxBig: FormatContext = { ...ctx, seq: 123_456_789_012 };
 
 const inContainer: FileRecord = { ...file, task: { ...task, cgroupId: 0x1234 } };
-const FILES = [file, hostile, longPath, wide, huge, { ...file, inodeKnown: false, mode: 0 }, inContainer, { ...longPath, task: inContainer.task }];
+const FILES = [
+  file,
+  hostile,
+  longPath,
+  wide,
+  huge,
+  { ...file, inodeKnown: false, mode: 0 },
+  inContainer,
+  { ...longPath, task: inContainer.task },
+];
 const SOCKS: [SockRecord, AppMessage[]][] = [
   [sock, http],
   [dnsClient, dns],
@@ -187,7 +200,14 @@ describe("golden rows", () => {
   test("width 200: every column; after kflowd's, the remote's name and the container", () => {
     const t = new TableFormat(200);
     const curl = { ...sock, task: { ...sock.task, cgroupId: 0x1234 } };
-    const rows = [t.header(), t.file(file, ctx), t.file(inContainer, ctx), t.sock(sock, ctx, http), t.sock(curl, ctx, []), t.sock(server6, ctx, [])];
+    const rows = [
+      t.header(),
+      t.file(file, ctx),
+      t.file(inContainer, ctx),
+      t.sock(sock, ctx, http),
+      t.sock(curl, ctx, []),
+      t.sock(server6, ctx, []),
+    ];
     expect(rows.join("\n")).toBe(
       [
         "TIME(UTC)    EVENTS         COUNT DURATION PROCESS            PPID     PID   INODE/TX    SIZE/RX LAST ACCESS           # PATH/ENDPOINTS",
@@ -284,14 +304,12 @@ describe("hostile names", () => {
   test("control, format and escape characters are shown escaped on one line", () => {
     const row = t.file({ ...hostile, origin: undefined }, ctx);
     checkRow(row, 400);
-    expect(row).toContain(
-      `/tmp/evil\\nname\\r\\t\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202etxt.exe\\u200b\\ud800"q'\\\\.txt`,
-    );
+    expect(row).toContain(`/tmp/evil\\nname\\r\\t\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202etxt.exe\\u200b\\ud800"q'\\\\.txt`);
   });
 
   test("escapeText leaves printable text alone and escapes the backslash", () => {
     expect(escapeText("plain name-1.txt")).toBe("plain name-1.txt");
-    expect(escapeText('q"u\'ote')).toBe('q"u\'ote');
+    expect(escapeText("q\"u'ote")).toBe("q\"u'ote");
     expect(escapeText("a\\b")).toBe("a\\\\b");
     expect(escapeText("\u00e9t\u00e9 \u7530")).toBe("\u00e9t\u00e9 \u7530");
     expect(escapeText("\u2028\u2029\ufeff\u{e0041}\x7f")).toBe("\\u2028\\u2029\\ufeff\\u{e0041}\\x7f");
@@ -330,7 +348,15 @@ describe("file rows", () => {
   const free = (row: string) => row.slice(new TableFormat(200).header().lastIndexOf(" ") + 1);
 
   test("a rename shows old name > new path", () => {
-    const row = t.file({ ...file, path: "/srv/data/new.txt", origin: "old.txt", eventCounts: counts({ [FsEvent.FS_MOVED_FROM]: 1, [FsEvent.FS_MOVED_TO]: 1 }) }, ctx);
+    const row = t.file(
+      {
+        ...file,
+        path: "/srv/data/new.txt",
+        origin: "old.txt",
+        eventCounts: counts({ [FsEvent.FS_MOVED_FROM]: 1, [FsEvent.FS_MOVED_TO]: 1 }),
+      },
+      ctx,
+    );
     expect(free(row)).toBe("old.txt>/srv/data/new.txt");
     expect(row).toContain(" F,MF,MT ");
   });

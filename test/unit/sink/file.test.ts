@@ -91,7 +91,9 @@ describe("output file", () => {
     out.flush();
     await settle(out, seq);
     await out.close(1000);
-    const files = Array.from({ length: 100 }, (_, i) => `${path}.${100 - i}`).filter(existsSync).concat(path);
+    const files = Array.from({ length: 100 }, (_, i) => `${path}.${100 - i}`)
+      .filter(existsSync)
+      .concat(path);
     const sizes = files.map((f) => statSync(f).size);
     // {"seq":300,"pad":"ppp..."} and its newline
     expect(sizes.filter((n) => n > 10_000)).toEqual([`{"seq":300,"pad":""}\n`.length + 25_000]);
@@ -146,7 +148,12 @@ describe("output file", () => {
       await out.close(1000);
       const buf = Buffer.alloc(65536);
       const text = buf.subarray(0, readSync(reader, buf)).toString();
-      expect(text.split("\n").slice(0, -1).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      expect(
+        text
+          .split("\n")
+          .slice(0, -1)
+          .map((l) => (JSON.parse(l) as { seq: number }).seq),
+      ).toEqual(Array.from({ length: 30 }, (_, i) => i));
       expect(statSync(fifo).isFIFO()).toBe(true);
       expect(existsSync(`${fifo}.1`)).toBe(false);
     } finally {

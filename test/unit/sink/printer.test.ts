@@ -12,7 +12,14 @@ import { type Sink, stdoutSink, type Writer } from "../../../src/sink/stdout.ts"
 import type { UdpSink } from "../../../src/sink/udp.ts";
 import { counts, task } from "../format/fixtures.ts";
 
-const host: HostInfo = { hostName: "web-01", hostIp: "10.1.2.3", hostToken: undefined, system: "Linux", kernel: "6.18.0", version: "kflowd-v0.1.0" };
+const host: HostInfo = {
+  hostName: "web-01",
+  hostIp: "10.1.2.3",
+  hostToken: undefined,
+  system: "Linux",
+  kernel: "6.18.0",
+  version: "kflowd-v0.1.0",
+};
 
 function record(name: string): FileRecord {
   return {

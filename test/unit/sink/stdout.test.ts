@@ -106,7 +106,7 @@ describe("stdout sink", () => {
     sink.flush();
     expect(w.writes).toBe(5);
     expect(w.flushes).toBe(2);
-    expect(w.text.length).toBe(rec(1).length * 9 + (rec(10).length * 90) + (rec(100).length * 900) + rec(1000).length + 4096 * 1024);
+    expect(w.text.length).toBe(rec(1).length * 9 + rec(10).length * 90 + rec(100).length * 900 + rec(1000).length + 4096 * 1024);
   });
 
   test("records formatted into the buffer count like written ones", () => {

@@ -115,11 +115,21 @@ describe("syslog output", () => {
     const notices: string[] = [];
     const out = await syslogOutput(config(relay.port), { hostName: "web 01\n", procId: 4242, notice: (l) => notices.push(l) });
     try {
-      await pollFor(() => out.status().up, "the connection", 5000, () => notices.join(""));
+      await pollFor(
+        () => out.status().up,
+        "the connection",
+        5000,
+        () => notices.join(""),
+      );
       for (let i = 0; i < 1000; i++) send(out, i);
       out.line(encoder.encode('{"seq": 1000, "é": "ü"}'), 0, encoder.encode('{"seq": 1000, "é": "ü"}').length);
       out.flush();
-      await pollFor(() => relay.messages.length === 1001, "1001 messages", 5000, () => notices.join(""));
+      await pollFor(
+        () => relay.messages.length === 1001,
+        "1001 messages",
+        5000,
+        () => notices.join(""),
+      );
       expect(relay.records().map((r) => r.seq)).toEqual(range(0, 1001));
       expect(relay.messages[0]).toMatch(/^<14>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z web01 kflowd 4242 - - \{"seq":0,/);
       expect(out.status()).toMatchObject({ output: "syslog", up: true, records: 1001, dropped: 0, connections: 1, resent: 0 });
@@ -137,11 +147,21 @@ describe("syslog output", () => {
     const out = await syslogOutput(config(port), { hostName: "h", procId: 1, notice: (l) => notices.push(l) });
     for (let i = 0; i < 500; i++) send(out, i);
     out.flush();
-    await pollFor(() => notices.length > 0, "the notice", 5000, () => "");
+    await pollFor(
+      () => notices.length > 0,
+      "the notice",
+      5000,
+      () => "",
+    );
     expect(out.status().up).toBe(false);
     const relay = new Relay(port);
     try {
-      await pollFor(() => relay.messages.length === 500, "500 messages", 10_000, () => notices.join(""));
+      await pollFor(
+        () => relay.messages.length === 500,
+        "500 messages",
+        10_000,
+        () => notices.join(""),
+      );
       expect(seqs(relay)).toEqual(range(0, 500));
       expect(notices[0]).toBe(
         `kflowd: syslog tcp://127.0.0.1:${port}: cannot connect (ECONNREFUSED); records are spooled (up to 32 MiB) and sent once it is back\n`,
@@ -160,17 +180,37 @@ describe("syslog output", () => {
     const notices: string[] = [];
     const out = await syslogOutput(config(port), { hostName: "h", procId: 1, notice: (l) => notices.push(l) });
     try {
-      await pollFor(() => out.status().up, "the connection", 5000, () => notices.join(""));
+      await pollFor(
+        () => out.status().up,
+        "the connection",
+        5000,
+        () => notices.join(""),
+      );
       for (let i = 0; i < 2000; i++) send(out, i, 200);
       out.flush();
-      await pollFor(() => relay.messages.length === 2000, "2000 messages", 5000, () => notices.join(""));
+      await pollFor(
+        () => relay.messages.length === 2000,
+        "2000 messages",
+        5000,
+        () => notices.join(""),
+      );
       relay.stop();
       // records while it is away
-      await pollFor(() => !out.status().up, "the lost connection", 5000, () => notices.join(""));
+      await pollFor(
+        () => !out.status().up,
+        "the lost connection",
+        5000,
+        () => notices.join(""),
+      );
       for (let i = 2000; i < 3000; i++) send(out, i, 200);
       out.flush();
       relay = new Relay(port);
-      await pollFor(() => seqs(relay).length === 3000 - seqs(relay)[0]! && seqs(relay).at(-1) === 2999, "the rest", 10_000, () => notices.join(""));
+      await pollFor(
+        () => seqs(relay).length === 3000 - seqs(relay)[0]! && seqs(relay).at(-1) === 2999,
+        "the rest",
+        10_000,
+        () => notices.join(""),
+      );
       const status = out.status();
       expect(status).toMatchObject({ up: true, connections: 2, dropped: 0 });
       // the window (up to 4 MiB: all 2000 records here) came again before the new ones
@@ -194,7 +234,9 @@ describe("syslog output", () => {
     expect(s.queuedBytes).toBeLessThanOrEqual(1 << 20);
     expect(s.dropped).toBeGreaterThan(0);
     expect(s.records + s.dropped).toBe(20_000);
-    expect(notices.filter((n) => n.includes("spool full (1 MiB); records are dropped until the relay takes them (counted)"))).toHaveLength(1);
+    expect(notices.filter((n) => n.includes("spool full (1 MiB); records are dropped until the relay takes them (counted)"))).toHaveLength(
+      1,
+    );
     await out.close(100);
     expect(out.status().dropped).toBe(20_000);
   });
@@ -202,10 +244,19 @@ describe("syslog output", () => {
   test("a spool of 4096 MiB (the largest) is said as such: sizes of 2 GiB and more do not wrap", async () => {
     const port = await freePort();
     const notices: string[] = [];
-    const out = await syslogOutput(config(port, { spoolBytes: 4096 * 2 ** 20 }), { hostName: "h", procId: 1, notice: (l) => notices.push(l) });
+    const out = await syslogOutput(config(port, { spoolBytes: 4096 * 2 ** 20 }), {
+      hostName: "h",
+      procId: 1,
+      notice: (l) => notices.push(l),
+    });
     send(out, 1);
     out.flush();
-    await pollFor(() => notices.length > 0, "the notice", 5000, () => "");
+    await pollFor(
+      () => notices.length > 0,
+      "the notice",
+      5000,
+      () => "",
+    );
     expect(notices[0]).toContain("records are spooled (up to 4096 MiB)");
     expect(out.status().records).toBe(1);
     await out.close(100);
@@ -228,7 +279,12 @@ describe("syslog output", () => {
     try {
       for (let i = 0; i < 100; i++) send(out, i);
       out.flush();
-      await pollFor(() => relay.messages.length === 100, "100 messages over TLS", 5000, () => notices.join(""));
+      await pollFor(
+        () => relay.messages.length === 100,
+        "100 messages over TLS",
+        5000,
+        () => notices.join(""),
+      );
       expect(seqs(relay)).toEqual(range(0, 100));
       expect(relay.clients).toEqual(["kflowd-agent"]);
       await out.close(1000);
@@ -248,7 +304,12 @@ describe("syslog output", () => {
     try {
       send(out, 1);
       out.flush();
-      await pollFor(() => notices.length > 0, "the refusal", 5000, () => "");
+      await pollFor(
+        () => notices.length > 0,
+        "the refusal",
+        5000,
+        () => "",
+      );
       expect(notices[0]).toMatch(/^kflowd: syslog tls:\/\/localhost:\d+: TLS handshake failed \(.+\); records are spooled/);
       expect(relay.messages).toEqual([]);
       expect(out.status().up).toBe(false);
@@ -264,8 +325,8 @@ describe("syslog output", () => {
     await expect(syslogOutput(config(1, { ...tls, ca: `${dir}/missing.pem` }), { hostName: "h", procId: 1 })).rejects.toThrow(
       new SetupError(`option --syslog-ca: cannot read ${dir}/missing.pem: ENOENT`),
     );
-    await expect(syslogOutput(config(1, { ...tls, ca: certs.ca, cert: certs.clientCert, key: certs.serverKey }), { hostName: "h", procId: 1 })).rejects.toThrow(
-      /^option --syslog-cert\/--syslog-key: /,
-    );
+    await expect(
+      syslogOutput(config(1, { ...tls, ca: certs.ca, cert: certs.clientCert, key: certs.serverKey }), { hostName: "h", procId: 1 }),
+    ).rejects.toThrow(/^option --syslog-cert\/--syslog-key: /);
   });
 });
