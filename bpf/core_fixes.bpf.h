@@ -200,11 +200,12 @@ static __always_inline struct super_block *span_sb(const struct inode_span *sp)
 struct numa_drop_counters___kf {
 	atomic_t drops0;
 	atomic_t drops1;
-};
+} __attribute__((preserve_access_index));
 
+/* relocated in plain loads too (sock_tcp_counters() reads a trusted socket directly) */
 struct sock___drops {
 	struct numa_drop_counters___kf *sk_drop_counters;
-};
+} __attribute__((preserve_access_index));
 
 static __always_inline __u32 sk_drops(const struct sock *sk)
 {
