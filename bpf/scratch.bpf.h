@@ -93,8 +93,8 @@ __noinline int scratch_slot(void)
 	return REC_SCRATCH_SLOTS;
 }
 
-/* The current thread's program is done with scratch: its slot is free again. */
-__noinline int scratch_done(void)
+/* scratch_done()'s work, where a slot of this CPU is taken */
+__noinline int scratch_free(void)
 {
 	struct scratch_owners *o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
 	__u32 tid = (__u32)bpf_get_current_pid_tgid() + 1;
@@ -111,6 +111,21 @@ __noinline int scratch_done(void)
 		bpf_map_delete_elem(&scratch_claims, &o->claim[i]);
 	}
 	return 0;
+}
+
+/*
+ * The current thread's program is done with scratch: its slot is free again. Most calls
+ * took none (a read of a TCP socket, a close of a pipe): when no slot of this CPU is
+ * taken at all, it returns after an inlined lookup and one test, without the call, the
+ * thread id and the loop. A slot taken by a preempted program makes it look, and find
+ * nothing of this thread's, as before.
+ */
+static __always_inline void scratch_done(void)
+{
+	struct scratch_owners *o = bpf_map_lookup_elem(&scratch_owners, &scratch_key);
+
+	if (o && (o->tid[0] | o->tid[1] | o->tid[2] | o->tid[3]))
+		scratch_free();
 }
 
 /* this thread's scratch of map m (a per-CPU array of REC_SCRATCH_SLOTS), or NULL */
