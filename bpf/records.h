@@ -356,7 +356,11 @@ struct kf_config {
 	struct app_port app_ports[APP_PORTS_MAX];
 	/* 1 when the io_uring programs are attached; else io_uring_setup() is counted */
 	__u32 uring;
-	__u32 pad2;
+	/*
+	 * 1 where cgroup socket programs may call bpf_get_current_task_btf() (every program
+	 * type since ~6.10; tracing programs since 5.11): identities read by plain loads
+	 */
+	__u32 task_btf;
 };
 
 #endif /* KFLOWD_RECORDS_H */

@@ -34,11 +34,8 @@ static __always_inline __u32 task_names(struct rec_task *t, struct task_struct *
 	return exe_len + parent_len;
 }
 
-/*
- * Fills the identity of the current task and writes the exe and parent exe names to the
- * start of tail (REC_FILE_TAIL bytes). Returns the bytes used in tail.
- */
-static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
+/* task_identity() where the current task is read with a helper call per field */
+static __always_inline __u32 task_identity_helpers(struct rec_task *t, char *tail)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
@@ -65,6 +62,68 @@ static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
 	/* the default (v2) hierarchy's cgroup: one helper call, no walk */
 	t->cgroup_id = bpf_get_current_cgroup_id();
 	return task_names(t, task, parent, tail);
+}
+
+extern const volatile struct kf_config cfg;
+
+/* The basename of the executable of task (a BTF pointer) to dst; its length (0 if none). */
+static __always_inline __u32 task_exe_name_btf(struct task_struct *task, char *dst)
+{
+	/* plain loads through the pointers (a fault reads 0: a kernel thread has no mm) */
+	const unsigned char *name = task->mm->exe_file->f_path.dentry->d_name.name;
+	long n;
+
+	if (!name)
+		return 0;
+	n = bpf_probe_read_kernel_str(dst, REC_NAME_MAX + 1, name);
+	return n > 1 ? (__u32)(n - 1) & REC_NAME_MAX : 0;
+}
+
+/*
+ * task_identity() where the program may have the current task as a BTF pointer
+ * (cfg.task_btf): the task's fields are plain loads instead of a bpf_probe_read_kernel()
+ * call each (12 helper calls fewer per identity; sock_create and accept read one per
+ * connection).
+ */
+static __always_inline __u32 task_identity_btf(struct rec_task *t, char *tail)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *parent = task->real_parent;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	__u32 exe_len, parent_len;
+
+	t->pid = pid_tgid >> 32;
+	t->tid = (__u32)pid_tgid;
+	t->ppid = parent->tgid;
+	t->uid = (__u32)uid_gid;
+	t->gid = uid_gid >> 32;
+	t->start_ns = task->group_leader->start_time;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	if (task->flags & PF_IO_WORKER) {
+		struct task_struct *leader = task->group_leader;
+
+		t->tid = leader->pid;
+		BPF_CORE_READ_STR_INTO(&t->comm, leader, comm);
+	}
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	exe_len = task_exe_name_btf(task, tail);
+	parent_len = task_exe_name_btf(parent, tail + (exe_len & REC_NAME_MAX));
+	t->exe_len = exe_len;
+	t->parent_exe_len = parent_len;
+	return exe_len + parent_len;
+}
+
+/*
+ * Fills the identity of the current task and writes the exe and parent exe names to the
+ * start of tail (REC_FILE_TAIL bytes). Returns the bytes used in tail.
+ */
+static __always_inline __u32 task_identity(struct rec_task *t, char *tail)
+{
+	/* a constant of the loaded object: the verifier keeps one of the two */
+	if (cfg.task_btf)
+		return task_identity_btf(t, tail);
+	return task_identity_helpers(t, tail);
 }
 
 /* The same for another task (an iterator's): everything read from its task_struct. */

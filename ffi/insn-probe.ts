@@ -58,3 +58,39 @@ export function kernelTracingSocketCookie(lib: Libbpf): boolean {
   closeSync(fd);
   return true;
 }
+
+const BPF_PROG_TYPE_CGROUP_SOCK = 9;
+const BPF_CGROUP_INET_SOCK_CREATE = 2;
+const BPF_FUNC_get_current_task_btf = 158;
+
+/* cgroup/sock_create: call bpf_get_current_task_btf; r0 = 1; exit */
+const TASK_BTF_PROGRAM = new Uint8Array([
+  ...insn(0x85, 0, 0, 0, BPF_FUNC_get_current_task_btf),
+  ...insn(0xb7, 0, 0, 0, 1),
+  ...insn(0x95, 0, 0, 0, 0),
+]);
+
+/**
+ * Whether cgroup socket programs may call bpf_get_current_task_btf() (the helper came
+ * in 5.11 for tracing programs and reached every program type through the base helper
+ * set later, ~6.10; asked of the verifier). Identities are then read by plain loads
+ * through the task's BTF pointers, in these programs and the tracing ones alike.
+ */
+export function kernelCgroupTaskBtf(lib: Libbpf): boolean {
+  // struct bpf_prog_load_opts: sz, attempts, expected_attach_type at 12
+  const opts = new Uint8Array(64);
+  const view = new DataView(opts.buffer);
+  view.setBigUint64(0, 44n, true);
+  view.setUint32(12, BPF_CGROUP_INET_SOCK_CREATE, true);
+  const fd = lib.bpf_prog_load(
+    BPF_PROG_TYPE_CGROUP_SOCK,
+    null,
+    ptr(Buffer.from("GPL\0")),
+    ptr(TASK_BTF_PROGRAM),
+    TASK_BTF_PROGRAM.length / 8,
+    ptr(opts),
+  );
+  if (fd < 0) return false;
+  closeSync(fd);
+  return true;
+}

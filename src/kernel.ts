@@ -9,7 +9,7 @@
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { BpfObject, loadFailure } from "../ffi/bpf.ts";
 import { kernelTracepoints, type TracepointArg, tracepointArgs } from "../ffi/btf.ts";
-import { kernelTracingSocketCookie } from "../ffi/insn-probe.ts";
+import { kernelCgroupTaskBtf, kernelTracingSocketCookie } from "../ffi/insn-probe.ts";
 import { unescapeMountField } from "./mountinfo.ts";
 import { BpfError } from "../ffi/errors.ts";
 import type { Libbpf } from "../ffi/libbpf.ts";
@@ -67,6 +67,8 @@ export interface KernelProbe {
   readonly cgroup2?: string;
   /** tp_btf programs may call bpf_get_socket_cookie() on the tracepoint's socket (5.12+) */
   readonly tracingCookie: boolean;
+  /** cgroup socket programs may call bpf_get_current_task_btf() (~6.10+): identities by plain loads */
+  readonly taskBtf?: boolean;
   /** how the io_uring tracepoints hand over requests and results, if they do (6.0+) */
   readonly uring?: UringLayout;
 }
@@ -128,6 +130,7 @@ export function probeKernel(lib: Libbpf): KernelProbe {
     kprobes: existsSync("/sys/bus/event_source/devices/kprobe"),
     cgroup2: cgroup2Mount(readFileSync("/proc/self/mountinfo", "utf8")),
     tracingCookie: kernelTracingSocketCookie(lib),
+    taskBtf: kernelCgroupTaskBtf(lib),
     uring: uringLayout(tracepointArgs(lib, URING_TRACEPOINTS)),
   };
 }
@@ -346,7 +349,7 @@ interface Failure {
 }
 
 /** The .rodata image: the configuration and which fallbacks the kernel side must serve. */
-function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array {
+function configBytes(opts: KernelOptions, active: readonly Hooks[], probe: KernelProbe): Uint8Array {
   const bytes = new Uint8Array(KfConfig.SIZE);
   const view = new DataView(bytes.buffer);
   view.setUint32(KfConfig.agentPid, opts.agentPid, true);
@@ -363,6 +366,7 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array 
   const claimByIo = opts.monitor.socket && !(active.includes(ITERATOR_HOOKS) && active.includes(OWNER_HOOKS));
   view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
   view.setUint32(KfConfig.uring, active.some((h) => h.feature === "io_uring") ? 1 : 0, true);
+  view.setUint32(KfConfig.taskBtf, probe.taskBtf ? 1 : 0, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
   ports.forEach((p, i) => {
@@ -374,10 +378,17 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array 
   return bytes;
 }
 
-function openConfigured(lib: Libbpf, shim: Shim, bytes: Uint8Array, opts: KernelOptions, active: readonly Hooks[]): BpfObject {
+function openConfigured(
+  lib: Libbpf,
+  shim: Shim,
+  bytes: Uint8Array,
+  opts: KernelOptions,
+  active: readonly Hooks[],
+  probe: KernelProbe,
+): BpfObject {
   const object = BpfObject.open(lib, shim, bytes);
   try {
-    object.setReadOnlyData(configBytes(opts, active));
+    object.setReadOnlyData(configBytes(opts, active, probe));
     object.setMaxEntries("ring", opts.ringBytes);
     object.setMaxEntries("files", opts.fileEntries);
     object.setMaxEntries("socks", opts.sockEntries);
@@ -507,7 +518,7 @@ export function startKernel(
   // each round turns one group off; there are never more rounds than groups
   for (let attempt = 1; ; attempt++) {
     shim.kf_log_clear();
-    const object = openConfigured(lib, shim, objectBytes, opts, active);
+    const object = openConfigured(lib, shim, objectBytes, opts, active, probe);
     try {
       object.load();
     } catch (e) {

@@ -211,7 +211,7 @@ export const KfConfig = {
   sockClaimIo: 28,
   appPorts: 32,
   uring: 128,
-  pad2: 132,
+  taskBtf: 132,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
