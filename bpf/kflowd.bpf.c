@@ -1106,9 +1106,18 @@ int bind6__owner(struct bpf_sock_addr *ctx)
 SEC("cgroup/sock_release")
 int sock_release__export(struct bpf_sock *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct rec_sock *s = bpf_map_lookup_elem(&socks, &cookie);
+	__u64 cookie;
+	struct rec_sock *s;
 
+	/*
+	 * Release comes before the protocol's close: a TCP socket not closed yet (a
+	 * connection, a listener) reaches TCP_CLOSE later, where the state program
+	 * finishes its record; no lookup here.
+	 */
+	if (cfg.tcp_close_hook && ctx->protocol == IPPROTO_TCP && ctx->state != TCP_CLOSE)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	s = bpf_map_lookup_elem(&socks, &cookie);
 	if (!s)
 		return 1;
 	if (ctx->protocol == IPPROTO_TCP && (s->tx.packets || s->rx.packets))

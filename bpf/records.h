@@ -361,6 +361,12 @@ struct kf_config {
 	 * type since ~6.10; tracing programs since 5.11): identities read by plain loads
 	 */
 	__u32 task_btf;
+	/*
+	 * 1 when a program on inet_sock_set_state finishes TCP records at TCP_CLOSE: a
+	 * TCP socket released before it reached that state leaves its record to it
+	 */
+	__u32 tcp_close_hook;
+	__u32 pad2;
 };
 
 #endif /* KFLOWD_RECORDS_H */

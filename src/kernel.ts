@@ -367,6 +367,8 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[], probe: Kerne
   view.setUint32(KfConfig.sockClaimIo, claimByIo ? 1 : 0, true);
   view.setUint32(KfConfig.uring, active.some((h) => h.feature === "io_uring") ? 1 : 0, true);
   view.setUint32(KfConfig.taskBtf, probe.taskBtf ? 1 : 0, true);
+  // a state program finishes TCP records at TCP_CLOSE: sock_release leaves TCP sockets not closed yet to it
+  view.setUint32(KfConfig.tcpCloseHook, active.includes(STATE_HOOKS) || active.includes(STATE_EXPORT_HOOKS) ? 1 : 0, true);
   const ports = opts.apps.ports.slice(0, AppLimits.APP_PORTS_MAX);
   view.setUint32(KfConfig.nappPorts, ports.length, true);
   ports.forEach((p, i) => {

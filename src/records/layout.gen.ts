@@ -200,7 +200,7 @@ export const RecStats = {
 export const RecStatsCountersLen = 14;
 
 export const KfConfig = {
-  SIZE: 136,
+  SIZE: 144,
   agentPid: 0,
   eventsMax: 4,
   hz: 8,
@@ -212,6 +212,8 @@ export const KfConfig = {
   appPorts: 32,
   uring: 128,
   taskBtf: 132,
+  tcpCloseHook: 136,
+  pad2: 140,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
