@@ -739,7 +739,8 @@ static __always_inline void unix_release(struct file *f)
 	struct rec_sock *s;
 	__u64 key;
 
-	if (!sk || file_ref_count(f) != 1 || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+	/* the family first: a TCP or UDP socket (most closes) leaves after one read less */
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX || file_ref_count(f) != 1)
 		return;
 	key = unix_key(f);
 	s = bpf_map_lookup_elem(&socks, &key);
