@@ -233,6 +233,18 @@ export const RecType = {
   REC_TYPE_APP: 4,
 } as const;
 
+export const RecKernelValues = {
+  REC_AF_UNIX: 1,
+  REC_AF_INET: 2,
+  REC_AF_INET6: 10,
+  REC_IPPROTO_TCP: 6,
+  REC_IPPROTO_UDP: 17,
+  REC_S_IFMT: 61440,
+  REC_S_IFDIR: 16384,
+  REC_S_IFREG: 32768,
+  REC_S_IFLNK: 40960,
+} as const;
+
 export const FsEvent = {
   FS_CREATE: 0,
   FS_OPEN: 1,
