@@ -358,6 +358,8 @@ export const KfConfigWidth = {
   sockClaimIo: 4,
   appPorts: 96,
   uring: 4,
+  taskBtf: 4,
+  tcpCloseHook: 4,
   pad2: 4,
 } as const;
 
