@@ -1058,7 +1058,7 @@ static __always_inline int sock_connect(struct bpf_sock_addr *ctx)
 
 	if (is_agent())
 		return 1;
-	s = sock_get(bpf_get_socket_cookie(ctx), bpf_ktime_get_ns());
+	s = sock_get(bpf_get_socket_cookie(ctx), 0);
 	if (s) {
 		sock_owner_final(s);
 		s->role = SOCK_ROLE_CLIENT;
@@ -1084,7 +1084,7 @@ static __always_inline int sock_bind(struct bpf_sock_addr *ctx)
 
 	if (is_agent() || !ctx->user_port)
 		return 1;
-	s = sock_get(bpf_get_socket_cookie(ctx), bpf_ktime_get_ns());
+	s = sock_get(bpf_get_socket_cookie(ctx), 0);
 	if (s)
 		s->flags |= SOCK_FLAG_BOUND;
 	return 1;
@@ -1243,12 +1243,17 @@ int BPF_PROG(inet_sock_set_state__tcp, const struct sock *sk, int oldstate, int 
 	}
 	if (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV)
 		return 0;
+	/* the client's record exists since sock_create (no clock read); the accepted child's is new */
+	if (oldstate == TCP_SYN_SENT) {
+		s = sock_get(bpf_get_socket_cookie((void *)sk), 0);
+		if (s)
+			sock_tcp_established(s, false, 0);
+		return 0;
+	}
 	now = bpf_ktime_get_ns();
-	/* the client's record exists since sock_create; the accepted child's is new */
-	s = oldstate == TCP_SYN_RECV ? sock_new(bpf_get_socket_cookie((void *)sk), now)
-				     : sock_get(bpf_get_socket_cookie((void *)sk), now);
+	s = sock_new(bpf_get_socket_cookie((void *)sk), now);
 	if (s)
-		sock_tcp_established(s, oldstate == TCP_SYN_RECV, now);
+		sock_tcp_established(s, true, now);
 	return 0;
 }
 
