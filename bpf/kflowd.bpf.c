@@ -618,6 +618,11 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* io_open.file_slot of an open into a slot the kernel allocates (IORING_FILE_INDEX_ALLOC) */
+#define URING_SLOT_ALLOC (~0U)
+/* io_splice.flags: splice_fd_in is a registered file's slot */
+#define SPLICE_F_FD_IN_FIXED (1U << 31)
+
 /*
  * io_uring: a request was submitted, its data prepared. A close releases the file now,
  * as sys_enter does for close(); a path operation's arguments are kept until its
@@ -635,16 +640,17 @@ static __always_inline int uring_submit(__u64 req_addr)
 	case IORING_OP_CLOSE: {
 		struct io_close *c = (void *)req;
 
-		/* a registered ("fixed") file's slot is not one of the process's descriptors */
-		if (BPF_CORE_READ(c, file_slot))
-			return 0;
-		fd_release((__u64)fd_file(BPF_CORE_READ(c, fd)));
+		__u32 slot = BPF_CORE_READ(c, file_slot);
+
+		/* a registered ("fixed") file's slot (numbered from 1), or one of the process's descriptors */
+		fd_release((__u64)(slot ? uring_slot_file(req_addr, slot - 1) : fd_file(BPF_CORE_READ(c, fd))));
 		return 0;
 	}
 	case IORING_OP_RENAMEAT:
 	case IORING_OP_UNLINKAT:
 	case IORING_OP_LINKAT:
 	case IORING_OP_SYMLINKAT:
+	case IORING_OP_SETXATTR:
 		if (monitor_files())
 			uring_path_op_begin(req_addr, opcode);
 		return 0;
@@ -675,6 +681,7 @@ static __always_inline int uring_complete(__u64 req_addr, long res)
 	case IORING_OP_UNLINKAT:
 	case IORING_OP_LINKAT:
 	case IORING_OP_SYMLINKAT:
+	case IORING_OP_SETXATTR:
 		/* failed or not, the saved arguments are dropped here */
 		uring_path_op_end(req_addr, res);
 		return 0;
@@ -685,12 +692,35 @@ static __always_inline int uring_complete(__u64 req_addr, long res)
 	case IORING_OP_OPENAT:
 	case IORING_OP_OPENAT2: {
 		struct io_open *o = (void *)req;
+		__u32 slot;
 
-		/* into a registered file's slot: res is 0, no descriptor of the process */
-		if (!monitor_files() || BPF_CORE_READ(o, file_slot))
+		if (!monitor_files())
 			return 0;
-		fd_event(res, 0, FD_OP(NR_openat, FS_OPEN, false), 0, 0);
+		/* into a registered file's slot (from 1; or one allocated, res): no descriptor */
+		slot = BPF_CORE_READ(o, file_slot);
+		if (slot)
+			uring_file_io((__u64)uring_slot_file(req_addr, slot == URING_SLOT_ALLOC ? res : slot - 1), 0,
+				      FD_OP(NR_openat, FS_OPEN, false), 0, 0);
+		else
+			fd_event(res, 0, FD_OP(NR_openat, FS_OPEN, false), 0, 0);
 		return 0;
+	}
+	case IORING_OP_SPLICE:
+	case IORING_OP_TEE: {
+		struct io_splice *sp = (void *)req;
+		__s32 in = BPF_CORE_READ(sp, splice_fd_in);
+
+		/* as splice(2): the input read (a registered file's slot, or a descriptor), the output written */
+		if (res == 0)
+			return 0;
+		if (BPF_CORE_READ(sp, flags) & SPLICE_F_FD_IN_FIXED)
+			uring_file_io((__u64)uring_slot_file(req_addr, in), res, FD_OP(NR_splice, FS_ACCESS, false), 0,
+				      0);
+		else
+			fd_event(in, res, FD_OP(NR_splice, FS_ACCESS, false), 0, 0);
+		nr = NR_splice;
+		ev = FS_MODIFY;
+		break;
 	}
 	case IORING_OP_ACCEPT: {
 		struct io_accept *ac = (void *)req;
@@ -739,7 +769,9 @@ static __always_inline int uring_complete(__u64 req_addr, long res)
 	default:
 		return 0;
 	}
-	if (ev == FS_ACCESS || (ev == FS_MODIFY && nr != NR_ftruncate)) {
+	if (nr == NR_splice) {
+		/* the bytes moved, no user buffer */
+	} else if (ev == FS_ACCESS || (ev == FS_MODIFY && nr != NR_ftruncate)) {
 		/* reads and writes of 0 bytes are no events, as with the syscalls */
 		if (res == 0)
 			return 0;
