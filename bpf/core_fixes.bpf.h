@@ -287,6 +287,23 @@ struct io_file_table___old {
 	struct io_fixed_file___old *files;
 };
 
+struct io_rsrc_node___new {
+	unsigned long file_ptr;
+};
+
+struct io_rsrc_data___new {
+	unsigned int nr;
+	struct io_rsrc_node___new **nodes;
+};
+
+struct io_file_table___new {
+	struct io_rsrc_data___new data;
+};
+
+struct io_ring_ctx___new {
+	struct io_file_table___new file_table;
+};
+
 struct io_ring_ctx___old {
 	struct io_file_table___old file_table;
 	unsigned int nr_user_files;
@@ -301,11 +318,12 @@ static __always_inline struct file *uring_slot_file(__u64 req_addr, __u32 slot)
 
 	if (!ctx)
 		return NULL;
-	if (bpf_core_field_exists(struct io_file_table, data)) {
-		struct io_rsrc_node **nodes = BPF_CORE_READ(ctx, file_table.data.nodes);
-		struct io_rsrc_node *node = NULL;
+	if (bpf_core_field_exists(struct io_file_table___new, data)) {
+		struct io_ring_ctx___new *c = (void *)ctx;
+		struct io_rsrc_node___new **nodes = BPF_CORE_READ(c, file_table.data.nodes);
+		struct io_rsrc_node___new *node = NULL;
 
-		if (slot >= BPF_CORE_READ(ctx, file_table.data.nr))
+		if (slot >= BPF_CORE_READ(c, file_table.data.nr))
 			return NULL;
 		bpf_probe_read_kernel(&node, sizeof(node), nodes + slot);
 		ptr = node ? BPF_CORE_READ(node, file_ptr) : 0;

@@ -644,6 +644,8 @@ static __always_inline int uring_submit(__u64 req_addr)
 
 		/* a registered ("fixed") file's slot (numbered from 1), or one of the process's descriptors */
 		fd_release((__u64)(slot ? uring_slot_file(req_addr, slot - 1) : fd_file(BPF_CORE_READ(c, fd))));
+		/* the only submission that takes scratch (a record's release) */
+		scratch_done();
 		return 0;
 	}
 	case IORING_OP_RENAMEAT:
@@ -659,23 +661,20 @@ static __always_inline int uring_submit(__u64 req_addr)
 }
 
 /*
- * io_uring: request req_addr completed with result res (a CQE is posted): what its
+ * io_uring: request req_addr (opcode) completed with result res (a CQE is posted): what its
  * syscall twin's exit would report, on the request's own file (registered files too).
  * Runs in a thread of the submitting process (the submitter's task work, an io-wq
  * worker, the SQPOLL thread).
  */
-static __always_inline int uring_complete(__u64 req_addr, long res)
+static __always_inline int uring_complete(__u64 req_addr, long res, __u8 opcode)
 {
 	const struct io_kiocb *req = (void *)req_addr;
 	__u64 ubuf = 0, uaux = 0;
-	__u8 opcode;
 	__u32 ev;
 	long nr;
 
-	/* CQEs that are no request's own (io_post_aux_cqe) come without one */
-	if (!req_addr || is_agent())
+	if (is_agent())
 		return 0;
-	opcode = BPF_CORE_READ(req, opcode);
 	switch (opcode) {
 	case IORING_OP_RENAMEAT:
 	case IORING_OP_UNLINKAT:
@@ -808,12 +807,57 @@ static __always_inline __u64 uring_arg0(__u64 *ctx)
 	return req;
 }
 
+/*
+ * Whether the request (the tracepoint's BTF pointer) has an opcode of set: its opcode
+ * read by a plain load, so that the requests nothing needs (most, at submission) leave
+ * after a few instructions, without a helper call.
+ */
+static __always_inline bool uring_wanted(const struct io_kiocb *req, __u64 set)
+{
+	__u8 op = req->opcode;
+
+	return op < 64 && (set >> op) & 1;
+}
+
+/*
+ * The same for io_uring_complete, whose request is a void * (no plain loads): its opcode
+ * read once, returned if in set, else URING_UNWANTED.
+ */
+#define URING_UNWANTED 0xff
+static __always_inline __u8 uring_wanted_read(__u64 req_addr, __u64 set)
+{
+	const struct io_kiocb *req = (void *)req_addr;
+	__u8 op;
+
+	if (!req_addr)
+		return URING_UNWANTED;
+	op = BPF_CORE_READ(req, opcode);
+	return op < 64 && (set >> op) & 1 ? op : URING_UNWANTED;
+}
+
+#define URING_OP(op) (1ULL << (op))
+/* what uring_submit() acts on */
+#define URING_SUBMITTED                                                                                                \
+	(URING_OP(IORING_OP_CLOSE) | URING_OP(IORING_OP_RENAMEAT) | URING_OP(IORING_OP_UNLINKAT) |                     \
+	 URING_OP(IORING_OP_LINKAT) | URING_OP(IORING_OP_SYMLINKAT) | URING_OP(IORING_OP_SETXATTR))
+/* what uring_complete() acts on */
+#define URING_COMPLETED                                                                                                \
+	(URING_OP(IORING_OP_RENAMEAT) | URING_OP(IORING_OP_UNLINKAT) | URING_OP(IORING_OP_LINKAT) |                    \
+	 URING_OP(IORING_OP_SYMLINKAT) | URING_OP(IORING_OP_SETXATTR) | URING_OP(IORING_OP_OPENAT) |                   \
+	 URING_OP(IORING_OP_OPENAT2) | URING_OP(IORING_OP_SPLICE) | URING_OP(IORING_OP_TEE) |                          \
+	 URING_OP(IORING_OP_ACCEPT) | URING_OP(IORING_OP_READ) | URING_OP(IORING_OP_READ_FIXED) |                      \
+	 URING_OP(IORING_OP_READV) | URING_OP(IORING_OP_WRITE) | URING_OP(IORING_OP_WRITE_FIXED) |                     \
+	 URING_OP(IORING_OP_WRITEV) | URING_OP(IORING_OP_SEND) | URING_OP(IORING_OP_RECV) |                            \
+	 URING_OP(IORING_OP_SENDMSG) | URING_OP(IORING_OP_RECVMSG) | URING_OP(IORING_OP_FTRUNCATE) |                   \
+	 URING_OP(IORING_OP_FALLOCATE) | URING_OP(IORING_OP_FSETXATTR))
+
 /* 6.5+: the request, once prepared */
 SEC("tp_btf/io_uring_submit_req")
 int io_uring_submit_req__uring(__u64 *ctx)
 {
+	if (!uring_wanted((void *)ctx[0], URING_SUBMITTED))
+		return 0;
 	uring_submit(uring_arg0(ctx));
-	scratch_done();
 	return 0;
 }
 
@@ -821,8 +865,9 @@ int io_uring_submit_req__uring(__u64 *ctx)
 SEC("tp_btf/io_uring_submit_sqe")
 int io_uring_submit_sqe__uring(__u64 *ctx)
 {
+	if (!uring_wanted((void *)ctx[0], URING_SUBMITTED))
+		return 0;
 	uring_submit(uring_arg0(ctx));
-	scratch_done();
 	return 0;
 }
 
@@ -835,7 +880,11 @@ int io_uring_complete__cqe(__u64 *ctx)
 {
 	struct io_uring_cqe *cqe = (void *)ctx[2];
 
-	uring_complete(ctx[1], BPF_CORE_READ(cqe, res));
+	__u8 opcode = uring_wanted_read(ctx[1], URING_COMPLETED);
+
+	if (opcode == URING_UNWANTED)
+		return 0;
+	uring_complete(ctx[1], cqe->res, opcode);
 	scratch_done();
 	return 0;
 }
@@ -844,7 +893,11 @@ int io_uring_complete__cqe(__u64 *ctx)
 SEC("tp_btf/io_uring_complete")
 int io_uring_complete__res(__u64 *ctx)
 {
-	uring_complete(ctx[1], (int)ctx[3]);
+	__u8 opcode = uring_wanted_read(ctx[1], URING_COMPLETED);
+
+	if (opcode == URING_UNWANTED)
+		return 0;
+	uring_complete(ctx[1], (int)ctx[3], opcode);
 	scratch_done();
 	return 0;
 }
