@@ -234,18 +234,14 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
  * socket, its application message (if any) is captured too. op is FD_OP(nr, ev), and
  * ubuf and uaux the syscall's user arguments app capture reads (struct app_args).
  */
-static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+static __always_inline int file_io_type(struct file *f, __u32 type, struct inode *inode, long bytes, __u64 op,
+					__u64 ubuf, __u64 uaux)
 {
 	struct app_args a = { .ubuf = ubuf, .uaux = uaux, .compat = (op & FD_COMPAT) != 0 };
 	long nr = (long)op >> 8;
 	__u32 ev = op & 0x7f;
-	struct inode *inode;
 	struct sock *sk;
-	__u32 type;
 
-	if (!f)
-		return 0;
-	type = file_type(f, &inode);
 	if (type == S_IFREG) {
 		if (monitor_files())
 			file_event_inode(f, inode, ev);
@@ -275,6 +271,18 @@ static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 u
 	return 0;
 }
 
+/* file_io_type() on f, whose type is read here */
+static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+{
+	struct inode *inode;
+	__u32 type;
+
+	if (!f)
+		return 0;
+	type = file_type(f, &inode);
+	return file_io_type(f, type, inode, bytes, op, ubuf, uaux);
+}
+
 /*
  * file_io() on the file of descriptor fd. A global function: the verifier checks it
  * once, for any argument values, instead of once per path into each of its two call
@@ -285,10 +293,41 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 	return file_io(fd_file(fd), bytes, op, ubuf, uaux);
 }
 
-/* file_io() on the struct file at file_addr (an io_uring request's): a global function too. */
-__noinline int uring_file_io(__u64 file_addr, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+/* Where uring_file_io() finds the user arguments app capture reads, in the request. */
+enum uring_args {
+	URING_ARGS_NONE,
+	URING_ARGS_RW,	/* io_rw: the buffer */
+	URING_ARGS_RWV, /* io_rw: the iovec array and its length */
+	URING_ARGS_SR,	/* io_sr_msg: the buffer or the user msghdr (a union) */
+};
+
+/*
+ * file_io() on the struct file at file_addr (an io_uring request's): a global function
+ * too. The user arguments (args, in the request at req_addr) are read only for what is
+ * no regular file: most requests are file I/O, which needs none.
+ */
+__noinline int uring_file_io(__u64 file_addr, long bytes, __u64 op, __u64 req_addr, __u64 args)
 {
-	return file_io((struct file *)file_addr, bytes, op, ubuf, uaux);
+	struct file *f = (void *)file_addr;
+	__u64 ubuf = 0, uaux = 0;
+	struct inode *inode;
+	__u32 type;
+
+	if (!f)
+		return 0;
+	type = file_type(f, &inode);
+	if (type != S_IFREG && args == URING_ARGS_SR) {
+		struct io_sr_msg *sr = (void *)req_addr;
+
+		ubuf = (__u64)BPF_CORE_READ(sr, buf);
+	} else if (type != S_IFREG && args != URING_ARGS_NONE) {
+		struct io_rw *rw = (void *)req_addr;
+
+		ubuf = BPF_CORE_READ(rw, addr);
+		if (args == URING_ARGS_RWV)
+			uaux = BPF_CORE_READ(rw, len);
+	}
+	return file_io_type(f, type, inode, bytes, op, ubuf, uaux);
 }
 
 /*
@@ -669,7 +708,7 @@ static __always_inline int uring_submit(__u64 req_addr)
 static __always_inline int uring_complete(__u64 req_addr, long res, __u8 opcode)
 {
 	const struct io_kiocb *req = (void *)req_addr;
-	__u64 ubuf = 0, uaux = 0;
+	__u64 args = URING_ARGS_NONE;
 	__u32 ev;
 	long nr;
 
@@ -774,23 +813,14 @@ static __always_inline int uring_complete(__u64 req_addr, long res, __u8 opcode)
 		/* reads and writes of 0 bytes are no events, as with the syscalls */
 		if (res == 0)
 			return 0;
-		if (nr == NR_sendto || nr == NR_recvfrom || nr == NR_sendmsg || nr == NR_recvmsg) {
-			/* the buffer or the user msghdr (a union) */
-			struct io_sr_msg *sr = (void *)req;
-
-			ubuf = (__u64)BPF_CORE_READ(sr, buf);
-		} else {
-			struct io_rw *rw = (void *)req;
-
-			ubuf = BPF_CORE_READ(rw, addr);
-			/* readv/writev: the user iovec array and its length */
-			if (nr == NR_readv || nr == NR_writev)
-				uaux = BPF_CORE_READ(rw, len);
-		}
+		if (nr == NR_sendto || nr == NR_recvfrom || nr == NR_sendmsg || nr == NR_recvmsg)
+			args = URING_ARGS_SR;
+		else
+			args = nr == NR_readv || nr == NR_writev ? URING_ARGS_RWV : URING_ARGS_RW;
 	} else {
 		res = 0;
 	}
-	uring_file_io((__u64)BPF_CORE_READ(req, file), res, FD_OP(nr, ev, false), ubuf, uaux);
+	uring_file_io((__u64)BPF_CORE_READ(req, file), res, FD_OP(nr, ev, false), req_addr, args);
 	return 0;
 }
 
