@@ -54,6 +54,26 @@ function lastName(tail: string): string {
   return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }
 
+/** event counts decoded lately: most records repeat a few patterns (created, written, closed; deleted) */
+const RECENT_COUNTS = 8;
+const recentCounts: number[][] = [];
+let recentCountsNext = 0;
+
+/** The per-event counts at off: one of the arrays decoded lately if it has them (they are never changed). */
+function eventCounts(view: DataView, off: number): readonly number[] {
+  for (let k = 0; k < recentCounts.length; k++) {
+    const c = recentCounts[k]!;
+    let i = 0;
+    while (i < FsEvent.FS_EVENT_COUNT && c[i] === view.getUint32(off + 4 * i, true)) i++;
+    if (i === FsEvent.FS_EVENT_COUNT) return c;
+  }
+  const counts: number[] = new Array(FsEvent.FS_EVENT_COUNT);
+  for (let i = 0; i < FsEvent.FS_EVENT_COUNT; i++) counts[i] = view.getUint32(off + 4 * i, true);
+  recentCounts[recentCountsNext] = counts;
+  recentCountsNext = (recentCountsNext + 1) % RECENT_COUNTS;
+  return counts;
+}
+
 /**
  * Decodes the struct rec_file of size bytes at off, or returns undefined when the
  * sizes inside do not fit (a corrupt or foreign record).
@@ -65,10 +85,6 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
   const pathLen = view.getUint16(off + RecFile.pathLen, true);
   const originLen = view.getUint16(off + RecFile.originLen, true);
   if (RecFile.tail + names + pathLen + originLen > size) return undefined;
-  const counts: number[] = new Array(FsEvent.FS_EVENT_COUNT);
-  for (let i = 0; i < FsEvent.FS_EVENT_COUNT; i++) {
-    counts[i] = view.getUint32(off + RecFile.eventCounts + 4 * i, true);
-  }
   const flags = view.getUint16(off + RecFile.flags, true);
   const inode = off + RecFile.inode;
   return {
@@ -82,7 +98,7 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
     uid: view.getUint32(inode + RecInode.uid, true),
     gid: view.getUint32(inode + RecInode.gid, true),
     events: view.getUint32(off + RecFile.events, true),
-    eventCounts: counts,
+    eventCounts: eventCounts(view, off + RecFile.eventCounts),
     size: u64(view, inode + RecInode.size),
     sizeFirst: u64(view, off + RecFile.sizeFirst),
     atimeNs: u64Big(view, inode + RecInode.atimeNs),
