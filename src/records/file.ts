@@ -1,4 +1,4 @@
-import { text, u64, u64Big } from "./bytes.ts";
+import { text, u64, u64Big, u64BigOr } from "./bytes.ts";
 import { FileFlags, FsEvent, RecFile, RecHdr, RecInode } from "./layout.gen.ts";
 import { decodeTask, taskTailLength, type TaskIdentity } from "./task.ts";
 
@@ -87,6 +87,8 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
   if (RecFile.tail + names + pathLen + originLen > size) return undefined;
   const flags = view.getUint16(off + RecFile.flags, true);
   const inode = off + RecFile.inode;
+  const mtimeNs = u64Big(view, inode + RecInode.mtimeNs);
+  const mtimeFirstNs = u64BigOr(view, off + RecFile.mtimeFirstNs, inode + RecInode.mtimeNs, mtimeNs);
   return {
     task: decodeTask(view, bytes, off + RecFile.task, tail),
     tsFirstNs: u64Big(view, off + RecFile.tsFirstNs),
@@ -101,10 +103,11 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
     eventCounts: eventCounts(view, off + RecFile.eventCounts),
     size: u64(view, inode + RecInode.size),
     sizeFirst: u64(view, off + RecFile.sizeFirst),
-    atimeNs: u64Big(view, inode + RecInode.atimeNs),
-    mtimeNs: u64Big(view, inode + RecInode.mtimeNs),
-    ctimeNs: u64Big(view, inode + RecInode.ctimeNs),
-    mtimeFirstNs: u64Big(view, off + RecFile.mtimeFirstNs),
+    // (a created or deleted file's times are often all the same)
+    atimeNs: u64BigOr(view, inode + RecInode.atimeNs, off + RecFile.mtimeFirstNs, mtimeFirstNs),
+    mtimeNs,
+    ctimeNs: u64BigOr(view, inode + RecInode.ctimeNs, inode + RecInode.mtimeNs, mtimeNs),
+    mtimeFirstNs,
     path: normalizePath(text(bytes, tail + names, pathLen)),
     pathTruncated: (flags & FileFlags.FILE_FLAG_PATH_TRUNCATED) !== 0,
     origin: originLen > 0 ? lastName(text(bytes, tail + names + pathLen, originLen)) : undefined,
