@@ -23,7 +23,18 @@ import type { RecordVisitor, RingReader } from "../src/ingest/ring.ts";
 import type { KernelStats } from "../src/ingest/stats.ts";
 import { cgroup2MountInfo } from "../src/kernel.ts";
 import { BpfFeed, type RecordHandler } from "../src/records/feed.ts";
-import { FsEvent, RecFile, RecHdr, RecInode, RecSock, RecSockDir, RecTask, RecType, SockRole } from "../src/records/layout.gen.ts";
+import {
+  FsEvent,
+  RecFile,
+  RecHdr,
+  RecInode,
+  RecLimits,
+  RecSock,
+  RecSockDir,
+  RecTask,
+  RecType,
+  SockRole,
+} from "../src/records/layout.gen.ts";
 import { DRAIN_MS } from "../src/pipeline.ts";
 import { RecordPrinter } from "../src/sink/printer.ts";
 import { stdoutSink } from "../src/sink/stdout.ts";
@@ -59,6 +70,7 @@ function fileRecord(v: DataView, b: Uint8Array, off: number, i: number, del: boo
   const size = RecFile.tail + names + path.length;
   const now = 10_000_000_000_000n + BigInt(i) * 20_011n;
   v.setUint16(off + RecHdr.type, RecType.REC_TYPE_FILE, true);
+  v.setUint16(off + RecHdr.version, RecLimits.REC_VERSION, true);
   v.setUint32(off + RecHdr.size, size, true);
   v.setBigUint64(off + RecHdr.tsNs, now, true);
   v.setBigUint64(off + RecFile.tsFirstNs, now - 7_123n, true);
@@ -86,6 +98,7 @@ function sockRecord(v: DataView, b: Uint8Array, off: number, i: number, server: 
   const size = RecSock.tail + names;
   const now = 10_000_000_000_000n + BigInt(i) * 40_013n;
   v.setUint16(off + RecHdr.type, RecType.REC_TYPE_SOCK, true);
+  v.setUint16(off + RecHdr.version, RecLimits.REC_VERSION, true);
   v.setUint32(off + RecHdr.size, size, true);
   v.setBigUint64(off + RecHdr.tsNs, now, true);
   v.setBigUint64(off + RecSock.tsFirstNs, now - 31_007n, true);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { startServer, wrkRun } from "./http.ts";
 import { Agent } from "./lib/agent.ts";
+import { type ProgSnapshot, progCosts, progSnapshot } from "./lib/bpf-stats.ts";
 import type { Bench, Ctx } from "./lib/bench.ts";
 import { fmt, type Row } from "./lib/stats.ts";
 import { bpftoolProgs, cProgram, debianTool, heldObjects, run, WORK } from "./lib/sys.ts";
@@ -23,30 +24,7 @@ interface Workload {
   readonly unit: string;
 }
 
-type Snapshot = Map<number, { runTimeNs: number; runCnt: number }>;
-
-function snapshot(pid: number): Snapshot {
-  return heldObjects(pid).progStats;
-}
-
-interface ProgCost {
-  readonly name: string;
-  readonly runsPerOp: number;
-  readonly nsPerRun: number;
-  readonly nsPerOp: number;
-}
-
-function costs(before: Snapshot, after: Snapshot, names: Map<number, string>, ops: number): ProgCost[] {
-  const out: ProgCost[] = [];
-  for (const [id, a] of after) {
-    const b = before.get(id) ?? { runTimeNs: 0, runCnt: 0 };
-    const runs = a.runCnt - b.runCnt;
-    const ns = a.runTimeNs - b.runTimeNs;
-    if (runs <= 0) continue;
-    out.push({ name: names.get(id) ?? String(id), runsPerOp: runs / ops, nsPerRun: ns / runs, nsPerOp: ns / ops });
-  }
-  return out.sort((x, y) => y.nsPerOp - x.nsPerOp);
-}
+type Snapshot = ProgSnapshot;
 
 /** run_time_ns and run_cnt of every BPF program on the machine not in `own` (bpftool). */
 async function otherPrograms(own: ReadonlySet<number>): Promise<Snapshot> {
@@ -208,10 +186,10 @@ export const profile: Bench = {
       const names = new Map((await bpftoolProgs()).map((p) => [p.id, p.name ?? String(p.id)] as const));
       const own = heldObjects(agent.pid).progIds;
       for (const w of workloads) {
-        const before = snapshot(agent.pid);
+        const before = progSnapshot(agent.pid);
         const othersBefore = await otherPrograms(own);
         const ops = await w.go();
-        const c = costs(before, snapshot(agent.pid), names, ops);
+        const c = progCosts(before, progSnapshot(agent.pid), names, ops);
         const others = otherCost(othersBefore, await otherPrograms(own), ops);
         const total = c.reduce((s, x) => s + x.nsPerOp, 0);
         ctx.log(`  profile ${w.name}: ${total.toFixed(0)} ns of BPF per ${w.unit}; other BPF programs ${others.nsPerOp.toFixed(0)} ns`);

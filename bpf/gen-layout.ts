@@ -1,6 +1,6 @@
 /**
  * Generates src/records/layout.gen.ts from the BTF of build/layout.bpf.o: struct sizes,
- * member offsets and enum values of bpf/records.h. With --check it only compares and
+ * member offsets and widths and enum values of bpf/records.h. With --check it only compares and
  * exits 1 when the committed file is stale.
  * Usage: bun bpf/gen-layout.ts [--check]
  */
@@ -35,6 +35,16 @@ function camel(name: string): string {
   return p.charAt(0).toLowerCase() + p.slice(1);
 }
 
+/** Bytes of the BTF type id: through typedefs and qualifiers to an int, enum, struct or array. */
+function typeBytes(byId: ReadonlyMap<number, BtfType>, id: number): number {
+  const t = byId.get(id);
+  if (!t) throw new Error(`BTF type ${id} is missing`);
+  if (t.kind === "ARRAY") return (t.nr_elems ?? 0) * typeBytes(byId, t.type_id!);
+  if (t.size !== undefined) return t.size;
+  if (t.type_id !== undefined) return typeBytes(byId, t.type_id);
+  throw new Error(`BTF type ${t.kind} ${t.name} has no size`);
+}
+
 /** Renders the TypeScript module for the BTF types of the layout object. */
 export function renderLayout(types: BtfType[]): string {
   const byId = new Map(types.map((t) => [t.id, t]));
@@ -50,6 +60,10 @@ export function renderLayout(types: BtfType[]): string {
         if (m.bits_offset % 8 !== 0) throw new Error(`${t.name}.${m.name} is a bitfield`);
         lines.push(`  ${camel(m.name)}: ${m.bits_offset / 8},`);
       }
+      lines.push("} as const;", "");
+      // each member's width, so that decoders read a field with a reader of its width
+      lines.push(`export const ${pascal(t.name)}Width = {`);
+      for (const m of t.members) lines.push(`  ${camel(m.name)}: ${typeBytes(byId, m.type_id)},`);
       lines.push("} as const;", "");
       // array lengths, so that decoders need no literal counts either
       for (const m of t.members) {

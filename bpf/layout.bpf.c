@@ -26,6 +26,7 @@ struct rec_stats layout_rec_stats;
 struct kf_config layout_kf_config;
 enum rec_limits layout_rec_limits;
 enum rec_type layout_rec_type;
+enum rec_kernel_values layout_rec_kernel_values;
 enum fs_event layout_fs_event;
 enum file_flags layout_file_flags;
 enum stat_id layout_stat_id;

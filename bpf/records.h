@@ -32,6 +32,22 @@ enum rec_limits {
 	REC_SCRATCH_SLOTS = 4,
 };
 
+/*
+ * The kernel's numbers that records carry as they are: rec_sock.family (socket.h),
+ * rec_sock.proto (in.h) and the file type bits of rec_inode.mode (stat.h).
+ */
+enum rec_kernel_values {
+	REC_AF_UNIX = 1,
+	REC_AF_INET = 2,
+	REC_AF_INET6 = 10,
+	REC_IPPROTO_TCP = 6,
+	REC_IPPROTO_UDP = 17,
+	REC_S_IFMT = 0170000,
+	REC_S_IFDIR = 0040000,
+	REC_S_IFREG = 0100000,
+	REC_S_IFLNK = 0120000,
+};
+
 enum rec_type {
 	REC_TYPE_FILE = 1,
 	REC_TYPE_SOCK = 2,

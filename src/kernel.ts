@@ -17,7 +17,7 @@ import type { Shim } from "../ffi/shim.ts";
 import { kernelConfigText, kernelHz } from "./kernel-config.ts";
 import type { AppPorts } from "./app-ports.ts";
 import type { Monitor } from "./config.ts";
-import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags, RecLimits } from "./records/layout.gen.ts";
+import { AppLimits, AppPort, InodeTier, KfConfig, MonitorFlags, RecKernelValues, RecLimits } from "./records/layout.gen.ts";
 
 export interface KernelOptions {
   /** the agent's own tgid, never reported */
@@ -368,7 +368,7 @@ function configBytes(opts: KernelOptions, active: readonly Hooks[]): Uint8Array 
   ports.forEach((p, i) => {
     const at = KfConfig.appPorts + i * AppPort.SIZE;
     view.setUint16(at + AppPort.port, p.port, true);
-    view.setUint8(at + AppPort.proto, p.proto === "tcp" ? 6 : 17);
+    view.setUint8(at + AppPort.proto, p.proto === "tcp" ? RecKernelValues.REC_IPPROTO_TCP : RecKernelValues.REC_IPPROTO_UDP);
     view.setUint8(at + AppPort.app, p.app);
   });
   return bytes;

@@ -13,6 +13,7 @@ import type { Monitor } from "./config.ts";
 import type { FeatureTier } from "./kernel.ts";
 import type { FileRecord } from "./records/file.ts";
 import { FsEvent, SockRole } from "./records/layout.gen.ts";
+import { AF_UNIX, IPPROTO_TCP, IPPROTO_UDP } from "./records/net.ts";
 import type { SockRecord } from "./records/sock.ts";
 
 /** The canary's steps, in ffi/canary.c's order (enum canary_step). */
@@ -32,9 +33,6 @@ const NAMES = {
 const ENOSYS = 38;
 const EPERM = 1;
 
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const AF_UNIX = 1;
 /** bytes the canary sends in each socket step */
 const PAYLOAD = 6;
 

@@ -1,6 +1,6 @@
 /** A file record as kflowd's one-line JSON (keys and order of kflowd-spec §5.1, §5.2). */
 import type { FileRecord } from "../records/file.ts";
-import { FsEvent } from "../records/layout.gen.ts";
+import { FsEvent, RecKernelValues } from "../records/layout.gen.ts";
 import {
   type CgroupLookup,
   cgroupBytes,
@@ -46,7 +46,7 @@ const FS_EVENT_KEYS: readonly string[] = FS_EVENT_NAMES.map((name) => `"${name}"
 
 /** kflowd's "executable file": a regular file with any execute bit. */
 export function isExecutable(r: FileRecord): boolean {
-  return r.inodeKnown && (r.mode & 0o170000) === 0o100000 && (r.mode & 0o111) !== 0;
+  return r.inodeKnown && (r.mode & RecKernelValues.REC_S_IFMT) === RecKernelValues.REC_S_IFREG && (r.mode & 0o111) !== 0;
 }
 
 /** MD5 and SHA256 in hex; "" each when they could not be computed. */

@@ -1,4 +1,5 @@
 /** Value formats of kflowd's JSON: seconds with 9 decimals, timestamps, permissions. */
+import { RecKernelValues } from "../records/layout.gen.ts";
 
 const NS_PER_S = 1_000_000_000n;
 const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -39,8 +40,7 @@ export function timestamp(ns: bigint): string {
   return `${cachedPrefix}.${(ns % NS_PER_S).toString().padStart(9, "0")} UTC`;
 }
 
-const S_IFMT = 0o170000;
-const S_IFLNK = 0o120000;
+const { REC_S_IFMT: S_IFMT, REC_S_IFLNK: S_IFLNK } = RecKernelValues;
 
 function permissionsOf(bits: number, link: boolean): string {
   let s = link ? "l" : "-";

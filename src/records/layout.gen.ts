@@ -9,6 +9,13 @@ export const RecHdr = {
   tsNs: 8,
 } as const;
 
+export const RecHdrWidth = {
+  type: 2,
+  version: 2,
+  size: 4,
+  tsNs: 8,
+} as const;
+
 export const RecTask = {
   SIZE: 56,
   pid: 0,
@@ -23,6 +30,19 @@ export const RecTask = {
   cgroupId: 48,
 } as const;
 
+export const RecTaskWidth = {
+  pid: 4,
+  tid: 4,
+  ppid: 4,
+  uid: 4,
+  gid: 4,
+  exeLen: 2,
+  parentExeLen: 2,
+  startNs: 8,
+  comm: 16,
+  cgroupId: 8,
+} as const;
+
 export const RecTaskCommLen = 16;
 
 export const RecInode = {
@@ -35,6 +55,17 @@ export const RecInode = {
   atimeNs: 24,
   mtimeNs: 32,
   ctimeNs: 40,
+} as const;
+
+export const RecInodeWidth = {
+  mode: 4,
+  nlink: 4,
+  uid: 4,
+  gid: 4,
+  size: 8,
+  atimeNs: 8,
+  mtimeNs: 8,
+  ctimeNs: 8,
 } as const;
 
 export const RecFile = {
@@ -56,6 +87,24 @@ export const RecFile = {
   tail: 232,
 } as const;
 
+export const RecFileWidth = {
+  hdr: 16,
+  task: 56,
+  tsFirstNs: 8,
+  ino: 8,
+  dev: 4,
+  events: 4,
+  eventCounts: 64,
+  inode: 48,
+  sizeFirst: 8,
+  mtimeFirstNs: 8,
+  pathLen: 2,
+  originLen: 2,
+  flags: 2,
+  pad: 2,
+  tail: 4864,
+} as const;
+
 export const RecFileEventCountsLen = 16;
 export const RecFileTailLen = 4864;
 
@@ -66,12 +115,25 @@ export const FileKey = {
   ino: 8,
 } as const;
 
+export const FileKeyWidth = {
+  pid: 4,
+  dev: 4,
+  ino: 8,
+} as const;
+
 export const RecExit = {
   SIZE: 32,
   hdr: 0,
   pid: 16,
   pad: 20,
   startNs: 24,
+} as const;
+
+export const RecExitWidth = {
+  hdr: 16,
+  pid: 4,
+  pad: 4,
+  startNs: 8,
 } as const;
 
 export const RecSockDir = {
@@ -88,6 +150,21 @@ export const RecSockDir = {
   nflags: 60,
   flagCounts: 64,
   flagOrder: 320,
+} as const;
+
+export const RecSockDirWidth = {
+  packets: 8,
+  dataPackets: 8,
+  bytes: 8,
+  tsFirstNs: 8,
+  tsLastNs: 8,
+  ttlSum: 8,
+  ttlPackets: 4,
+  frags: 4,
+  ifindex: 4,
+  nflags: 4,
+  flagCounts: 256,
+  flagOrder: 64,
 } as const;
 
 export const RecSockDirFlagCountsLen = 64;
@@ -126,6 +203,38 @@ export const RecSock = {
   tail: 1056,
 } as const;
 
+export const RecSockWidth = {
+  hdr: 16,
+  task: 56,
+  tsFirstNs: 8,
+  key: 8,
+  family: 1,
+  proto: 1,
+  type: 1,
+  role: 1,
+  state: 1,
+  flags: 1,
+  lport: 2,
+  rport: 2,
+  pad: 2,
+  srttUs: 4,
+  laddr: 16,
+  raddr: 16,
+  tx: 384,
+  rx: 384,
+  bytesAcked: 8,
+  bytesRetrans: 8,
+  retrans: 4,
+  dsackDups: 4,
+  rtoMs: 4,
+  reorder: 4,
+  drops: 4,
+  queued: 4,
+  unixPath: 108,
+  pad2: 4,
+  tail: 512,
+} as const;
+
 export const RecSockLaddrLen = 16;
 export const RecSockRaddrLen = 16;
 export const RecSockUnixPathLen = 108;
@@ -144,6 +253,18 @@ export const RecApp = {
   data: 40,
 } as const;
 
+export const RecAppWidth = {
+  hdr: 16,
+  sockKey: 8,
+  pid: 4,
+  len: 4,
+  capLen: 2,
+  rx: 1,
+  app: 1,
+  pad: 4,
+  data: 4096,
+} as const;
+
 export const RecAppDataLen = 4096;
 
 export const AppPort = {
@@ -151,6 +272,12 @@ export const AppPort = {
   port: 0,
   proto: 2,
   app: 3,
+} as const;
+
+export const AppPortWidth = {
+  port: 2,
+  proto: 1,
+  app: 1,
 } as const;
 
 export const AppKind = {
@@ -197,6 +324,10 @@ export const RecStats = {
   counters: 0,
 } as const;
 
+export const RecStatsWidth = {
+  counters: 112,
+} as const;
+
 export const RecStatsCountersLen = 14;
 
 export const KfConfig = {
@@ -212,6 +343,20 @@ export const KfConfig = {
   appPorts: 32,
   uring: 128,
   pad2: 132,
+} as const;
+
+export const KfConfigWidth = {
+  agentPid: 4,
+  eventsMax: 4,
+  hz: 4,
+  appCap: 4,
+  appUnixSyslog: 4,
+  nappPorts: 4,
+  monitor: 4,
+  sockClaimIo: 4,
+  appPorts: 96,
+  uring: 4,
+  pad2: 4,
 } as const;
 
 export const KfConfigAppPortsLen = 24;
@@ -231,6 +376,18 @@ export const RecType = {
   REC_TYPE_SOCK: 2,
   REC_TYPE_EXIT: 3,
   REC_TYPE_APP: 4,
+} as const;
+
+export const RecKernelValues = {
+  REC_AF_UNIX: 1,
+  REC_AF_INET: 2,
+  REC_AF_INET6: 10,
+  REC_IPPROTO_TCP: 6,
+  REC_IPPROTO_UDP: 17,
+  REC_S_IFMT: 61440,
+  REC_S_IFDIR: 16384,
+  REC_S_IFREG: 32768,
+  REC_S_IFLNK: 40960,
 } as const;
 
 export const FsEvent = {

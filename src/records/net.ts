@@ -1,4 +1,7 @@
-/** Kernel socket constants the records carry as numbers (include/linux/socket.h, in.h). */
-export const AF_UNIX = 1;
-export const AF_INET = 2;
-export const IPPROTO_TCP = 6;
+/** The kernel's socket numbers the records carry (bpf/records.h, enum rec_kernel_values). */
+import { RecKernelValues } from "./layout.gen.ts";
+
+export const AF_UNIX = RecKernelValues.REC_AF_UNIX;
+export const AF_INET = RecKernelValues.REC_AF_INET;
+export const IPPROTO_TCP = RecKernelValues.REC_IPPROTO_TCP;
+export const IPPROTO_UDP = RecKernelValues.REC_IPPROTO_UDP;

@@ -4,6 +4,7 @@
 // logger to a syslog listener on tcp/514 and to journald's UNIX datagram socket. Each
 // side's record is found by its process and connection and checked field by field;
 // what dig prints is checked against what the agent decoded.
+import { dnsmasqCommand } from "../helpers/dnsmasq.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
@@ -56,21 +57,7 @@ async function server(cmd: string[]): Promise<Bun.Subprocess<"ignore", "pipe", "
 const MANY = 40;
 const BIG_TXT = Array.from({ length: 6 }, (_, i) => String.fromCharCode(0x61 + i).repeat(250));
 /** dnsmasq answering only from these entries, TTL 300, NXDOMAIN for the rest of kflowd.test */
-const DNSMASQ = [
-  "dnsmasq",
-  "--keep-in-foreground",
-  "--conf-file=/dev/null",
-  "--no-resolv",
-  "--no-hosts",
-  "--no-poll",
-  "--bind-interfaces",
-  `--listen-address=${DNS_ADDR}`,
-  "--port=53",
-  "--pid-file=",
-  "--user=root",
-  "--group=root",
-  "--log-facility=/dev/null",
-  "--local-ttl=300",
+const DNSMASQ = dnsmasqCommand(DNS_ADDR, [
   "--local=/kflowd.test/",
   "--host-record=www.kflowd.test,10.9.8.7,fd00::7",
   "--mx-host=kflowd.test,mail.kflowd.test,10",
@@ -80,7 +67,7 @@ const DNSMASQ = [
   "--ptr-record=7.8.9.10.in-addr.arpa,www.kflowd.test",
   `--txt-record=big.kflowd.test,${BIG_TXT.join(",")}`,
   ...Array.from({ length: MANY }, (_, i) => `--host-record=many.kflowd.test,10.0.1.${i + 1}`),
-];
+]);
 
 interface DnsCase {
   readonly name: string;

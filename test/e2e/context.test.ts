@@ -6,6 +6,7 @@
 // dnsmasq answers dig and curl (A, AAAA, a CNAME chain, a TTL that expires, over UDP and
 // TCP) and the connections that follow carry SockRemoteName; a name resolved before the
 // agent started does not.
+import { dnsmasqCommand } from "../helpers/dnsmasq.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,21 +35,7 @@ const DIR = `${tmpdir()}/kflowd-context-${process.pid}`;
 const RESOLV = `${DIR}/resolv.conf`;
 
 /** dnsmasq answering only for ZONE: TTL 300, short.ZONE with 1 s */
-const DNSMASQ = [
-  "dnsmasq",
-  "--keep-in-foreground",
-  "--conf-file=/dev/null",
-  "--no-resolv",
-  "--no-hosts",
-  "--no-poll",
-  "--bind-interfaces",
-  `--listen-address=${DNS_ADDR}`,
-  "--port=53",
-  "--pid-file=",
-  "--user=root",
-  "--group=root",
-  "--log-facility=/dev/null",
-  "--local-ttl=300",
+const DNSMASQ = dnsmasqCommand(DNS_ADDR, [
   `--local=/${ZONE}/`,
   `--host-record=www.${ZONE},${WWW}`,
   `--host-record=www6.${ZONE},::1`,
@@ -59,7 +46,7 @@ const DNSMASQ = [
   `--host-record=early.${ZONE},${EARLY}`,
   `--host-record=udp.${ZONE},${UDP_PEER}`,
   `--host-record=tcp.${ZONE},${TCP_ANSWER}`,
-];
+]);
 
 interface Ran {
   readonly pid: number;

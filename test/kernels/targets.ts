@@ -28,10 +28,13 @@ export const KERNELS: readonly KernelTarget[] = [
   target("5.10", "amd64", "bullseye", /^linux-image-5\.10\.0-\d+-cloud-amd64$/),
   target("6.1", "amd64", "bookworm", /^linux-image-6\.1\.0-\d+-cloud-amd64$/),
   target("6.12", "amd64", "bookworm", /^linux-image-6\.12\.\d+\+deb12-cloud-amd64$/),
+  // the last 6.x series, kept while trixie-backports carries it beside the newest
+  target("6.19", "amd64", "trixie-backports", /^linux-image-6\.19\.\d+\+deb13-cloud-amd64$/),
   newest("trixie-backports", "amd64"),
   newest("unstable", "amd64"),
   target("6.1", "arm64", "bookworm", /^linux-image-6\.1\.0-\d+-cloud-arm64$/),
   target("6.12", "arm64", "bookworm", /^linux-image-6\.12\.\d+\+deb12-cloud-arm64$/),
+  target("6.19", "arm64", "trixie-backports", /^linux-image-6\.19\.\d+\+deb13-cloud-arm64$/),
   newest("trixie-backports", "arm64"),
   newest("unstable", "arm64"),
 ];

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { decodeExit } from "../../../src/records/exit.ts";
 import { decodeFile, normalizePath } from "../../../src/records/file.ts";
 import { recordType } from "../../../src/records/header.ts";
-import { FsEvent, RecFile, RecTask, RecType } from "../../../src/records/layout.gen.ts";
+import { FsEvent, RecFile, RecHdr, RecLimits, RecTask, RecType } from "../../../src/records/layout.gen.ts";
 import { ROOT } from "../../helpers/paths.ts";
 
 // The fixture program lays the records out with the C compiler from bpf/records.h.
@@ -23,6 +23,17 @@ beforeAll(async () => {
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+describe("record header", () => {
+  test("a record of another layout version (or shorter than a header) has no type", () => {
+    const other = fileBytes.slice();
+    const v = view(other);
+    expect(recordType(v, 0, other.length)).toBe(RecType.REC_TYPE_FILE);
+    v.setUint16(RecHdr.version, RecLimits.REC_VERSION + 1, true);
+    expect(recordType(v, 0, other.length)).toBe(0);
+    expect(recordType(view(fileBytes), 0, RecHdr.SIZE - 1)).toBe(0);
+  });
+});
 
 describe("file record", () => {
   test("every field decodes to what C wrote", () => {
