@@ -251,6 +251,10 @@ struct io_link___delayed {
 	struct delayed_filename___kf newpath;
 };
 
+struct io_xattr___delayed {
+	struct delayed_filename___kf filename;
+};
+
 /* Offset of a path-name field of an io_uring op's data, in either layout. */
 #define URING_NAME_OFF(type, field)                                                                                    \
 	({                                                                                                             \
@@ -269,6 +273,71 @@ static __always_inline const char *uring_name(const void *req, __u32 off)
 
 	bpf_probe_read_kernel(&fn, sizeof(fn), (const char *)req + off);
 	return fn ? BPF_CORE_READ(fn, name) : NULL;
+}
+
+/*
+ * Registered ("fixed") files: the ring's table of slots, each a struct file pointer with
+ * flag bits in its low bits. 6.13+ (Debian's 6.18, 7.x): io_file_table.data.nodes[slot]
+ * ->file_ptr; before (6.1, 6.12): io_file_table.files[slot].file_ptr, ctx->nr_user_files slots.
+ */
+struct io_fixed_file___old {
+	unsigned long file_ptr;
+};
+
+struct io_file_table___old {
+	struct io_fixed_file___old *files;
+};
+
+struct io_rsrc_node___new {
+	unsigned long file_ptr;
+};
+
+struct io_rsrc_data___new {
+	unsigned int nr;
+	struct io_rsrc_node___new **nodes;
+};
+
+struct io_file_table___new {
+	struct io_rsrc_data___new data;
+};
+
+struct io_ring_ctx___new {
+	struct io_file_table___new file_table;
+};
+
+struct io_ring_ctx___old {
+	struct io_file_table___old file_table;
+	unsigned int nr_user_files;
+};
+
+/* the struct file in slot of the ring of request req_addr, or NULL */
+static __always_inline struct file *uring_slot_file(__u64 req_addr, __u32 slot)
+{
+	const struct io_kiocb *req = (void *)req_addr;
+	struct io_ring_ctx *ctx = BPF_CORE_READ(req, ctx);
+	unsigned long ptr = 0;
+
+	if (!ctx)
+		return NULL;
+	if (bpf_core_field_exists(struct io_file_table___new, data)) {
+		struct io_ring_ctx___new *c = (void *)ctx;
+		struct io_rsrc_node___new **nodes = BPF_CORE_READ(c, file_table.data.nodes);
+		struct io_rsrc_node___new *node = NULL;
+
+		if (slot >= BPF_CORE_READ(c, file_table.data.nr))
+			return NULL;
+		bpf_probe_read_kernel(&node, sizeof(node), nodes + slot);
+		ptr = node ? BPF_CORE_READ(node, file_ptr) : 0;
+	} else if (bpf_core_field_exists(struct io_file_table___old, files)) {
+		struct io_ring_ctx___old *old = (void *)ctx;
+		struct io_fixed_file___old *files = BPF_CORE_READ(old, file_table.files);
+
+		if (bpf_core_field_exists(old->nr_user_files) && slot >= BPF_CORE_READ(old, nr_user_files))
+			return NULL;
+		bpf_probe_read_kernel(&ptr, sizeof(ptr), &files[slot].file_ptr);
+	}
+	/* the flags (FFS_NOWAIT, FFS_ISREG, FFS_SCM): struct file is aligned to more */
+	return (struct file *)(ptr & ~7UL);
 }
 
 /*

@@ -234,18 +234,14 @@ int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
  * socket, its application message (if any) is captured too. op is FD_OP(nr, ev), and
  * ubuf and uaux the syscall's user arguments app capture reads (struct app_args).
  */
-static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+static __always_inline int file_io_type(struct file *f, __u32 type, struct inode *inode, long bytes, __u64 op,
+					__u64 ubuf, __u64 uaux)
 {
 	struct app_args a = { .ubuf = ubuf, .uaux = uaux, .compat = (op & FD_COMPAT) != 0 };
 	long nr = (long)op >> 8;
 	__u32 ev = op & 0x7f;
-	struct inode *inode;
 	struct sock *sk;
-	__u32 type;
 
-	if (!f)
-		return 0;
-	type = file_type(f, &inode);
 	if (type == S_IFREG) {
 		if (monitor_files())
 			file_event_inode(f, inode, ev);
@@ -275,6 +271,18 @@ static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 u
 	return 0;
 }
 
+/* file_io_type() on f, whose type is read here */
+static __always_inline int file_io(struct file *f, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+{
+	struct inode *inode;
+	__u32 type;
+
+	if (!f)
+		return 0;
+	type = file_type(f, &inode);
+	return file_io_type(f, type, inode, bytes, op, ubuf, uaux);
+}
+
 /*
  * file_io() on the file of descriptor fd. A global function: the verifier checks it
  * once, for any argument values, instead of once per path into each of its two call
@@ -285,10 +293,41 @@ __noinline int fd_event(long fd, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
 	return file_io(fd_file(fd), bytes, op, ubuf, uaux);
 }
 
-/* file_io() on the struct file at file_addr (an io_uring request's): a global function too. */
-__noinline int uring_file_io(__u64 file_addr, long bytes, __u64 op, __u64 ubuf, __u64 uaux)
+/* Where uring_file_io() finds the user arguments app capture reads, in the request. */
+enum uring_args {
+	URING_ARGS_NONE,
+	URING_ARGS_RW,	/* io_rw: the buffer */
+	URING_ARGS_RWV, /* io_rw: the iovec array and its length */
+	URING_ARGS_SR,	/* io_sr_msg: the buffer or the user msghdr (a union) */
+};
+
+/*
+ * file_io() on the struct file at file_addr (an io_uring request's): a global function
+ * too. The user arguments (args, in the request at req_addr) are read only for what is
+ * no regular file: most requests are file I/O, which needs none.
+ */
+__noinline int uring_file_io(__u64 file_addr, long bytes, __u64 op, __u64 req_addr, __u64 args)
 {
-	return file_io((struct file *)file_addr, bytes, op, ubuf, uaux);
+	struct file *f = (void *)file_addr;
+	__u64 ubuf = 0, uaux = 0;
+	struct inode *inode;
+	__u32 type;
+
+	if (!f)
+		return 0;
+	type = file_type(f, &inode);
+	if (type != S_IFREG && args == URING_ARGS_SR) {
+		struct io_sr_msg *sr = (void *)req_addr;
+
+		ubuf = (__u64)BPF_CORE_READ(sr, buf);
+	} else if (type != S_IFREG && args != URING_ARGS_NONE) {
+		struct io_rw *rw = (void *)req_addr;
+
+		ubuf = BPF_CORE_READ(rw, addr);
+		if (args == URING_ARGS_RWV)
+			uaux = BPF_CORE_READ(rw, len);
+	}
+	return file_io_type(f, type, inode, bytes, op, ubuf, uaux);
 }
 
 /*
@@ -618,6 +657,11 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 	return 0;
 }
 
+/* io_open.file_slot of an open into a slot the kernel allocates (IORING_FILE_INDEX_ALLOC) */
+#define URING_SLOT_ALLOC (~0U)
+/* io_splice.flags: splice_fd_in is a registered file's slot */
+#define SPLICE_F_FD_IN_FIXED (1U << 31)
+
 /*
  * io_uring: a request was submitted, its data prepared. A close releases the file now,
  * as sys_enter does for close(); a path operation's arguments are kept until its
@@ -635,16 +679,19 @@ static __always_inline int uring_submit(__u64 req_addr)
 	case IORING_OP_CLOSE: {
 		struct io_close *c = (void *)req;
 
-		/* a registered ("fixed") file's slot is not one of the process's descriptors */
-		if (BPF_CORE_READ(c, file_slot))
-			return 0;
-		fd_release((__u64)fd_file(BPF_CORE_READ(c, fd)));
+		__u32 slot = BPF_CORE_READ(c, file_slot);
+
+		/* a registered ("fixed") file's slot (numbered from 1), or one of the process's descriptors */
+		fd_release((__u64)(slot ? uring_slot_file(req_addr, slot - 1) : fd_file(BPF_CORE_READ(c, fd))));
+		/* the only submission that takes scratch (a record's release) */
+		scratch_done();
 		return 0;
 	}
 	case IORING_OP_RENAMEAT:
 	case IORING_OP_UNLINKAT:
 	case IORING_OP_LINKAT:
 	case IORING_OP_SYMLINKAT:
+	case IORING_OP_SETXATTR:
 		if (monitor_files())
 			uring_path_op_begin(req_addr, opcode);
 		return 0;
@@ -653,28 +700,26 @@ static __always_inline int uring_submit(__u64 req_addr)
 }
 
 /*
- * io_uring: request req_addr completed with result res (a CQE is posted): what its
+ * io_uring: request req_addr (opcode) completed with result res (a CQE is posted): what its
  * syscall twin's exit would report, on the request's own file (registered files too).
  * Runs in a thread of the submitting process (the submitter's task work, an io-wq
  * worker, the SQPOLL thread).
  */
-static __always_inline int uring_complete(__u64 req_addr, long res)
+static __always_inline int uring_complete(__u64 req_addr, long res, __u8 opcode)
 {
 	const struct io_kiocb *req = (void *)req_addr;
-	__u64 ubuf = 0, uaux = 0;
-	__u8 opcode;
+	__u64 args = URING_ARGS_NONE;
 	__u32 ev;
 	long nr;
 
-	/* CQEs that are no request's own (io_post_aux_cqe) come without one */
-	if (!req_addr || is_agent())
+	if (is_agent())
 		return 0;
-	opcode = BPF_CORE_READ(req, opcode);
 	switch (opcode) {
 	case IORING_OP_RENAMEAT:
 	case IORING_OP_UNLINKAT:
 	case IORING_OP_LINKAT:
 	case IORING_OP_SYMLINKAT:
+	case IORING_OP_SETXATTR:
 		/* failed or not, the saved arguments are dropped here */
 		uring_path_op_end(req_addr, res);
 		return 0;
@@ -685,12 +730,35 @@ static __always_inline int uring_complete(__u64 req_addr, long res)
 	case IORING_OP_OPENAT:
 	case IORING_OP_OPENAT2: {
 		struct io_open *o = (void *)req;
+		__u32 slot;
 
-		/* into a registered file's slot: res is 0, no descriptor of the process */
-		if (!monitor_files() || BPF_CORE_READ(o, file_slot))
+		if (!monitor_files())
 			return 0;
-		fd_event(res, 0, FD_OP(NR_openat, FS_OPEN, false), 0, 0);
+		/* into a registered file's slot (from 1; or one allocated, res): no descriptor */
+		slot = BPF_CORE_READ(o, file_slot);
+		if (slot)
+			uring_file_io((__u64)uring_slot_file(req_addr, slot == URING_SLOT_ALLOC ? res : slot - 1), 0,
+				      FD_OP(NR_openat, FS_OPEN, false), 0, 0);
+		else
+			fd_event(res, 0, FD_OP(NR_openat, FS_OPEN, false), 0, 0);
 		return 0;
+	}
+	case IORING_OP_SPLICE:
+	case IORING_OP_TEE: {
+		struct io_splice *sp = (void *)req;
+		__s32 in = BPF_CORE_READ(sp, splice_fd_in);
+
+		/* as splice(2): the input read (a registered file's slot, or a descriptor), the output written */
+		if (res == 0)
+			return 0;
+		if (BPF_CORE_READ(sp, flags) & SPLICE_F_FD_IN_FIXED)
+			uring_file_io((__u64)uring_slot_file(req_addr, in), res, FD_OP(NR_splice, FS_ACCESS, false), 0,
+				      0);
+		else
+			fd_event(in, res, FD_OP(NR_splice, FS_ACCESS, false), 0, 0);
+		nr = NR_splice;
+		ev = FS_MODIFY;
+		break;
 	}
 	case IORING_OP_ACCEPT: {
 		struct io_accept *ac = (void *)req;
@@ -739,27 +807,20 @@ static __always_inline int uring_complete(__u64 req_addr, long res)
 	default:
 		return 0;
 	}
-	if (ev == FS_ACCESS || (ev == FS_MODIFY && nr != NR_ftruncate)) {
+	if (nr == NR_splice) {
+		/* the bytes moved, no user buffer */
+	} else if (ev == FS_ACCESS || (ev == FS_MODIFY && nr != NR_ftruncate)) {
 		/* reads and writes of 0 bytes are no events, as with the syscalls */
 		if (res == 0)
 			return 0;
-		if (nr == NR_sendto || nr == NR_recvfrom || nr == NR_sendmsg || nr == NR_recvmsg) {
-			/* the buffer or the user msghdr (a union) */
-			struct io_sr_msg *sr = (void *)req;
-
-			ubuf = (__u64)BPF_CORE_READ(sr, buf);
-		} else {
-			struct io_rw *rw = (void *)req;
-
-			ubuf = BPF_CORE_READ(rw, addr);
-			/* readv/writev: the user iovec array and its length */
-			if (nr == NR_readv || nr == NR_writev)
-				uaux = BPF_CORE_READ(rw, len);
-		}
+		if (nr == NR_sendto || nr == NR_recvfrom || nr == NR_sendmsg || nr == NR_recvmsg)
+			args = URING_ARGS_SR;
+		else
+			args = nr == NR_readv || nr == NR_writev ? URING_ARGS_RWV : URING_ARGS_RW;
 	} else {
 		res = 0;
 	}
-	uring_file_io((__u64)BPF_CORE_READ(req, file), res, FD_OP(nr, ev, false), ubuf, uaux);
+	uring_file_io((__u64)BPF_CORE_READ(req, file), res, FD_OP(nr, ev, false), req_addr, args);
 	return 0;
 }
 
@@ -776,12 +837,57 @@ static __always_inline __u64 uring_arg0(__u64 *ctx)
 	return req;
 }
 
+/*
+ * Whether the request (the tracepoint's BTF pointer) has an opcode of set: its opcode
+ * read by a plain load, so that the requests nothing needs (most, at submission) leave
+ * after a few instructions, without a helper call.
+ */
+static __always_inline bool uring_wanted(const struct io_kiocb *req, __u64 set)
+{
+	__u8 op = req->opcode;
+
+	return op < 64 && (set >> op) & 1;
+}
+
+/*
+ * The same for io_uring_complete, whose request is a void * (no plain loads): its opcode
+ * read once, returned if in set, else URING_UNWANTED.
+ */
+#define URING_UNWANTED 0xff
+static __always_inline __u8 uring_wanted_read(__u64 req_addr, __u64 set)
+{
+	const struct io_kiocb *req = (void *)req_addr;
+	__u8 op;
+
+	if (!req_addr)
+		return URING_UNWANTED;
+	op = BPF_CORE_READ(req, opcode);
+	return op < 64 && (set >> op) & 1 ? op : URING_UNWANTED;
+}
+
+#define URING_OP(op) (1ULL << (op))
+/* what uring_submit() acts on */
+#define URING_SUBMITTED                                                                                                \
+	(URING_OP(IORING_OP_CLOSE) | URING_OP(IORING_OP_RENAMEAT) | URING_OP(IORING_OP_UNLINKAT) |                     \
+	 URING_OP(IORING_OP_LINKAT) | URING_OP(IORING_OP_SYMLINKAT) | URING_OP(IORING_OP_SETXATTR))
+/* what uring_complete() acts on */
+#define URING_COMPLETED                                                                                                \
+	(URING_OP(IORING_OP_RENAMEAT) | URING_OP(IORING_OP_UNLINKAT) | URING_OP(IORING_OP_LINKAT) |                    \
+	 URING_OP(IORING_OP_SYMLINKAT) | URING_OP(IORING_OP_SETXATTR) | URING_OP(IORING_OP_OPENAT) |                   \
+	 URING_OP(IORING_OP_OPENAT2) | URING_OP(IORING_OP_SPLICE) | URING_OP(IORING_OP_TEE) |                          \
+	 URING_OP(IORING_OP_ACCEPT) | URING_OP(IORING_OP_READ) | URING_OP(IORING_OP_READ_FIXED) |                      \
+	 URING_OP(IORING_OP_READV) | URING_OP(IORING_OP_WRITE) | URING_OP(IORING_OP_WRITE_FIXED) |                     \
+	 URING_OP(IORING_OP_WRITEV) | URING_OP(IORING_OP_SEND) | URING_OP(IORING_OP_RECV) |                            \
+	 URING_OP(IORING_OP_SENDMSG) | URING_OP(IORING_OP_RECVMSG) | URING_OP(IORING_OP_FTRUNCATE) |                   \
+	 URING_OP(IORING_OP_FALLOCATE) | URING_OP(IORING_OP_FSETXATTR))
+
 /* 6.5+: the request, once prepared */
 SEC("tp_btf/io_uring_submit_req")
 int io_uring_submit_req__uring(__u64 *ctx)
 {
+	if (!uring_wanted((void *)ctx[0], URING_SUBMITTED))
+		return 0;
 	uring_submit(uring_arg0(ctx));
-	scratch_done();
 	return 0;
 }
 
@@ -789,8 +895,9 @@ int io_uring_submit_req__uring(__u64 *ctx)
 SEC("tp_btf/io_uring_submit_sqe")
 int io_uring_submit_sqe__uring(__u64 *ctx)
 {
+	if (!uring_wanted((void *)ctx[0], URING_SUBMITTED))
+		return 0;
 	uring_submit(uring_arg0(ctx));
-	scratch_done();
 	return 0;
 }
 
@@ -803,7 +910,11 @@ int io_uring_complete__cqe(__u64 *ctx)
 {
 	struct io_uring_cqe *cqe = (void *)ctx[2];
 
-	uring_complete(ctx[1], BPF_CORE_READ(cqe, res));
+	__u8 opcode = uring_wanted_read(ctx[1], URING_COMPLETED);
+
+	if (opcode == URING_UNWANTED)
+		return 0;
+	uring_complete(ctx[1], cqe->res, opcode);
 	scratch_done();
 	return 0;
 }
@@ -812,7 +923,11 @@ int io_uring_complete__cqe(__u64 *ctx)
 SEC("tp_btf/io_uring_complete")
 int io_uring_complete__res(__u64 *ctx)
 {
-	uring_complete(ctx[1], (int)ctx[3]);
+	__u8 opcode = uring_wanted_read(ctx[1], URING_COMPLETED);
+
+	if (opcode == URING_UNWANTED)
+		return 0;
+	uring_complete(ctx[1], (int)ctx[3], opcode);
 	scratch_done();
 	return 0;
 }

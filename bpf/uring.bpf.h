@@ -69,7 +69,7 @@ static __always_inline bool uring_copy_name(char *dst, const void *req, __u32 of
 }
 
 /*
- * A path operation (RENAMEAT, UNLINKAT, LINKAT, SYMLINKAT) was submitted: its arguments
+ * A path operation (RENAMEAT, UNLINKAT, LINKAT, SYMLINKAT, SETXATTR) was submitted: its arguments
  * are remembered under the request, as path_op_begin() does under the thread, with the
  * names copied. io_uring runs these in an io-wq worker, where path_op_inode() finds the
  * request the worker runs; the completion ends it (path_op_end()).
@@ -127,6 +127,11 @@ __noinline int uring_path_op_begin(__u64 req_addr, __u32 opcode)
 			ok = ok && uring_copy_name(n->name[0], req, URING_NAME_OFF(io_link, oldpath));
 		break;
 	}
+	case IORING_OP_SETXATTR:
+		/* by path, following a symbolic link, from the working directory (setxattr(2)) */
+		op.kind = PATH_OP_ATTRIB | PATH_OP_KNAMES;
+		ok = uring_copy_name(n->name[0], req, URING_NAME_OFF(io_xattr, filename));
+		break;
 	default:
 		goto drop;
 	}

@@ -108,8 +108,8 @@ export function procName(task: TaskIdentity): string {
   return task.exe.startsWith(task.comm) ? task.exe : `${task.exe}/${task.comm}`;
 }
 
-/** The Proc keys into out. */
-export function procBytes(out: JsonBytes, task: TaskIdentity, names: NameLookup, ageNs: bigint, versions?: VersionLookup): void {
+/** The Proc keys into out; atNs: the record's time (ProcAge is the process's age then). */
+export function procBytes(out: JsonBytes, task: TaskIdentity, names: NameLookup, atNs: bigint, versions?: VersionLookup): void {
   out.ascii('"ProcParent": ');
   out.str(task.parentExe);
   out.ascii(', "Proc": ');
@@ -133,7 +133,7 @@ export function procBytes(out: JsonBytes, task: TaskIdentity, names: NameLookup,
   out.ascii(', "ProcGID": ');
   out.num(task.gid);
   out.ascii(', "ProcAge": ');
-  out.seconds9(ageNs);
+  out.seconds9Between(atNs, task.startNs);
 }
 
 /** ', "ProcCgroup": ..., "ProcContainerId": ...' of each cgroup named, made once */

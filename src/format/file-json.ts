@@ -73,7 +73,7 @@ function eventsBytes(out: JsonBytes, counts: readonly number[]): void {
 export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, digests?: FileDigests): void {
   infoBytes(out, ctx.host, "filesystem", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
   out.ascii(", ");
-  procBytes(out, r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions);
+  procBytes(out, r.task, ctx.names, r.tsNs, ctx.versions);
   const path = r.path;
   const slash = path.lastIndexOf("/");
   out.ascii(', "FilePath": ');
@@ -99,7 +99,7 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
   out.ascii(', "FileEvents": ');
   eventsBytes(out, r.eventCounts);
   out.ascii(', "FileEventsDuration": ');
-  out.seconds9(r.tsNs - r.tsFirstNs);
+  out.seconds9Between(r.tsNs, r.tsFirstNs);
   // a path operation the kernel could not map to an inode has nothing more to say
   if (!r.inodeKnown) {
     cgroupBytes(out, r.task, ctx.cgroups);
@@ -107,7 +107,6 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
     return;
   }
   const sizeChange = r.size - r.sizeFirst;
-  const mtimeChange = r.mtimeNs - r.mtimeFirstNs;
   out.ascii(', "FileInode": ');
   out.big(r.ino);
   out.ascii(', "FileInodeLinkCount": ');
@@ -137,9 +136,9 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
   out.ascii('", "FileModificationTime": "');
   out.timestamp(r.mtimeNs);
   out.byte(34);
-  if (mtimeChange !== 0n) {
+  if (r.mtimeNs !== r.mtimeFirstNs) {
     out.ascii(', "FileModificationTimeChange": ');
-    out.seconds9(mtimeChange);
+    out.seconds9Between(r.mtimeNs, r.mtimeFirstNs);
   }
   if (digests) {
     out.ascii(', "FileMD5": ');

@@ -14,7 +14,27 @@ const nativeCopy = Buffer.prototype.copy;
 export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
   nativeCopy.call(src, dst, at, from, to);
 }
-const NS_PER_S = 1_000_000_000n;
+/** scratch for the 32-bit halves of u64 bigints (reading them back allocates nothing) */
+const SPLIT = new DataView(new ArrayBuffer(16));
+/** divide1e9()'s result, reused */
+const QR: [number, number] = [0, 0];
+
+/** [floor(n / 1e9), n mod 1e9] of an integer 0 <= n < 2^53, exactly (QR, overwritten by the next call). */
+function divide1e9(n: number): [number, number] {
+  let q = Math.floor(n / 1e9);
+  let r = n - q * 1e9;
+  // the division may round up across an integer; q * 1e9 and the difference are exact
+  if (r < 0) {
+    q--;
+    r += 1e9;
+  } else if (r >= 1e9) {
+    q++;
+    r -= 1e9;
+  }
+  QR[0] = q;
+  QR[1] = r;
+  return QR;
+}
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const MIN_SAFE = -MAX_SAFE;
 const HEX = "0123456789abcdef";
@@ -46,7 +66,7 @@ export class JsonBytes {
   /** bytes used; what follows is free */
   pos = 0;
   /** seconds (since the epoch) whose "Thu, Apr 04 2024 15:34:35" prefix is kept, round robin */
-  private readonly prefixSecond: bigint[] = new Array<bigint>(PREFIXES).fill(-1n);
+  private readonly prefixSecond: number[] = new Array<number>(PREFIXES).fill(-1);
   private readonly prefixBytes: Uint8Array[] = new Array<Uint8Array>(PREFIXES).fill(new Uint8Array(0));
   private prefixNext = 0;
 
@@ -145,6 +165,19 @@ export class JsonBytes {
     else this.ascii(seconds9(ns));
   }
 
+  /**
+   * seconds9(a - b) of two u64 times (ns), without making the difference a bigint: the
+   * 32-bit halves of each are read back through a scratch DataView, which allocates nothing.
+   */
+  seconds9Between(a: bigint, b: bigint): void {
+    SPLIT.setBigUint64(0, a, true);
+    SPLIT.setBigUint64(8, b, true);
+    const hi = SPLIT.getUint32(4, true) - SPLIT.getUint32(12, true);
+    // |difference| < 2^52: exact as a double
+    if (hi > -0x100000 && hi < 0x100000) this.seconds9Of(hi * 0x1_0000_0000 + (SPLIT.getUint32(0, true) - SPLIT.getUint32(8, true)));
+    else this.seconds9(a - b);
+  }
+
   /** seconds9() of nanoseconds that are a safe integer. */
   seconds9Of(ns: number): void {
     this.ensure(28);
@@ -173,7 +206,17 @@ export class JsonBytes {
 
   /** ns since the epoch as "Thu, Apr 04 2024 15:34:35.643031330 UTC" (timestamp()), unquoted. */
   timestamp(ns: bigint): void {
-    const sec = ns / NS_PER_S;
+    // seconds and the ns within the second, exactly, without bigint arithmetic
+    SPLIT.setBigUint64(0, ns, true);
+    const hi = SPLIT.getUint32(4, true);
+    const lo = SPLIT.getUint32(0, true);
+    // hi * 2^32 + lo = (qh * 1e9 + rh) * 2^32 + lo; rh * 2^32 + lo divided by 1e9 in 16-bit steps,
+    // each step's dividend below 2^47 (exact)
+    const qh = Math.floor(hi / 1e9);
+    const rh = hi - qh * 1e9;
+    const [q1, r1] = divide1e9(rh * 0x10000 + (lo >>> 16));
+    const [q0, r0] = divide1e9(r1 * 0x10000 + (lo & 0xffff));
+    const sec = qh * 0x1_0000_0000 + q1 * 0x10000 + q0;
     let prefix: Uint8Array | undefined;
     for (let i = 0; i < PREFIXES; i++) {
       if (this.prefixSecond[i] === sec) {
@@ -182,7 +225,7 @@ export class JsonBytes {
       }
     }
     if (prefix === undefined) {
-      prefix = encoder.encode(secondPrefix(sec));
+      prefix = encoder.encode(secondPrefix(BigInt(sec)));
       this.prefixSecond[this.prefixNext] = sec;
       this.prefixBytes[this.prefixNext] = prefix;
       this.prefixNext = (this.prefixNext + 1) % PREFIXES;
@@ -190,7 +233,7 @@ export class JsonBytes {
     this.raw(prefix);
     this.ensure(14);
     this.buf[this.pos++] = 46; // .
-    this.nine(Number(ns % NS_PER_S));
+    this.nine(r0);
     this.ascii(" UTC");
   }
 
@@ -281,13 +324,56 @@ export class JsonBytes {
       b[this.pos++] = THREE_DIGITS[d + 2]!;
       return;
     }
-    // Larger ones through the runtime's own conversion. Digits computed here three at a
-    // time (a division loop switching between int32 and double) made JSC's optimized
-    // code throw "TypeError: No default value" on arm64 now and then (Debian 6.1 arm64
-    // guest of the kernel matrix, 1 run in 2).
-    const s = String(n);
+    // Larger ones three digits at a time, in straight-line code as nine() (a division
+    // loop switching between int32 and double made JSC's optimized code throw
+    // "TypeError: No default value" on arm64 now and then; String(n) made a string each).
+    if (n < 1e9) {
+      this.below1e9(n);
+      return;
+    }
+    let top = Math.floor(n / 1e9);
+    let low = n - top * 1e9;
+    if (low < 0) {
+      top--;
+      low += 1e9;
+    } else if (low >= 1e9) {
+      top++;
+      low -= 1e9;
+    }
+    // top < 2^53 / 1e9 < 1e7: one of the two cases above
+    this.digits(top);
+    this.nine(low);
+  }
+
+  /** 1000 <= n < 1e9 without leading zeros; room was ensured. */
+  private below1e9(n: number): void {
+    const b = this.buf;
     let p = this.pos;
-    for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i);
+    let lead: number;
+    if (n < 1_000_000) {
+      lead = (n / 1000) | 0;
+    } else {
+      lead = (n / 1_000_000) | 0;
+    }
+    const d = 3 * lead;
+    if (lead >= 100) b[p++] = THREE_DIGITS[d]!;
+    if (lead >= 10) b[p++] = THREE_DIGITS[d + 1]!;
+    b[p++] = THREE_DIGITS[d + 2]!;
+    let rest: number;
+    if (n >= 1_000_000) {
+      rest = n - lead * 1_000_000;
+      const mid = 3 * ((rest / 1000) | 0);
+      b[p++] = THREE_DIGITS[mid]!;
+      b[p++] = THREE_DIGITS[mid + 1]!;
+      b[p++] = THREE_DIGITS[mid + 2]!;
+      rest = rest % 1000;
+    } else {
+      rest = n - lead * 1000;
+    }
+    const lo = 3 * rest;
+    b[p++] = THREE_DIGITS[lo]!;
+    b[p++] = THREE_DIGITS[lo + 1]!;
+    b[p++] = THREE_DIGITS[lo + 2]!;
     this.pos = p;
   }
 

@@ -97,7 +97,7 @@ function tcpTxBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext): void {
   out.ascii(', "SockTxFlags": ');
   flagsBytes(out, d);
   out.ascii(', "SockTxDuration": ');
-  out.seconds9(d.tsLastNs - d.tsFirstNs);
+  out.seconds9Between(d.tsLastNs, d.tsFirstNs);
   out.ascii(', "SockTxBytes": ');
   out.num(d.bytes);
   out.ascii(', "SockTxBytesAcked": ');
@@ -129,7 +129,7 @@ function tcpRxBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext): void {
   out.ascii(', "SockRxFlags": ');
   flagsBytes(out, d);
   out.ascii(', "SockRxDuration": ');
-  out.seconds9(d.tsLastNs - d.tsFirstNs);
+  out.seconds9Between(d.tsLastNs, d.tsFirstNs);
   out.ascii(', "SockRxBytes": ');
   out.num(d.bytes);
   out.ascii(', "SockRxTTL": ');
@@ -145,7 +145,7 @@ function udpTxBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext): void {
   out.ascii(', "SockTxPackets": ');
   out.num(d.packets);
   out.ascii(', "SockTxDuration": ');
-  out.seconds9(d.tsLastNs - d.tsFirstNs);
+  out.seconds9Between(d.tsLastNs, d.tsFirstNs);
   out.ascii(', "SockTxBytes": ');
   out.num(d.bytes);
 }
@@ -163,7 +163,7 @@ function udpRxBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext): void {
   out.ascii(', "SockRxPacketsFrag": ');
   out.num(d.frags);
   out.ascii(', "SockRxDuration": ');
-  out.seconds9(d.tsLastNs - d.tsFirstNs);
+  out.seconds9Between(d.tsLastNs, d.tsFirstNs);
   out.ascii(', "SockRxBytes": ');
   out.num(d.bytes);
   out.ascii(', "SockRxTTL": ');
@@ -250,12 +250,12 @@ function remoteNameBytes(out: JsonBytes, name: string): void {
 export function sockBytes(out: JsonBytes, r: SockRecord, ctx: FormatContext, messages?: readonly AppMessage[]): void {
   infoBytes(out, ctx.host, "socket", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
   out.ascii(", ");
-  procBytes(out, r.task, ctx.names, r.tsNs - r.task.startNs, ctx.versions);
+  procBytes(out, r.task, ctx.names, r.tsNs, ctx.versions);
   out.ascii(", ");
   if (r.family === AF_UNIX) unixBytes(out, r);
   else inetBytes(out, r, ctx);
   out.ascii(', "SockAge": ');
-  out.seconds9(r.tsNs - r.tsFirstNs);
+  out.seconds9Between(r.tsNs, r.tsFirstNs);
   // captured application messages are rare next to records: made as text
   if (messages && messages.length > 0) out.text(appJson(r, messages));
   // after every key of kflowd's: the cgroup, and the name the remote address was resolved from

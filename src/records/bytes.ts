@@ -12,6 +12,17 @@ export function u64Big(view: DataView, off: number): bigint {
   return view.getBigUint64(off, true);
 }
 
+/**
+ * u64Big() at off, or same when the 8 bytes at off are those at sameOff (same was read
+ * from there): times of a record often repeat (ctime = mtime), and a bigint of the size
+ * of ns timestamps is an allocation.
+ */
+export function u64BigOr(view: DataView, off: number, sameOff: number, same: bigint): bigint {
+  return view.getUint32(off, true) === view.getUint32(sameOff, true) && view.getUint32(off + 4, true) === view.getUint32(sameOff + 4, true)
+    ? same
+    : view.getBigUint64(off, true);
+}
+
 /** Bytes before the NUL (or the end) of a fixed-size field. */
 export function cStringLength(bytes: Uint8Array, off: number, max: number): number {
   let end = off;

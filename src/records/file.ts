@@ -1,4 +1,4 @@
-import { text, u64, u64Big } from "./bytes.ts";
+import { text, u64, u64Big, u64BigOr } from "./bytes.ts";
 import { FileFlags, FsEvent, RecFile, RecHdr, RecInode } from "./layout.gen.ts";
 import { decodeTask, taskTailLength, type TaskIdentity } from "./task.ts";
 
@@ -54,6 +54,26 @@ function lastName(tail: string): string {
   return trimmed.slice(trimmed.lastIndexOf("/") + 1);
 }
 
+/** event counts decoded lately: most records repeat a few patterns (created, written, closed; deleted) */
+const RECENT_COUNTS = 8;
+const recentCounts: number[][] = [];
+let recentCountsNext = 0;
+
+/** The per-event counts at off: one of the arrays decoded lately if it has them (they are never changed). */
+function eventCounts(view: DataView, off: number): readonly number[] {
+  for (let k = 0; k < recentCounts.length; k++) {
+    const c = recentCounts[k]!;
+    let i = 0;
+    while (i < FsEvent.FS_EVENT_COUNT && c[i] === view.getUint32(off + 4 * i, true)) i++;
+    if (i === FsEvent.FS_EVENT_COUNT) return c;
+  }
+  const counts: number[] = new Array(FsEvent.FS_EVENT_COUNT);
+  for (let i = 0; i < FsEvent.FS_EVENT_COUNT; i++) counts[i] = view.getUint32(off + 4 * i, true);
+  recentCounts[recentCountsNext] = counts;
+  recentCountsNext = (recentCountsNext + 1) % RECENT_COUNTS;
+  return counts;
+}
+
 /**
  * Decodes the struct rec_file of size bytes at off, or returns undefined when the
  * sizes inside do not fit (a corrupt or foreign record).
@@ -65,12 +85,10 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
   const pathLen = view.getUint16(off + RecFile.pathLen, true);
   const originLen = view.getUint16(off + RecFile.originLen, true);
   if (RecFile.tail + names + pathLen + originLen > size) return undefined;
-  const counts: number[] = new Array(FsEvent.FS_EVENT_COUNT);
-  for (let i = 0; i < FsEvent.FS_EVENT_COUNT; i++) {
-    counts[i] = view.getUint32(off + RecFile.eventCounts + 4 * i, true);
-  }
   const flags = view.getUint16(off + RecFile.flags, true);
   const inode = off + RecFile.inode;
+  const mtimeNs = u64Big(view, inode + RecInode.mtimeNs);
+  const mtimeFirstNs = u64BigOr(view, off + RecFile.mtimeFirstNs, inode + RecInode.mtimeNs, mtimeNs);
   return {
     task: decodeTask(view, bytes, off + RecFile.task, tail),
     tsFirstNs: u64Big(view, off + RecFile.tsFirstNs),
@@ -82,13 +100,14 @@ export function decodeFile(view: DataView, bytes: Uint8Array, off: number, size:
     uid: view.getUint32(inode + RecInode.uid, true),
     gid: view.getUint32(inode + RecInode.gid, true),
     events: view.getUint32(off + RecFile.events, true),
-    eventCounts: counts,
+    eventCounts: eventCounts(view, off + RecFile.eventCounts),
     size: u64(view, inode + RecInode.size),
     sizeFirst: u64(view, off + RecFile.sizeFirst),
-    atimeNs: u64Big(view, inode + RecInode.atimeNs),
-    mtimeNs: u64Big(view, inode + RecInode.mtimeNs),
-    ctimeNs: u64Big(view, inode + RecInode.ctimeNs),
-    mtimeFirstNs: u64Big(view, off + RecFile.mtimeFirstNs),
+    // (a created or deleted file's times are often all the same)
+    atimeNs: u64BigOr(view, inode + RecInode.atimeNs, off + RecFile.mtimeFirstNs, mtimeFirstNs),
+    mtimeNs,
+    ctimeNs: u64BigOr(view, inode + RecInode.ctimeNs, inode + RecInode.mtimeNs, mtimeNs),
+    mtimeFirstNs,
     path: normalizePath(text(bytes, tail + names, pathLen)),
     pathTruncated: (flags & FileFlags.FILE_FLAG_PATH_TRUNCATED) !== 0,
     origin: originLen > 0 ? lastName(text(bytes, tail + names + pathLen, originLen)) : undefined,

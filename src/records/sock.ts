@@ -61,14 +61,43 @@ function unixPath(bytes: Uint8Array, off: number): string {
   return name === "" ? "" : `@${name}`;
 }
 
+/** [mask, n] for n below this, made once each (they are never changed) */
+const SMALL_COUNT = 16;
+const FLAG_PAIRS: (readonly [number, number])[] = Array.from({ length: RecSockDirFlagCountsLen * SMALL_COUNT }, (_, i) => [
+  i >> 4,
+  i & (SMALL_COUNT - 1),
+]);
+const NO_FLAGS: readonly (readonly [number, number])[] = [];
+
+/** addresses decoded lately: a host's sockets share a few (they are never changed) */
+const RECENT_ADDRS = 8;
+const recentAddrs: Uint8Array[] = [];
+let recentAddrsNext = 0;
+
+/** The 16 address bytes at off: one of the arrays decoded lately if it has them. */
+function address(bytes: Uint8Array, off: number): Uint8Array {
+  for (let k = 0; k < recentAddrs.length; k++) {
+    const a = recentAddrs[k]!;
+    let i = 0;
+    while (i < 16 && a[i] === bytes[off + i]) i++;
+    if (i === 16) return a;
+  }
+  const a = bytes.slice(off, off + 16);
+  recentAddrs[recentAddrsNext] = a;
+  recentAddrsNext = (recentAddrsNext + 1) % RECENT_ADDRS;
+  return a;
+}
+
 function decodeDir(view: DataView, off: number): SockDirection {
   const nflags = Math.min(view.getUint32(off + RecSockDir.nflags, true), RecSockDirFlagCountsLen);
-  const flags: [number, number][] = [];
+  let flags = NO_FLAGS as (readonly [number, number])[];
   for (let i = 0; i < nflags; i++) {
     const mask = view.getUint8(off + RecSockDir.flagOrder + i) & (RecSockDirFlagCountsLen - 1);
     const n = view.getUint32(off + RecSockDir.flagCounts + 4 * mask, true);
     // (a record printed after an earlier part of its socket's traffic may have none of a combination)
-    if (n > 0) flags.push([mask, n]);
+    if (n === 0) continue;
+    if (flags === NO_FLAGS) flags = [];
+    flags.push(n < SMALL_COUNT ? FLAG_PAIRS[mask * SMALL_COUNT + n]! : [mask, n]);
   }
   return {
     packets: u64(view, off + RecSockDir.packets),
@@ -101,8 +130,8 @@ export function decodeSock(view: DataView, bytes: Uint8Array, off: number, size:
     state: view.getUint8(off + RecSock.state),
     lport: view.getUint16(off + RecSock.lport, true),
     rport: view.getUint16(off + RecSock.rport, true),
-    laddr: bytes.slice(off + RecSock.laddr, off + RecSock.laddr + 16),
-    raddr: bytes.slice(off + RecSock.raddr, off + RecSock.raddr + 16),
+    laddr: address(bytes, off + RecSock.laddr),
+    raddr: address(bytes, off + RecSock.raddr),
     tx: decodeDir(view, off + RecSock.tx),
     rx: decodeDir(view, off + RecSock.rx),
     srttUs: view.getUint32(off + RecSock.srttUs, true),

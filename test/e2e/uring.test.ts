@@ -22,6 +22,12 @@ const FILES: readonly (readonly [string, number])[] = [
   ["sub/hard.txt", 2],
   ["sub/soft.txt", 2],
   ["fixed.txt", 1],
+  ["spliced-in.txt", 2],
+  ["spliced-out.txt", 1],
+  ["xattr.txt", 2],
+  ["fxattr.txt", 1],
+  ["slot.txt", 1],
+  ["slot-alloc.txt", 1],
 ];
 
 /** Keys that differ between two runs by nature, not by how the operations were made. */
@@ -128,6 +134,15 @@ describe.skipIf(skip)("io_uring", () => {
     expect(events("sub/hard.txt")).toContainEqual({ CREATE: 1 });
     expect(events("sub/soft.txt")).toContainEqual({ CREATE: 1 });
     expect(events("fixed.txt")).toContainEqual({ CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+    // splice: the input read, the output written (tee moves between pipes: no file)
+    expect(events("spliced-in.txt")).toContainEqual({ OPEN: 1, ACCESS: 1, CLOSE_NOWRITE: 1 });
+    expect(events("spliced-out.txt")).toContainEqual({ CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+    // setxattr by path (the file then deleted by unlink(2)), fsetxattr
+    expect(events("xattr.txt")).toContainEqual({ ATTRIB: 1, DELETE: 1 });
+    expect(events("fxattr.txt")).toContainEqual({ CREATE: 1, OPEN: 1, ATTRIB: 1, CLOSE_WRITE: 1 });
+    // opened into a registered file's slot (given, or allocated), closed by slot
+    expect(events("slot.txt")).toContainEqual({ CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
+    expect(events("slot-alloc.txt")).toContainEqual({ CREATE: 1, OPEN: 1, MODIFY: 1, CLOSE_WRITE: 1 });
   });
 
   for (const role of ["CLIENT", "SERVER"] as const) {

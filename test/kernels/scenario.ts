@@ -376,7 +376,7 @@ export function cgroupChecks(out: ScenarioOutput, dir: string): Check[] {
 }
 
 /** test/fixtures/uring-ops.c's files, relative to its directory, and how many records each gets. */
-const URING_FILES: readonly (readonly [string, number, string?])[] = [
+const URING_FILES: readonly (readonly [string, number, ...string[]])[] = [
   ["rw.txt", 2],
   ["sized.txt", 1],
   ["fixed.txt", 1],
@@ -385,6 +385,15 @@ const URING_FILES: readonly (readonly [string, number, string?])[] = [
   ["sub/new.txt", 2, "renameat"],
   ["sub/hard.txt", 2, "renameat"],
   ["sub/soft.txt", 2, "renameat"],
+  // splice (5.7), tee (5.8)
+  ["spliced-in.txt", 2, "splice", "tee"],
+  ["spliced-out.txt", 1, "splice", "tee"],
+  // setxattr, fsetxattr (5.19), where the guest's file system takes user xattrs (tmpfs 6.6+)
+  ["xattr.txt", 2, "setxattr", "fsetxattr", "xattrs-here"],
+  ["fxattr.txt", 1, "setxattr", "fsetxattr", "xattrs-here"],
+  // opens into registered slots (5.19 for an allocated one)
+  ["slot.txt", 1, "openat-slot"],
+  ["slot-alloc.txt", 1, "openat-slot"],
 ];
 
 /** What differs between the two runs by nature: directory, PIDs, inode numbers, times. */
@@ -426,8 +435,8 @@ export function uringChecks(out: ScenarioOutput, dir: string): Check[] {
     return checks;
   }
   const unsupported = new Set([...out.notes.matchAll(/^=== URING uuring unsupported (\S+)$/gm)].map((m) => m[1]!));
-  for (const [name, count, needs] of URING_FILES) {
-    if (needs && unsupported.has(needs)) continue;
+  for (const [name, count, ...needs] of URING_FILES) {
+    if (needs.some((n) => unsupported.has(n))) continue;
     const of = (pid: number, mode: string) =>
       out.records
         .filter((r) => r.ProcPID === pid && `${r.FilePath}${r.File}` === `${dir}/u${mode}/${name}`)

@@ -354,6 +354,27 @@ describe("byte writers match the string formats", () => {
     }
   });
 
+  test("seconds9Between: the difference of two u64 times, near and far apart, either order", () => {
+    const pairs: [bigint, bigint][] = [
+      [0n, 0n],
+      [1n, 0n],
+      [0n, 1n],
+      [2n ** 32n, 2n ** 32n - 1n],
+      [2n ** 64n - 1n, 0n],
+      [0n, 2n ** 64n - 1n],
+      [2n ** 52n + 2n ** 32n, 2n ** 32n],
+    ];
+    for (let i = 0; i < 5000; i++) {
+      const a = u64();
+      const d = BigInt(int(2 ** int(60)));
+      pairs.push([a, a >= d ? a - d : a + d], [a, u64()], [BigInt(int(2 ** 53)), BigInt(int(2 ** 53))]);
+    }
+    for (const [a, b] of pairs) {
+      expect(written((o) => o.seconds9Between(a, b))).toBe(seconds9(a - b));
+      expect(written((o) => o.seconds9Between(b, a))).toBe(seconds9(b - a));
+    }
+  });
+
   test("timestamp: many seconds in turn (its prefix cache), the epoch, the largest u64", () => {
     const out = new JsonBytes(16);
     let want = "";

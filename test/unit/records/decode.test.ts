@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { decodeExit } from "../../../src/records/exit.ts";
 import { decodeFile, normalizePath } from "../../../src/records/file.ts";
 import { recordType } from "../../../src/records/header.ts";
-import { FsEvent, RecHdr, RecLimits, RecType } from "../../../src/records/layout.gen.ts";
+import { FsEvent, RecFile, RecHdr, RecLimits, RecTask, RecType } from "../../../src/records/layout.gen.ts";
 import { ROOT } from "../../helpers/paths.ts";
 
 // The fixture program lays the records out with the C compiler from bpf/records.h.
@@ -77,6 +77,27 @@ describe("file record", () => {
     expect(r.pathTruncated).toBe(false);
     expect(r.origin).toBe("old name.txt");
     expect(r.inodeKnown).toBe(true);
+  });
+
+  test("what decoded records share (identity, counts) is never stale", () => {
+    const a = decodeFile(view(fileBytes), fileBytes, 0, fileBytes.length)!;
+    const b = decodeFile(view(fileBytes), fileBytes, 0, fileBytes.length)!;
+    // the same bytes: the same identity and counts, not made again
+    expect(b.task).toBe(a.task);
+    expect(b.eventCounts).toBe(a.eventCounts);
+    const other = fileBytes.slice();
+    const v = view(other);
+    other[RecFile.task + RecTask.comm + 1] = "Y".charCodeAt(0);
+    v.setBigUint64(RecFile.task + RecTask.startNs, 4999000000000001n, true);
+    v.setUint32(RecFile.eventCounts + 4 * FsEvent.FS_MODIFY, 8, true);
+    v.setUint32(RecFile.events, 11, true);
+    const c = decodeFile(v, other, 0, other.length)!;
+    expect(c.task.comm).toBe("pYthon3");
+    expect(c.task.startNs).toBe(4999000000000001n);
+    expect(c.eventCounts[FsEvent.FS_MODIFY]).toBe(8);
+    const d = decodeFile(view(fileBytes), fileBytes, 0, fileBytes.length)!;
+    expect(d.task.comm).toBe("python3");
+    expect(d.eventCounts[FsEvent.FS_MODIFY]).toBe(7);
   });
 
   test("a record cut short is rejected, not misread", () => {
