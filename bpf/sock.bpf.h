@@ -85,7 +85,8 @@ static __noinline struct rec_sock *sock_new(__u64 key, __u64 now)
  * iterator cannot make one: it reaches the socket through a walked pointer, which some
  * kernels, e.g. 6.18.44, mark untrusted for bpf_get_socket_cookie). Keyed by the struct
  * sock address; the socket's first packet after the start makes its record and takes
- * the owner from here (sock_take_waiting_owner). Memory only for entries in use.
+ * the owner from here (sock_take_waiting_owner). Memory only for entries in use; 4096
+ * of them (~1 KiB each) keep every map full within the 64 MiB of DESIGN.md.
  */
 struct sock_waiting_owner {
 	struct rec_task task;
@@ -99,7 +100,7 @@ struct sock_waiting_owner {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, struct sock_waiting_owner);
 } sock_waiting_owners SEC(".maps");
