@@ -12,12 +12,10 @@
 #include "records.h"
 #include "maps.bpf.h"
 #include "scratch.bpf.h"
+#include "config.bpf.h"
 #include "core_fixes.bpf.h"
 #include "path.bpf.h"
 #include "task.bpf.h"
-
-/* the read-only configuration, defined in kflowd.bpf.c */
-extern const volatile struct kf_config cfg;
 
 #define S_IFMT 00170000
 #define S_IFREG 0100000

@@ -19,24 +19,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* set by the agent before load; the only .rodata of this object */
+/* set by the agent before load; the only .rodata of this object (config.bpf.h) */
 const volatile struct kf_config cfg = {};
-
-static __always_inline bool is_agent(void)
-{
-	return (bpf_get_current_pid_tgid() >> 32) == cfg.agent_pid;
-}
-
-/* -m: files and sockets can be monitored alone (the verifier prunes what is off) */
-static __always_inline bool monitor_files(void)
-{
-	return cfg.monitor & MONITOR_FILE;
-}
-
-static __always_inline bool monitor_sockets(void)
-{
-	return cfg.monitor & MONITOR_SOCKET;
-}
 
 /*
  * The descriptor that held the struct file at file_addr is about to be closed: a regular

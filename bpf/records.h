@@ -13,6 +13,11 @@
 #ifndef KFLOWD_RECORDS_H
 #define KFLOWD_RECORDS_H
 
+/* __u8..__u64: from vmlinux.h in BPF code, else from the UAPI headers (layout, fixtures) */
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
 enum rec_limits {
 	/* 2: struct rec_task gained cgroup_id */
 	REC_VERSION = 2,

@@ -7,6 +7,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include "records.h"
+#include "config.bpf.h"
 #include "core_fixes.bpf.h"
 
 /* Copies the basename of task's executable to dst; returns its length (0 if none). */
@@ -63,8 +64,6 @@ static __always_inline __u32 task_identity_helpers(struct rec_task *t, char *tai
 	t->cgroup_id = bpf_get_current_cgroup_id();
 	return task_names(t, task, parent, tail);
 }
-
-extern const volatile struct kf_config cfg;
 
 /* The basename of the executable of task (a BTF pointer) to dst; its length (0 if none). */
 static __always_inline __u32 task_exe_name_btf(struct task_struct *task, char *dst)
