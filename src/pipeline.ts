@@ -5,10 +5,11 @@
  * Behind one small interface to the kernel side (KernelFeed), so that it runs against a
  * fake one in tests.
  */
+import type { Digests } from "./enrich/checksums.ts";
 import type { AppMessages } from "./aggregate/app-messages.ts";
 import type { DigestWait } from "./enrich/digest-wait.ts";
 import { debugApp, debugFile, debugSelects, debugSock } from "./format/debug.ts";
-import { type FileDigests, isExecutable } from "./format/file-json.ts";
+import { isExecutable } from "./format/file-json.ts";
 import type { AppMessage } from "./records/app.ts";
 import type { ExitNotice } from "./records/exit.ts";
 import type { KernelFeed, RecordHandler } from "./records/feed.ts";
@@ -37,7 +38,7 @@ const DIGEST_GRACE_MS = 1000;
 
 /** What prints records (src/sink/printer.ts). */
 export interface Printer {
-  file(rec: FileRecord, digests: FileDigests | undefined): void;
+  file(rec: FileRecord, digests: Digests | undefined): void;
   sock(rec: SockRecord, messages: readonly AppMessage[] | undefined): void;
   /** records printed so far */
   readonly printed: number;

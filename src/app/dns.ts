@@ -3,7 +3,7 @@
  * input: a malformed message yields undefined, never an exception or a hang (name
  * compression may only point backwards, and names are bounded).
  */
-import { ipv6 } from "../format/addr.ts";
+import { ipv6 } from "../records/ip-text.ts";
 import type { MsgValue } from "./json.ts";
 
 const OPCODES = ["QUERY", "IQUERY", "STATUS", "-", "NOTIFY", "UPDATE", "DSO"];

@@ -3,13 +3,13 @@
  * path. Bounded: beyond MAX_WAITING records, and at stop after a grace period, records
  * go out with empty digests, counted as missing.
  */
-import type { FileDigests } from "../format/file-json.ts";
+import type { Digests } from "./checksums.ts";
 import type { FileRecord } from "../records/file.ts";
 import type { Checksums } from "./checksums.ts";
 
 /** most file records waiting for their checksums */
 const MAX_WAITING = 256;
-const NO_DIGESTS: FileDigests = { md5: "", sha256: "" };
+const NO_DIGESTS: Digests = { md5: "", sha256: "" };
 
 export class DigestWait {
   private readonly waiting = new Set<FileRecord>();
@@ -20,7 +20,7 @@ export class DigestWait {
   constructor(
     private readonly checksums: Checksums,
     /** prints a record (and flushes, when called back later) */
-    private readonly print: (rec: FileRecord, digests: FileDigests, later: boolean) => void,
+    private readonly print: (rec: FileRecord, digests: Digests, later: boolean) => void,
   ) {}
 
   /** Prints rec now if its file version is hashed already, else once it is. */

@@ -3,7 +3,6 @@
  * changes (checked by refresh(), on the agent's timer, never per record).
  */
 import { readFileSync, statSync } from "node:fs";
-import type { NameLookup } from "../format/common.ts";
 
 /** id -> name of a colon-separated database (name:x:id:...). */
 export function parseIdNames(text: string): Map<number, string> {
@@ -42,7 +41,7 @@ class WatchedTable {
   }
 }
 
-export class UserGroupNames implements NameLookup {
+export class UserGroupNames {
   private readonly users: WatchedTable;
   private readonly groups: WatchedTable;
 

@@ -1,4 +1,5 @@
 /** A file record as kflowd's one-line JSON (keys and order of kflowd-spec §5.1, §5.2). */
+import type { Digests } from "../enrich/checksums.ts";
 import type { FileRecord } from "../records/file.ts";
 import { FsEvent, RecKernelValues } from "../records/layout.gen.ts";
 import {
@@ -49,12 +50,6 @@ export function isExecutable(r: FileRecord): boolean {
   return r.inodeKnown && (r.mode & RecKernelValues.REC_S_IFMT) === RecKernelValues.REC_S_IFREG && (r.mode & 0o111) !== 0;
 }
 
-/** MD5 and SHA256 in hex; "" each when they could not be computed. */
-export interface FileDigests {
-  readonly md5: string;
-  readonly sha256: string;
-}
-
 function eventsBytes(out: JsonBytes, counts: readonly number[]): void {
   out.byte(123); // {
   let first = true;
@@ -70,7 +65,7 @@ function eventsBytes(out: JsonBytes, counts: readonly number[]): void {
 }
 
 /** The record into out, as one line of JSON; digests: -c on and the file executable (undefined: no checksum keys). */
-export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, digests?: FileDigests): void {
+export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, digests?: Digests): void {
   infoBytes(out, ctx.host, "filesystem", ctx.seq, ctx.nowNs, ctx.uptimeNs, r.deferred);
   out.ascii(", ");
   procBytes(out, r.task, ctx.names, r.tsNs, ctx.versions);
@@ -151,7 +146,7 @@ export function fileBytes(out: JsonBytes, r: FileRecord, ctx: FormatContext, dig
 }
 
 /** The record as one line of JSON text (pretty JSON, the collectors). */
-export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigests): string {
+export function fileJson(r: FileRecord, ctx: FormatContext, digests?: Digests): string {
   const out = textStart();
   fileBytes(out, r, ctx, digests);
   return text(out);

@@ -4,7 +4,7 @@ import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../records/net.ts";
 import type { SockDirection, SockRecord } from "../records/sock.ts";
 import { appJson } from "./app-json.ts";
 import { SockRole } from "../records/layout.gen.ts";
-import { ipv6 } from "./addr.ts";
+import { ipv6 } from "../records/ip-text.ts";
 import { cgroupBytes, infoBytes, procBytes, str } from "./common.ts";
 import type { FormatContext } from "./file-json.ts";
 import { encode, type JsonBytes, text, textStart } from "./json-bytes.ts";

@@ -28,7 +28,7 @@ import { AppKind, SockRole } from "../records/layout.gen.ts";
 import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../records/net.ts";
 import type { SockDirection, SockRecord } from "../records/sock.ts";
 import type { TaskIdentity } from "../records/task.ts";
-import { ipv4, ipv6 } from "./addr.ts";
+import { ipv4, ipv6 } from "../records/ip-text.ts";
 import { procName } from "./common.ts";
 import { FS_EVENT_NAMES, type FormatContext } from "./file-json.ts";
 import { fileMode } from "./values.ts";

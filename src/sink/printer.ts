@@ -7,11 +7,12 @@
  * only stdout wants it, else into a scratch buffer whose bytes every line output copies
  * (and which becomes a string only for pretty JSON and the collectors).
  */
+import type { Digests } from "../enrich/checksums.ts";
 import type { AppMessage } from "../records/app.ts";
 import type { FileRecord } from "../records/file.ts";
 import type { SockRecord } from "../records/sock.ts";
 import type { OutputFormat } from "../config.ts";
-import { type FileDigests, type FormatContext, fileBytes } from "../format/file-json.ts";
+import { type FormatContext, fileBytes } from "../format/file-json.ts";
 import { type JsonBytes, text, textStart } from "../format/json-bytes.ts";
 import { pretty } from "../format/pretty.ts";
 import { sockBytes } from "../format/sock-json.ts";
@@ -78,7 +79,7 @@ export class RecordPrinter {
   }
 
   /** digests: -c on and the file executable (undefined: no checksum keys). */
-  file(rec: FileRecord, digests: FileDigests | undefined): void {
+  file(rec: FileRecord, digests: Digests | undefined): void {
     const c = this.next();
     this.files++;
     if (this.table && this.opts.toStdout) this.opts.stdout.write(`${this.table.file(rec, c)}\n`);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { HostInfo } from "../../../src/format/common.ts";
-import { type FileDigests, type FormatContext, fileBytes } from "../../../src/format/file-json.ts";
+import type { Digests } from "../../../src/enrich/checksums.ts";
+import { type FormatContext, fileBytes } from "../../../src/format/file-json.ts";
 import { JsonBytes } from "../../../src/format/json-bytes.ts";
 import { sockBytes } from "../../../src/format/sock-json.ts";
 import { fileJson, sockJson } from "./json-oracle.ts";
@@ -394,7 +395,7 @@ describe("records as bytes match the reference string formatters (json-oracle.ts
     for (let i = 0; i < 3000; i++) {
       const ctx = context();
       const r = fileRecord();
-      const digests: FileDigests | undefined = rand() < 0.3 ? { md5: pick(["", "0123abcd"]), sha256: name() } : undefined;
+      const digests: Digests | undefined = rand() < 0.3 ? { md5: pick(["", "0123abcd"]), sha256: name() } : undefined;
       const text = written((o) => fileBytes(o, r, ctx, digests));
       expect(firstDifference(text, utf8(fileJson(r, ctx, digests)))).toBeUndefined();
       expect(() => JSON.parse(text)).not.toThrow();

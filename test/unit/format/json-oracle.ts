@@ -4,13 +4,14 @@
  * alone make its output) are compared with on many random records. Kept here, in the
  * tests, so that the agent has one formatter per record type.
  */
+import type { Digests } from "../../../src/enrich/checksums.ts";
 import type { AppMessage } from "../../../src/records/app.ts";
 import type { FileRecord } from "../../../src/records/file.ts";
 import { AF_INET, AF_UNIX, IPPROTO_TCP } from "../../../src/records/net.ts";
 import type { SockDirection, SockRecord } from "../../../src/records/sock.ts";
 import type { TaskIdentity } from "../../../src/records/task.ts";
 import { SockRole } from "../../../src/records/layout.gen.ts";
-import { ipv4, ipv6 } from "../../../src/format/addr.ts";
+import { ipv4, ipv6 } from "../../../src/records/ip-text.ts";
 import { appJson } from "../../../src/format/app-json.ts";
 import {
   type CgroupLookup,
@@ -21,7 +22,7 @@ import {
   str,
   type VersionLookup,
 } from "../../../src/format/common.ts";
-import { FS_EVENT_NAMES, type FileDigests, type FormatContext, isExecutable } from "../../../src/format/file-json.ts";
+import { FS_EVENT_NAMES, type FormatContext, isExecutable } from "../../../src/format/file-json.ts";
 import { queued, TCP_STATES, tcpFlagsName, ttl } from "../../../src/format/sock-json.ts";
 import { fileMode, permissions, seconds9, timestamp } from "../../../src/format/values.ts";
 
@@ -60,7 +61,7 @@ function eventsJson(counts: readonly number[]): string {
 }
 
 /** digests: -c on and the file executable (undefined: no checksum keys). */
-export function fileJson(r: FileRecord, ctx: FormatContext, digests?: FileDigests): string {
+export function fileJson(r: FileRecord, ctx: FormatContext, digests?: Digests): string {
   const slash = r.path.lastIndexOf("/");
   const dir = r.path.slice(0, slash + 1) || "/";
   const name = r.path.slice(slash + 1);
