@@ -23,4 +23,4 @@ test("each header of bpf/ compiles alone", async () => {
     if (r.exitCode !== 0) failed.push(`${h}: ${r.stderr.toString().split("\n")[0]}`);
   }
   expect(failed).toEqual([]);
-});
+}, 60_000);
