@@ -28,7 +28,7 @@
 /*
  * Key 0 of one-element maps, kept in map memory rather than on the stack: before 6.x
  * kernels count a global function's stack into its callers' 512 bytes, and
- * exec_script_by_name -> path_op_file -> path_resolve -> path_walk has none to spare.
+ * exec_script_by_name -> path_op_file -> path_walk has none to spare.
  */
 const __u32 scratch_key SEC(".rodata.zero") = 0;
 
