@@ -5,23 +5,28 @@ import type { Libbpf } from "./libbpf.ts";
 const BTF_KIND_TYPEDEF = 8;
 
 /**
- * Names of the raw tracepoints among names that the running kernel has (a tracepoint
- * foo exists when its BTF has the typedef btf_trace_foo).
+ * The raw tracepoints among names that the running kernel has, each with the id of its
+ * BTF typedef btf_trace_<name> (a tracepoint exists when that typedef does; tp_btf
+ * programs attach by that id).
  */
-export function kernelTracepoints(lib: Libbpf, names: readonly string[]): Set<string> {
-  const found = new Set<string>();
+export function tracepointTypeIds(lib: Libbpf, names: readonly string[]): Map<string, number> {
+  const found = new Map<string, number>();
   const btf = lib.btf__load_vmlinux_btf();
   if (!btf) return found;
   try {
     for (const name of names) {
-      if (lib.btf__find_by_name_kind(btf, ptr(Buffer.from(`btf_trace_${name}\0`)), BTF_KIND_TYPEDEF) > 0) {
-        found.add(name);
-      }
+      const id = lib.btf__find_by_name_kind(btf, ptr(Buffer.from(`btf_trace_${name}\0`)), BTF_KIND_TYPEDEF);
+      if (id > 0) found.set(name, id);
     }
   } finally {
     lib.btf__free(btf);
   }
   return found;
+}
+
+/** Names of the raw tracepoints among names that the running kernel has. */
+export function kernelTracepoints(lib: Libbpf, names: readonly string[]): Set<string> {
+  return new Set(tracepointTypeIds(lib, names).keys());
 }
 
 /** BTF kinds (include/uapi/linux/btf.h) that the argument probe tells apart or looks through. */

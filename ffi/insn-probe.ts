@@ -1,6 +1,7 @@
 /** Questions about the running kernel's BPF instruction set, answered by loading a tiny program. */
 import { closeSync } from "node:fs";
 import { ptr } from "bun:ffi";
+import { tracepointTypeIds } from "./btf.ts";
 import type { Libbpf } from "./libbpf.ts";
 
 /** One instruction (struct bpf_insn): opcode, dst/src registers, offset, immediate. */
@@ -8,10 +9,26 @@ function insn(code: number, dst: number, src: number, off: number, imm: number):
   return [code, (src << 4) | dst, off & 0xff, (off >> 8) & 0xff, imm & 0xff, (imm >> 8) & 0xff, (imm >> 16) & 0xff, (imm >>> 24) & 0xff];
 }
 
+/**
+ * Whether the verifier takes program (instructions) as a program of type with the given
+ * expected attach type and, for tracing programs, the BTF id it attaches to.
+ */
+function verifierTakes(lib: Libbpf, type: number, program: Uint8Array, attachType: number, attachBtfId = 0): boolean {
+  // struct bpf_prog_load_opts up to attach_btf_obj_fd: sz, attempts, expected_attach_type at 12, attach_btf_id at 32
+  const opts = new Uint8Array(64);
+  const view = new DataView(opts.buffer);
+  view.setBigUint64(0, 44n, true);
+  view.setUint32(12, attachType, true);
+  view.setUint32(32, attachBtfId, true);
+  const fd = lib.bpf_prog_load(type, null, ptr(Buffer.from("GPL\0")), ptr(program), program.length / 8, ptr(opts));
+  if (fd < 0) return false;
+  closeSync(fd);
+  return true;
+}
+
 const BPF_PROG_TYPE_TRACING = 26;
 const BPF_TRACE_RAW_TP = 23;
 const BPF_FUNC_get_socket_cookie = 46;
-const BTF_KIND_TYPEDEF = 8;
 
 /*
  * tp_btf/inet_sock_set_state: r1 = ctx[0] (the struct sock *);
@@ -31,32 +48,8 @@ const SOCKET_COOKIE_PROGRAM = new Uint8Array([
  * release). The TCP state program then makes the cookie itself and sockops is not needed.
  */
 export function kernelTracingSocketCookie(lib: Libbpf): boolean {
-  const btf = lib.btf__load_vmlinux_btf();
-  if (!btf) return false;
-  let id: number;
-  try {
-    id = lib.btf__find_by_name_kind(btf, ptr(Buffer.from("btf_trace_inet_sock_set_state\0")), BTF_KIND_TYPEDEF);
-  } finally {
-    lib.btf__free(btf);
-  }
-  if (id <= 0) return false;
-  // struct bpf_prog_load_opts up to attach_btf_obj_fd: sz, attempts, expected_attach_type, ..., attach_btf_id at 32
-  const opts = new Uint8Array(64);
-  const view = new DataView(opts.buffer);
-  view.setBigUint64(0, 44n, true);
-  view.setUint32(12, BPF_TRACE_RAW_TP, true);
-  view.setUint32(32, id, true);
-  const fd = lib.bpf_prog_load(
-    BPF_PROG_TYPE_TRACING,
-    null,
-    ptr(Buffer.from("GPL\0")),
-    ptr(SOCKET_COOKIE_PROGRAM),
-    SOCKET_COOKIE_PROGRAM.length / 8,
-    ptr(opts),
-  );
-  if (fd < 0) return false;
-  closeSync(fd);
-  return true;
+  const id = tracepointTypeIds(lib, ["inet_sock_set_state"]).get("inet_sock_set_state");
+  return id !== undefined && verifierTakes(lib, BPF_PROG_TYPE_TRACING, SOCKET_COOKIE_PROGRAM, BPF_TRACE_RAW_TP, id);
 }
 
 const BPF_PROG_TYPE_CGROUP_SOCK = 9;
@@ -77,20 +70,5 @@ const TASK_BTF_PROGRAM = new Uint8Array([
  * through the task's BTF pointers, in these programs and the tracing ones alike.
  */
 export function kernelCgroupTaskBtf(lib: Libbpf): boolean {
-  // struct bpf_prog_load_opts: sz, attempts, expected_attach_type at 12
-  const opts = new Uint8Array(64);
-  const view = new DataView(opts.buffer);
-  view.setBigUint64(0, 44n, true);
-  view.setUint32(12, BPF_CGROUP_INET_SOCK_CREATE, true);
-  const fd = lib.bpf_prog_load(
-    BPF_PROG_TYPE_CGROUP_SOCK,
-    null,
-    ptr(Buffer.from("GPL\0")),
-    ptr(TASK_BTF_PROGRAM),
-    TASK_BTF_PROGRAM.length / 8,
-    ptr(opts),
-  );
-  if (fd < 0) return false;
-  closeSync(fd);
-  return true;
+  return verifierTakes(lib, BPF_PROG_TYPE_CGROUP_SOCK, TASK_BTF_PROGRAM, BPF_CGROUP_INET_SOCK_CREATE);
 }
