@@ -4,6 +4,7 @@
 // logger to a syslog listener on tcp/514 and to journald's UNIX datagram socket. Each
 // side's record is found by its process and connection and checked field by field;
 // what dig prints is checked against what the agent decoded.
+import { run } from "../helpers/run.ts";
 import { dnsmasqCommand } from "../helpers/dnsmasq.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, rmdirSync, rmSync } from "node:fs";
@@ -22,19 +23,6 @@ const HTTP_ADDR = `127.80.${HI}.${LO}`;
 const SYSLOG_ADDR = `127.51.${HI}.${LO}`;
 const JOURNAL_DIR = "/run/systemd/journal";
 const JOURNAL_LOG = `${JOURNAL_DIR}/dev-log`;
-
-interface Ran {
-  readonly pid: number;
-  readonly code: number;
-  readonly stdout: string;
-}
-
-/** Runs a command to its end; its pid is the ProcPID of its sockets' records. */
-async function run(cmd: string[]): Promise<Ran> {
-  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
-  const stdout = await new Response(p.stdout).text();
-  return { pid: p.pid, code: await p.exited, stdout };
-}
 
 /** Starts a server that prints "ready" once listening. */
 async function server(cmd: string[]): Promise<Bun.Subprocess<"ignore", "pipe", "inherit">> {

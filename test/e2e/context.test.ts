@@ -6,6 +6,7 @@
 // dnsmasq answers dig and curl (A, AAAA, a CNAME chain, a TTL that expires, over UDP and
 // TCP) and the connections that follow carry SockRemoteName; a name resolved before the
 // agent started does not.
+import { type Ran, run } from "../helpers/run.ts";
 import { dnsmasqCommand } from "../helpers/dnsmasq.ts";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -47,18 +48,6 @@ const DNSMASQ = dnsmasqCommand(DNS_ADDR, [
   `--host-record=udp.${ZONE},${UDP_PEER}`,
   `--host-record=tcp.${ZONE},${TCP_ANSWER}`,
 ]);
-
-interface Ran {
-  readonly pid: number;
-  readonly code: number;
-  readonly stdout: string;
-}
-
-async function run(cmd: string[]): Promise<Ran> {
-  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "inherit", stdin: "ignore" });
-  const stdout = await new Response(p.stdout).text();
-  return { pid: p.pid, code: await p.exited, stdout };
-}
 
 /** curl, its names looked up through dnsmasq: /etc/resolv.conf replaced in a mount namespace of its own */
 function curlVia(...args: string[]): Promise<Ran> {
