@@ -31,6 +31,10 @@ const DEFERRED_CHECK_MS = 100;
  * of the whole file map, so exits are gathered rather than handled every drain
  */
 const EXIT_FLUSH_MS = 100;
+/** a slow tick with fewer records than this ends a burst... */
+const QUIET_RECORDS = 1000;
+/** ...of more records than this since the last collection */
+const BURST_RECORDS = 20_000;
 /** at stop, how long the ring buffer is drained at the pace of a slow stdout reader */
 const STOP_DRAIN_MS = 1000;
 /** at stop, how long records still waiting for checksums are given */
@@ -110,6 +114,9 @@ export class Pipeline implements RecordHandler {
   private exitsFlushedAt = 0;
   private deferredSeen = 0;
   private deferredCheckedAt = 0;
+  /** records printed at the last slow tick, and at the last collection after a burst */
+  private lastTickPrinted = 0;
+  private collectedAt = 0;
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping = false;
   /** made once: the ring buffer asks it between batches */
@@ -229,6 +236,22 @@ export class Pipeline implements RecordHandler {
     if (!this.keepDraining()) return;
     this.parts.feed.flushStale(this.parts.monotonicNs(), this.parts.idleNs, this.parts.activeNs, this);
     this.parts.outputs.flush();
+    this.giveBackAfterBurst();
+  }
+
+  /**
+   * Once a burst of records is over (fewer than QUIET_RECORDS in the last slow tick after
+   * more than BURST_RECORDS since the last collection), a full garbage collection: the
+   * burst's garbage goes back to the system at once instead of keeping the agent's memory
+   * at the burst's peak (up to ~200 MiB more after 80k records/s) until the next one.
+   */
+  private giveBackAfterBurst(): void {
+    const printed = this.printed;
+    if (printed - this.lastTickPrinted < QUIET_RECORDS && printed - this.collectedAt > BURST_RECORDS) {
+      this.collectedAt = printed;
+      Bun.gc(true);
+    }
+    this.lastTickPrinted = printed;
   }
 
   /** Starts the timers; extra runs beside them every ms (the -V statistics). */

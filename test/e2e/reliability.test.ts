@@ -122,9 +122,10 @@ describe.skipIf(skip)("stdout faults", () => {
       fifo.close();
       const before = agent.rssMiB();
       churn(2 * PHASE);
-      await Bun.sleep(500);
       expect(agent.alive()).toBe(true);
-      expect(agent.rssMiB() - before).toBeLessThan(100);
+      // ~100 MB of JSON went by; the burst's garbage goes back once it is over (held
+      // records never would)
+      await agent.waitFor(() => agent.rssMiB() - before < 40, "memory back within 40 MiB of the start after the burst", 10_000);
       writeFileSync(`${dir}/after-epipe.txt`, "y");
       await agent.waitFor(
         () => readFileSync(file, "utf8").includes('"File": "after-epipe.txt"'),
