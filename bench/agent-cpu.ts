@@ -243,6 +243,7 @@ for (const k of kinds) {
     files: settle,
     socks: settle,
     stats: () => ({}) as KernelStats,
+    skippedRuns: () => new Map(),
     object: { detach() {}, close() {} },
   });
   const drainAll = async (n: number): Promise<void> => {

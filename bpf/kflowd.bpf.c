@@ -16,6 +16,7 @@
 #include "sock.bpf.h"
 #include "app.bpf.h"
 #include "uring.bpf.h"
+#include "rescue.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -178,32 +179,52 @@ static __always_inline __u64 syscall_bit(const __u64 *words, __u64 id)
 }
 
 /*
- * Every call passes here: the wanted ones (native numbers, and the ids 32-bit programs'
- * calls kflowd looks at) are told by bitmaps first, so that the others cost a few
- * instructions; whether the caller is a 32-bit program is asked only for an id that
- * may be one of theirs.
+ * Whether sys_enter wants call id: the wanted ones (native numbers, and the ids 32-bit
+ * programs' calls kflowd looks at) are told by bitmaps first, so that the others cost a
+ * few instructions.
  */
+static __always_inline bool sys_enter_wanted(long id)
+{
+	return (__u64)id < SYSCALL_BITMAP_WORDS * 64 &&
+	       (syscall_bit(syscall_bitmaps.enter, id) | syscall_bit(syscall_bitmaps.compat, id));
+}
+
+/* A wanted call: whether the caller is a 32-bit program is asked only here. */
+static __always_inline void sys_enter_call(struct pt_regs *regs, long id)
+{
+	if (syscall_compat(regs)) {
+		long nr = syscall_bit(syscall_bitmaps.compat, id) ? compat_nr(id) : -1;
+
+		if (nr != -1)
+			sys_enter_do(regs, nr, true);
+	} else if (syscall_bit(syscall_bitmaps.enter, id)) {
+		sys_enter_do(regs, id, false);
+	}
+}
+
+/* Every call passes here; the rescuer learns of each wanted one (rescue.bpf.h). */
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter__file, struct pt_regs *regs, long id)
 {
-	__u64 native, compat;
-
-	if ((__u64)id >= SYSCALL_BITMAP_WORDS * 64) {
-		/* x32 programs' calls: not decoded, counted */
-		if (id & X32_SYSCALL_BIT)
-			stat_inc(STAT_X32_CALLS);
-		return 0;
+	/* x32 programs' calls: not decoded, counted */
+	if ((__u64)id >= SYSCALL_BITMAP_WORDS * 64 && (id & X32_SYSCALL_BIT))
+		stat_inc(STAT_X32_CALLS);
+	if (sys_enter_wanted(id)) {
+		sys_enter_call(regs, id);
+		rescue_done(RESCUE_ENTER);
 	}
-	native = syscall_bit(syscall_bitmaps.enter, id);
-	compat = syscall_bit(syscall_bitmaps.compat, id);
-	if (!(native | compat))
-		return 0;
-	if (syscall_compat(regs)) {
-		long nr = compat ? compat_nr(id) : -1;
+	return 0;
+}
 
-		return nr == -1 ? 0 : sys_enter_do(regs, nr, true);
+/* sys_enter__file's rescuer (rescue.bpf.h): the calls the kernel did not give it */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter__rescue, struct pt_regs *regs, long id)
+{
+	if (sys_enter_wanted(id) && rescue_needed(RESCUE_ENTER)) {
+		stat_inc(STAT_RESCUED);
+		sys_enter_call(regs, id);
 	}
-	return native ? sys_enter_do(regs, id, false) : 0;
+	return 0;
 }
 
 /*
@@ -611,25 +632,27 @@ __noinline int sys_exit_compat(long id, long ret, __u64 a12, __u64 a35)
 	return nr == -1 ? 0 : sys_exit_do(nr, ret, a1, a2, a3, a5, true, out);
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
+/* Whether sys_exit wants call id (as at enter: the calls nothing needs leave first). */
+static __always_inline bool sys_exit_wanted(__u64 id)
 {
-	__u64 id = SYSCALL_NR(regs), native, compat;
+	return id < SYSCALL_BITMAP_WORDS * 64 &&
+	       (syscall_bit(syscall_bitmaps.exit, id) | syscall_bit(syscall_bitmaps.compat, id));
+}
+
+/* A wanted call's exit. */
+static __always_inline void sys_exit_call(struct pt_regs *regs, __u64 id, long ret)
+{
 	struct fd_call *c;
 
-	/* as at enter: the calls nothing needs leave first */
-	if (id >= SYSCALL_BITMAP_WORDS * 64)
-		return 0;
-	native = syscall_bit(syscall_bitmaps.exit, id);
-	compat = syscall_bit(syscall_bitmaps.compat, id);
-	if (!(native | compat))
-		return 0;
-	if (!syscall_compat(regs))
-		return native ? sys_exit_do(id, ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
-					    SYSCALL_ARG5(regs), false, NULL)
-			      : 0;
-	if (compat && sys_exit_compat(id, ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
-				      COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
+	if (!syscall_compat(regs)) {
+		if (syscall_bit(syscall_bitmaps.exit, id))
+			sys_exit_do(id, ret, SYSCALL_ARG1(regs), SYSCALL_ARG2(regs), SYSCALL_ARG3(regs),
+				    SYSCALL_ARG5(regs), false, NULL);
+		return;
+	}
+	if (syscall_bit(syscall_bitmaps.compat, id) &&
+	    sys_exit_compat(id, ret, COMPAT_ARG1(regs) | (__u64)COMPAT_ARG2(regs) << 32,
+			    COMPAT_ARG3(regs) | (__u64)COMPAT_ARG5(regs) << 32)) {
 		c = SCRATCH(fd_calls);
 		if (c) {
 			fd_event(c->fd, c->bytes, c->op, c->ubuf, c->uaux);
@@ -638,6 +661,30 @@ int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
 		}
 	}
 	scratch_done();
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit__file_event, struct pt_regs *regs, long ret)
+{
+	__u64 id = SYSCALL_NR(regs);
+
+	if (sys_exit_wanted(id)) {
+		sys_exit_call(regs, id, ret);
+		rescue_done(RESCUE_EXIT);
+	}
+	return 0;
+}
+
+/* sys_exit__file_event's rescuer (rescue.bpf.h): the exits the kernel did not give it */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit__rescue, struct pt_regs *regs, long ret)
+{
+	__u64 id = SYSCALL_NR(regs);
+
+	if (sys_exit_wanted(id) && rescue_needed(RESCUE_EXIT)) {
+		stat_inc(STAT_RESCUED);
+		sys_exit_call(regs, id, ret);
+	}
 	return 0;
 }
 

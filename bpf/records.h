@@ -138,7 +138,12 @@ enum stat_id {
 	 * activity through the ring is not seen; each process counted once
 	 */
 	STAT_URING_UNSEEN = 13,
-	STAT_COUNT = 14,
+	/*
+	 * syscall events the kernel skipped for the first program, taken by its rescuer
+	 * (rescue.bpf.h); the first program's skips less these were lost
+	 */
+	STAT_RESCUED = 14,
+	STAT_COUNT = 15,
 };
 
 /* First member of every ring-buffer record. */

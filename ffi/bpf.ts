@@ -174,6 +174,13 @@ export class BpfObject {
     this.links.push(...links);
   }
 
+  /** The descriptor of loaded program name (its fdinfo has the kernel's counters). */
+  programFd(name: string): number {
+    const fd = this.lib.bpf_program__fd(this.program(name));
+    if (fd < 0) throw new BpfError(`finding the descriptor of program ${name}`, -fd);
+    return fd;
+  }
+
   /** Runs the iterator program name once, to its end. */
   runIterator(name: string): void {
     const err = this.shim.kf_iter_run(this.program(name));
@@ -184,6 +191,23 @@ export class BpfObject {
   updateMap(name: string, key: Uint8Array, value: Uint8Array): void {
     const err = this.lib.bpf_map_update_elem(this.mapFd(name), ptr(key), ptr(value), 0);
     if (err < 0) throw new BpfError(`updating map ${name}`, -err);
+  }
+
+  /**
+   * Writes a 32-bit global of a loaded object's data section (".bss", ".data", ".data.*")
+   * at byte offset: the section's whole value is read, changed there and written back.
+   */
+  setGlobalU32(section: string, offset: number, value: number): void {
+    const size = new BigUint64Array(1);
+    this.lib.bpf_map__initial_value(this.map(section), ptr(size));
+    const data = new Uint8Array(Number(size[0]));
+    if (offset + 4 > data.length) throw new BpfError(`setting ${section}+${offset} (section has ${data.length} bytes)`, 22);
+    const key = new Uint8Array(4);
+    const fd = this.mapFd(section);
+    const err = this.lib.bpf_map_lookup_elem(fd, ptr(key), ptr(data));
+    if (err < 0) throw new BpfError(`reading ${section}`, -err);
+    new DataView(data.buffer).setUint32(offset, value, true);
+    this.updateMap(section, key, data);
   }
 
   mapFd(name: string): number {
@@ -222,9 +246,12 @@ export class BpfObject {
     };
   }
 
-  /** Detaches every program; maps stay readable until close(). */
+  /**
+   * Detaches every program, the last attached first (a rescuer before the program it
+   * stands in for, which would otherwise see it alone); maps stay readable until close().
+   */
   detach(): void {
-    for (const link of this.links) this.lib.bpf_link__destroy(link);
+    for (const link of this.links.toReversed()) this.lib.bpf_link__destroy(link);
     this.links = [];
   }
 

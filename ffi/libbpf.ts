@@ -18,6 +18,7 @@ const SYMBOLS = {
   bpf_object__find_program_by_name: { args: [ptr, ptr], returns: ptr }, // LIBBPF_0.0.7
   bpf_program__set_autoload: { args: [ptr, bool], returns: i32 }, // LIBBPF_0.1.0
   bpf_program__set_type: { args: [ptr, u32], returns: i32 }, // LIBBPF_0.0.2
+  bpf_program__fd: { args: [ptr], returns: i32 }, // LIBBPF_0.0.1
   bpf_map__fd: { args: [ptr], returns: i32 }, // LIBBPF_0.0.1
   bpf_map__set_max_entries: { args: [ptr, u32], returns: i32 }, // LIBBPF_0.1.0
   bpf_map__set_initial_value: { args: [ptr, ptr, u64], returns: i32 }, // LIBBPF_0.0.8

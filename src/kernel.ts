@@ -55,6 +55,10 @@ export interface KernelSession {
   readonly features: readonly FeatureTier[];
   /** how many times the object was opened (1 unless something had to be turned off) */
   readonly attempts: number;
+  /** the attached programs' descriptors, by name */
+  readonly programs: ReadonlyMap<string, number>;
+  /** the loaded rescuers, by the program whose skipped events they take */
+  readonly rescuers: ReadonlyMap<string, string>;
 }
 
 /** What the running kernel and host offer, probed once before anything is loaded. */
@@ -154,6 +158,16 @@ export interface Hooks {
   readonly uring?: UringLayout;
   /** what serves the feature instead when they fail or the kernel lacks what they need */
   readonly fallback?: readonly Hooks[];
+  /**
+   * a program's rescuer (bpf/rescue.bpf.h), by the program: loaded with the group,
+   * attached only once the kernel is seen skipping that program's events (src/rescue.ts)
+   */
+  readonly rescuers?: Readonly<Record<string, string>>;
+}
+
+/** A group's programs and their rescuers: everything it loads. */
+function loaded(h: Hooks): string[] {
+  return [...h.programs, ...Object.values(h.rescuers ?? {})];
 }
 
 /** File activity through descriptors, and UNIX sockets and application messages: every kernel with BTF. */
@@ -161,6 +175,7 @@ export const SYSCALL_HOOKS: Hooks = {
   feature: "file",
   tier: "syscall-tracepoints",
   programs: ["sys_enter__file", "sys_exit__file_event"],
+  rescuers: { sys_enter__file: "sys_enter__rescue", sys_exit__file_event: "sys_exit__rescue" },
   essential: true,
   without: "nothing can be monitored",
 };
@@ -396,8 +411,8 @@ function openConfigured(
     object.setMaxEntries("socks", opts.sockEntries);
     // one claim per scratch slot of each CPU (bpf/scratch.bpf.h)
     object.setMaxEntries("scratch_claims", lib.libbpf_num_possible_cpus() * RecLimits.REC_SCRATCH_SLOTS);
-    const on = new Set(active.flatMap((h) => h.programs));
-    for (const h of ALL_HOOKS) for (const p of h.programs) object.setAutoload(p, on.has(p));
+    const on = new Set(active.flatMap(loaded));
+    for (const h of ALL_HOOKS) for (const p of loaded(h)) object.setAutoload(p, on.has(p));
     for (const p of opts.breakPrograms ?? []) if (on.has(p)) object.spoil(p);
     return object;
   } catch (e) {
@@ -516,7 +531,7 @@ export function startKernel(
       if (available(next, probe) && !failed.some((f) => f.hooks === next) && !active.includes(next)) active.push(next);
     }
   };
-  const groupOf = (program: string | undefined) => active.find((h) => program !== undefined && h.programs.includes(program));
+  const groupOf = (program: string | undefined) => active.find((h) => program !== undefined && loaded(h).includes(program));
   // each round turns one group off; there are never more rounds than groups
   for (let attempt = 1; ; attempt++) {
     shim.kf_log_clear();
@@ -539,6 +554,8 @@ export function startKernel(
       drop(e.hooks, e.error, e.error.message);
       continue;
     }
-    return { object, features: featureRows(opts.monitor, probe, active, failed), attempts: attempt };
+    const programs = new Map(active.flatMap((h) => h.programs).map((p) => [p, object.programFd(p)] as const));
+    const rescuers = new Map(active.flatMap((h) => Object.entries(h.rescuers ?? {})));
+    return { object, features: featureRows(opts.monitor, probe, active, failed), attempts: attempt, programs, rescuers };
   }
 }

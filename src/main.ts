@@ -27,7 +27,7 @@ import type { HostInfo } from "./format/common.ts";
 import { expiryDebugLine } from "./format/debug.ts";
 import { FileFlusher, MapFlusher, SOCK_KIND } from "./ingest/expiry.ts";
 import { RingReader } from "./ingest/ring.ts";
-import { kernelStatsReader } from "./ingest/stats.ts";
+import { kernelStatsReader, programRunsSkipped } from "./ingest/stats.ts";
 import { cgroup2MountInfo, startKernel } from "./kernel.ts";
 import { legendText } from "./legend.ts";
 import { DRAIN_SECONDS_BOUNDS, Histogram, RING_FILL_BOUNDS, serveMetrics } from "./metrics.ts";
@@ -36,6 +36,7 @@ import { effectiveCapabilities, jitState, preflight } from "./preflight.ts";
 import { BpfFeed } from "./records/feed.ts";
 import { FileKey, RecApp, RecFile, RecSock } from "./records/layout.gen.ts";
 import { degradedFeatures, PeriodicStats, startBanner, stopSummary } from "./report.ts";
+import { SkipRescue } from "./rescue.ts";
 import { SelfTest, selfTestText } from "./selftest.ts";
 import { openOutputs } from "./sink/outputs.ts";
 import { RecordPrinter } from "./sink/printer.ts";
@@ -102,9 +103,11 @@ async function run(config: Config): Promise<number> {
     files,
     socks,
     stats: kernelStatsReader(lib, object.mapFd("stats")),
+    skippedRuns: () => programRunsSkipped(kernel.programs),
     object,
   });
 
+  const rescue = new SkipRescue(object, kernel.programs, kernel.rescuers);
   const daemon = isDaemonChild();
   const names = new UserGroupNames();
   const devices = new DeviceNames();
@@ -154,7 +157,7 @@ async function run(config: Config): Promise<number> {
     appCapture: config.apps.ports.length > 0 || config.apps.unixSyslog,
     idleNs: BigInt(config.timeouts.idleSec) * 1_000_000_000n,
     activeNs: BigInt(config.timeouts.activeSec) * 1_000_000_000n,
-    refresh: [() => names.refresh(), () => devices.refresh(), () => versions?.refresh()],
+    refresh: [() => names.refresh(), () => devices.refresh(), () => versions?.refresh(), () => rescue.check()],
     monotonicNs,
     nowMs: Date.now,
     debugOut: (line) => process.stderr.write(line),
@@ -167,6 +170,9 @@ async function run(config: Config): Promise<number> {
 
   // before the self-test, whose draining may print other processes' records
   printer.header();
+  // loading and attaching may have shown skipped runs already: rescued from the self-test on
+  // (test only: KFLOWD_TEST_RESCUE=1 attaches the rescuers whatever the kernel does)
+  rescue.check(process.env.KFLOWD_TEST_RESCUE === "1");
   const checked = await selftest?.run(() => pipeline.drainAll(), SELF_TEST_MS);
   if (checked?.failures.length && config.selfTest === "fatal") {
     feed.close();
@@ -248,6 +254,8 @@ async function run(config: Config): Promise<number> {
       versions?.refresh();
     });
     announce();
+    // the self-test's and the start's calls may have shown skipped runs already
+    rescue.check();
   });
 }
 

@@ -265,6 +265,7 @@ export class Pipeline implements RecordHandler {
   losses(): StopReport {
     const { feed, messages, outputs, digests, cgroups } = this.parts;
     const k = feed.stats();
+    const skipped = feed.skippedRuns();
     return {
       printed: this.printed,
       losses: {
@@ -282,12 +283,16 @@ export class Pipeline implements RecordHandler {
         checksumsMissing: digests?.missing ?? 0,
         cgroupsUnresolved: cgroups?.unresolved ?? 0,
         uringUnseen: k.STAT_URING_UNSEEN,
+        // (the skips a rescuer took are not lost)
+        runsSkipped: Math.max(0, [...skipped.values()].reduce((a, b) => a + b, 0) - k.STAT_RESCUED),
       },
       notes: {
         pathsCut: k.STAT_PATH_TRUNCATED,
         deferred: k.STAT_DEFERRED,
         x32Calls: k.STAT_X32_CALLS,
         closeRangeCut: k.STAT_CLOSE_RANGE_CUT,
+        skippedRuns: skipped,
+        rescued: k.STAT_RESCUED,
       },
     };
   }

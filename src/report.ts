@@ -29,6 +29,8 @@ export interface Losses {
   readonly cgroupsUnresolved: number;
   /** processes that set up an io_uring while its requests were not monitored: their ring's activity is unseen */
   readonly uringUnseen: number;
+  /** events the kernel gave none of the agent's programs (the program was still running on that CPU) and no rescuer took */
+  readonly runsSkipped: number;
 }
 
 /** Every loss counter with its label in the stop summary (the metrics use the key). */
@@ -50,6 +52,7 @@ export const LOSSES: readonly (readonly [keyof Losses, string])[] = [
   ["checksumsMissing", "checksums not computed"],
   ["cgroupsUnresolved", "cgroups unresolved"],
   ["uringUnseen", "io_uring processes unseen"],
+  ["runsSkipped", "program runs skipped by the kernel"],
 ];
 
 function lossText(now: Losses, before?: Losses): string {
@@ -66,6 +69,10 @@ export interface StopNotes {
   readonly x32Calls?: number;
   /** descriptors close_range() closed past the kernel side's walk, reported at exit */
   readonly closeRangeCut?: number;
+  /** the programs whose runs the kernel skipped, and how many (said only when there were any) */
+  readonly skippedRuns?: ReadonlyMap<string, number>;
+  /** of those, the syscall events their rescuers took */
+  readonly rescued?: number;
 }
 
 /** The features that are degraded (the banner says how), or "none". */
@@ -80,6 +87,9 @@ export function stopSummary(records: number, losses: Losses, notes: StopNotes, d
     `deferred while the ring buffer was full ${notes.deferred}` +
     (notes.x32Calls ? `; x32 calls not decoded ${notes.x32Calls}` : "") +
     (notes.closeRangeCut ? `; close_range() calls past 4096 descriptors ${notes.closeRangeCut}` : "") +
+    (notes.skippedRuns?.size || notes.rescued
+      ? `; runs skipped in ${[...(notes.skippedRuns ?? [])].map(([p, n]) => `${p} ${n}`).join(", ")} (rescued ${notes.rescued ?? 0})`
+      : "") +
     `; ${degradedText(degraded)}\n`
   );
 }

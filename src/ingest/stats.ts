@@ -1,5 +1,6 @@
 /** Sums the kernel's per-CPU loss and health counters (map "stats", enum stat_id). */
 import { ptr } from "bun:ffi";
+import { readFileSync } from "node:fs";
 import type { Libbpf } from "../../ffi/libbpf.ts";
 import { RecStats, StatId } from "../records/layout.gen.ts";
 
@@ -34,4 +35,25 @@ export function kernelStatsReader(lib: Libbpf, fd: number): () => KernelStats {
 /** One reading of the stats map. */
 export function readKernelStats(lib: Libbpf, fd: number): KernelStats {
   return kernelStatsReader(lib, fd)();
+}
+
+/**
+ * Runs of the agent's attached programs the kernel skipped, by program: an event that
+ * came while the same program was still running on that CPU (preempted, or interrupted
+ * by the event's own context) is not given to it at all (recursion_misses in the
+ * program's fdinfo, 5.12+; absent before, counted as 0). Such an event is lost to the agent.
+ */
+export function programRunsSkipped(programs: ReadonlyMap<string, number>, fdinfoDir = "/proc/self/fdinfo"): Map<string, number> {
+  const skipped = new Map<string, number>();
+  for (const [name, fd] of programs) {
+    let info: string;
+    try {
+      info = readFileSync(`${fdinfoDir}/${fd}`, "utf8");
+    } catch {
+      continue;
+    }
+    const n = Number(/^recursion_misses:\s+(\d+)/m.exec(info)?.[1] ?? 0);
+    if (n > 0) skipped.set(name, n);
+  }
+  return skipped;
 }

@@ -44,6 +44,8 @@ export interface KernelFeed {
   flushAll(to: RecordHandler): void;
   /** The kernel's counters, and records the agent could not copy out of the ring. */
   stats(): KernelStats & { readonly uncopied: number };
+  /** runs of the programs the kernel skipped (their events lost), by program; reads files: not per batch */
+  skippedRuns(): ReadonlyMap<string, number>;
   /** No new events from here on; what is in the ring and maps stays readable. */
   detach(): void;
   close(): void;
@@ -55,6 +57,7 @@ export interface BpfParts {
   readonly files: FileFlusher;
   readonly socks: MapFlusher;
   readonly stats: () => KernelStats;
+  readonly skippedRuns: () => ReadonlyMap<string, number>;
   readonly object: { detach(): void; close(): void };
 }
 
@@ -139,6 +142,10 @@ export class BpfFeed implements KernelFeed {
 
   stats(): KernelStats & { readonly uncopied: number } {
     return { ...this.parts.stats(), uncopied: this.parts.ring.lost };
+  }
+
+  skippedRuns(): ReadonlyMap<string, number> {
+    return this.parts.skippedRuns();
   }
 
   detach(): void {

@@ -320,15 +320,15 @@ export const RecSockFlags = {
 } as const;
 
 export const RecStats = {
-  SIZE: 112,
+  SIZE: 120,
   counters: 0,
 } as const;
 
 export const RecStatsWidth = {
-  counters: 112,
+  counters: 120,
 } as const;
 
-export const RecStatsCountersLen = 14;
+export const RecStatsCountersLen = 15;
 
 export const KfConfig = {
   SIZE: 144,
@@ -432,7 +432,8 @@ export const StatId = {
   STAT_X32_CALLS: 11,
   STAT_SCRATCH_BUSY: 12,
   STAT_URING_UNSEEN: 13,
-  STAT_COUNT: 14,
+  STAT_RESCUED: 14,
+  STAT_COUNT: 15,
 } as const;
 
 export const InodeTier = {

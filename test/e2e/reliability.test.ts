@@ -125,7 +125,8 @@ describe.skipIf(skip)("stdout faults", () => {
       expect(agent.alive()).toBe(true);
       // ~100 MB of JSON went by; the burst's garbage goes back once it is over (held
       // records never would)
-      await agent.waitFor(() => agent.rssMiB() - before < 40, "memory back within 40 MiB of the start after the burst", 10_000);
+      const running = agent;
+      await agent.waitFor(() => running.rssMiB() - before < 40, "memory back within 40 MiB of the start after the burst", 10_000);
       writeFileSync(`${dir}/after-epipe.txt`, "y");
       await agent.waitFor(
         () => readFileSync(file, "utf8").includes('"File": "after-epipe.txt"'),

@@ -27,6 +27,7 @@ class FakeFeed implements KernelFeed {
   files: FileRecord[] = [];
   socks = new Map<bigint, SockRecord>();
   counters: Partial<KernelStats> = {};
+  skipped = new Map<string, number>();
   stoppedEarly = false;
   fillAtDrain = 0;
   detached = false;
@@ -87,6 +88,10 @@ class FakeFeed implements KernelFeed {
   stats(): KernelStats & { readonly uncopied: number } {
     const zero = Object.fromEntries(Object.keys(StatId).map((k) => [k, 0])) as KernelStats;
     return { ...zero, ...this.counters, uncopied: 0 };
+  }
+
+  skippedRuns(): ReadonlyMap<string, number> {
+    return this.skipped;
   }
 
   detach(): void {
