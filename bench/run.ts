@@ -1,6 +1,6 @@
 /**
  * Runs the benchmarks: node_modules/.bin/bun bench/run.ts [--rounds N] [name...]
- * Names: startup syscall churn http nginx macro throughput context profile uring (default: all, in
+ * Names: startup syscall churn http nginx floor macro throughput context profile uring (default: all, in
  * this order; nginx-bpf only when named: the BPF-per-connection phase of nginx alone; context needs KFLOWD_BENCH_BASELINE, another kflowd executable). Root only. Each benchmark measures baseline and agent in the same
  * invocation; the table is printed at the end (Markdown) and the rows are written to
  * /tmp/kflowd-bench/results.json.
@@ -9,6 +9,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { churn } from "./churn.ts";
+import { floor } from "./floor.ts";
 import { context } from "./context.ts";
 import { http } from "./http.ts";
 import type { Bench, Ctx } from "./lib/bench.ts";
@@ -23,7 +24,7 @@ import { syscall } from "./syscall.ts";
 import { throughput } from "./throughput.ts";
 import { uring } from "./uring.ts";
 
-const ALL: readonly Bench[] = [startup, syscall, churn, http, nginx, macro, throughput, context, profile, uring];
+const ALL: readonly Bench[] = [startup, syscall, churn, http, nginx, floor, macro, throughput, context, profile, uring];
 /** benchmarks run only when named */
 const EXTRA: readonly Bench[] = [nginxBpf];
 

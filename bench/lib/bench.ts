@@ -28,8 +28,10 @@ export interface Bench {
 export interface AgentSample {
   /** agent CPU seconds while the workload ran */
   readonly cpuSec: number;
-  /** workload wall seconds */
+  /** workload wall seconds (the warm-up not included) */
   readonly wallSec: number;
+  /** wall seconds of the warm-up load before the sample (0 without one) */
+  readonly warmSec: number;
   readonly rssMiB: number;
   readonly result: AgentResult;
 }
@@ -40,6 +42,8 @@ export interface Rounds<T> {
   readonly samples: AgentSample[];
   /** per round: whether someone else's kflowd was attached during either sample */
   readonly contaminated: boolean[];
+  /** the warm-up loads' own results (when there is a warm-up): the first seconds of a fresh agent */
+  readonly cold: { readonly baseline: T[]; readonly agent: T[] };
 }
 
 /**
@@ -47,20 +51,26 @@ export interface Rounds<T> {
  * sample. The agent is started for each agent sample and settles 300 ms first. Before
  * a baseline sample it waits (up to 10 s, 30 s per invocation) until no other kflowd is attached; a round
  * during which one was (before or after either sample) is marked contaminated.
+ * With `warmUp`, each sample (both sides) first runs that load and then `work`: `work`
+ * measures the agent warmed up (its JIT done), the warm-up's results (`cold`) its first
+ * seconds; the agent's CPU is taken over `work` alone.
  */
 export async function pairedRounds<T>(
   ctx: Ctx,
   label: string,
   work: (agent: Agent | undefined) => Promise<T>,
   agentOpts: AgentOptions = {},
+  warmUp?: () => Promise<T>,
 ): Promise<Rounds<T>> {
-  const out: Rounds<T> = { baseline: [], agent: [], samples: [], contaminated: [] };
+  const cold = { baseline: [] as T[], agent: [] as T[] };
+  const out: Rounds<T> = { baseline: [], agent: [], samples: [], contaminated: [], cold };
   for (let r = 0; r < ctx.rounds; r++) {
     const order = r % 2 === 0 ? [false, true] : [true, false];
     let foreign = false;
     for (const withAgent of order) {
       if (!withAgent) {
         if ((await quiesce()) > 0) foreign = true;
+        if (warmUp) cold.baseline.push(await warmUp());
         out.baseline.push(await work(undefined));
         if ((await foreignAgents()) > 0) foreign = true;
         continue;
@@ -68,10 +78,18 @@ export async function pairedRounds<T>(
       const agent = await Agent.start(agentOpts);
       await sleep(300);
       if ((await foreignAgents([agent.pid])) > 0) foreign = true;
-      const cpu0 = agent.cpu();
-      const t0 = performance.now();
       let value: T;
+      let warmSec = 0;
+      let cpu0 = 0;
+      let t0 = 0;
       try {
+        if (warmUp) {
+          const w0 = performance.now();
+          cold.agent.push(await warmUp());
+          warmSec = (performance.now() - w0) / 1000;
+        }
+        cpu0 = agent.cpu();
+        t0 = performance.now();
         value = await work(agent);
       } catch (e) {
         await agent.stop();
@@ -83,7 +101,7 @@ export async function pairedRounds<T>(
       if ((await foreignAgents([agent.pid])) > 0) foreign = true;
       const result = await agent.stop();
       out.agent.push(value);
-      out.samples.push({ cpuSec, wallSec, rssMiB, result });
+      out.samples.push({ cpuSec, wallSec, warmSec, rssMiB, result });
     }
     out.contaminated.push(foreign);
     ctx.log(`  ${label}: round ${r + 1}/${ctx.rounds} done${foreign ? " (another kflowd was attached)" : ""}`);
@@ -91,6 +109,11 @@ export async function pairedRounds<T>(
   const n = out.contaminated.filter(Boolean).length;
   if (n) ctx.notes.push(`${label}: another kflowd (someone else's test or agent) was attached during ${n} of ${ctx.rounds} rounds`);
   return out;
+}
+
+/** The warm-up loads' results as rounds of their own (for pairedRow). */
+export function coldRounds<T>(r: Rounds<T>): Rounds<T> {
+  return { ...r, baseline: r.cold.baseline, agent: r.cold.agent };
 }
 
 /**
@@ -133,6 +156,15 @@ export function pairedRow<T>(
     cpuRatio,
     note: note || undefined,
   };
+}
+
+/**
+ * The agent's CPU per record it printed (every process's records), µs, median over the
+ * samples: its CPU share during the measured load over its record rate (taken over the
+ * warm-up and the load together: the counter sees only the total).
+ */
+export function agentUsPerRecord(samples: readonly AgentSample[]): number {
+  return median(samples.map((x) => ((x.cpuSec / x.wallSec) * 1e6) / (x.result.lines / (x.wallSec + x.warmSec))));
 }
 
 /**

@@ -39,14 +39,29 @@ export async function run(cmd: readonly string[], opts: { cwd?: string; allowFai
 
 export const sleep = (ms: number): Promise<void> => Bun.sleep(ms);
 
-/** Compiles bench/c/<name>.c with gcc -O2 into WORK/bin (again only when the source changed). */
-export async function cProgram(name: string): Promise<string> {
+/** The load generator's core and the server's, when there are two (see pinned). */
+export const CLIENT_CPU = 0;
+export const SERVER_CPU = 1;
+
+/**
+ * cmd run on one core (taskset, which execs it: the pid stays the command's). A client and
+ * a server of a loopback benchmark are each put on a core of their own: left to the
+ * scheduler on 2 cores they sometimes share one, and nginx's rate alone then moved between
+ * 12.6k and 20.3k requests/s from one 2-s run to the next. The agent is never pinned: it
+ * competes for both cores. Unpinned on a machine with one core.
+ */
+export function pinned(cpu: number, cmd: readonly string[]): string[] {
+  return navigator.hardwareConcurrency >= 2 && Bun.which("taskset") ? ["taskset", "-c", String(cpu), ...cmd] : [...cmd];
+}
+
+/** Compiles bench/c/<name>.c with gcc -O2 into WORK/bin (again only when the source changed); libs: -l flags. */
+export async function cProgram(name: string, libs: readonly string[] = []): Promise<string> {
   mkdirSync(BIN, { recursive: true });
   const src = join(C_DIR, `${name}.c`);
   const out = join(BIN, name);
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
     if (!Bun.which("gcc")) throw new Error("gcc is needed to build the C workloads: apt-get install gcc");
-    await run(["gcc", "-O2", "-Wall", "-o", out, src]);
+    await run(["gcc", "-O2", "-Wall", "-o", out, src, ...libs]);
   }
   return out;
 }

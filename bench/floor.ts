@@ -1,0 +1,123 @@
+/**
+ * The floor under the agent's cost per connection: a program that does nothing on each
+ * hook the agent attaches for files and sockets (bench/c/hooks.bpf.c: the same 14 attach
+ * points and program types — sys_enter/sys_exit, the cgroup-v2 root's packet, socket
+ * and address hooks, the state and exec/exit tracepoints), held by a small libbpf loader
+ * (bench/c/hooks.c). Debian's nginx with a connection per request, as in `nginx`, in
+ * alternating paired rounds without and with only these programs; then bpf_stats of the
+ * do-nothing programs per connection. What the agent costs above this floor is the work
+ * its programs and its user space do; the floor itself is the price of the hooks on this
+ * machine (an indirect call per program run, under retpolines here, and the kernel's
+ * slow syscall path while sys_enter/sys_exit are attached).
+ */
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import type { Subprocess } from "bun";
+import { clang } from "../bpf/build.ts";
+import { cgroup2MountInfo } from "../src/kernel.ts";
+import { wrkRun } from "./http.ts";
+import type { Bench, Ctx } from "./lib/bench.ts";
+import { costTable, progCosts, progNames, progSnapshot, withBpfStats } from "./lib/bpf-stats.ts";
+import { median, type Row } from "./lib/stats.ts";
+import { cProgram, run, sleep, WORK } from "./lib/sys.ts";
+import { PROFILE_SECONDS, SECONDS, withNginx } from "./nginx.ts";
+
+const SOURCE = join(import.meta.dir, "c/hooks.bpf.c");
+
+/** The do-nothing programs attached; stop() detaches them. */
+class Hooks {
+  private constructor(private readonly proc: Subprocess<"pipe", "pipe", "pipe">) {}
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  static async start(loader: string, object: string, cgroup: string): Promise<Hooks> {
+    const proc = Bun.spawn([loader, object, cgroup], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const reader = proc.stdout.getReader();
+    const first = await reader.read();
+    reader.releaseLock();
+    const line = first.done ? "" : new TextDecoder().decode(first.value);
+    if (!line.startsWith("attached ")) {
+      proc.kill();
+      throw new Error(`the do-nothing programs did not attach: ${(await new Response(proc.stderr).text()).trim()}`);
+    }
+    return new Hooks(proc);
+  }
+
+  async stop(): Promise<void> {
+    this.proc.stdin.end();
+    await this.proc.exited;
+  }
+}
+
+async function buildHooks(): Promise<{ loader: string; object: string; cgroup: string }> {
+  const cg = cgroup2MountInfo(readFileSync("/proc/self/mountinfo", "utf8"));
+  if (!cg) throw new Error("floor: no cgroup v2 hierarchy is mounted");
+  const object = join(WORK, "hooks.bpf.o");
+  const arch = (await run(["gcc", "-dumpmachine"])).stdout.trim();
+  await run([clang(), "-O2", "-g", "-target", "bpf", `-I/usr/include/${arch}`, "-c", SOURCE, "-o", object]);
+  return { loader: await cProgram("hooks", ["-lbpf"]), object, cgroup: cg.mount };
+}
+
+export const floor: Bench = {
+  name: "floor",
+  title: `Do-nothing programs on the agent's 14 hooks, nginx with a connection per request (wrk -d${SECONDS}s), requests/s`,
+  async run(ctx: Ctx): Promise<Row[]> {
+    const { loader, object, cgroup } = await buildHooks();
+    return withNginx(async (wrk, s) => {
+      const base: number[] = [];
+      const hooked: number[] = [];
+      for (let r = 0; r < ctx.rounds; r++) {
+        for (const withHooks of r % 2 === 0 ? [false, true] : [true, false]) {
+          const hooks = withHooks ? await Hooks.start(loader, object, cgroup) : undefined;
+          await sleep(300);
+          const w = await wrkRun(wrk, s, SECONDS);
+          await hooks?.stop();
+          (withHooks ? hooked : base).push(w.rps);
+        }
+        ctx.log(`  floor: round ${r + 1}/${ctx.rounds} done`);
+      }
+      const ratios = hooked.map((h, i) => h / base[i]!);
+      const ratio = median(ratios);
+      const costs = await withBpfStats(async () => {
+        const hooks = await Hooks.start(loader, object, cgroup);
+        try {
+          await sleep(300);
+          const names = await progNames();
+          const before = progSnapshot(hooks.pid);
+          const w = await wrkRun(wrk, s, PROFILE_SECONDS);
+          return progCosts(before, progSnapshot(hooks.pid), names, w.requests);
+        } finally {
+          await hooks.stop();
+        }
+      });
+      const total = costs.reduce((t, x) => t + x.nsPerOp, 0);
+      ctx.details.push(
+        `### The floor: do-nothing programs per connection, nginx (bpf_stats on, ${PROFILE_SECONDS} s of wrk)\n\n${costTable(costs, "connection")}`,
+      );
+      return [
+        {
+          bench: "floor",
+          metric: "nginx close with do-nothing programs: requests/s",
+          baseline: median(base),
+          agent: median(hooked),
+          ratio,
+          spread: [Math.min(...ratios), Math.max(...ratios)],
+          target: "–",
+          note: `time ${(1 / ratio).toFixed(3)}×: the hooks alone, no work in them`,
+        },
+        {
+          bench: "floor",
+          metric: "do-nothing programs: BPF ns per connection",
+          agent: total,
+          target: "–",
+          note: costs
+            .slice(0, 4)
+            .map((x) => `${x.name} ${x.nsPerOp.toFixed(0)}`)
+            .join(", "),
+        },
+      ];
+    });
+  },
+};
