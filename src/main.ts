@@ -147,7 +147,7 @@ async function run(config: Config): Promise<number> {
     feed,
     printer,
     outputs,
-    messages: new AppMessages(config.appMessages),
+    messages: new AppMessages(config.appMessages, new Set(config.apps.ports.filter((p) => p.proto === "tcp").map((p) => p.port))),
     remoteNames,
     cgroups,
     digests,

@@ -6,6 +6,7 @@
  * client in TIME_WAIT reading its reply) still finds them.
  */
 import type { AppMessage } from "../records/app.ts";
+import { IPPROTO_TCP } from "../records/net.ts";
 import type { SockRecord } from "../records/sock.ts";
 
 /** most sockets with waiting messages */
@@ -23,7 +24,15 @@ export class AppMessages {
   /** messages dropped because their socket's record never came */
   dropped = 0;
 
-  constructor(private readonly perRecord: number) {}
+  /**
+   * tcpPorts: the TCP ports messages are captured on (-p). A TCP connection on none of
+   * them never has any (the kernel's rule): its last record is not remembered, which at
+   * a web server's connection rate would be most of them. Undefined: every socket's is.
+   */
+  constructor(
+    private readonly perRecord: number,
+    private readonly tcpPorts?: ReadonlySet<number>,
+  ) {}
 
   /** Keeps msg for its socket; true when the socket now holds a record's worth. */
   add(msg: AppMessage): boolean {
@@ -44,6 +53,10 @@ export class AppMessages {
 
   /** The last record of a socket was printed. */
   closed(last: SockRecord): void {
+    const ports = this.tcpPorts;
+    if (ports && last.proto === IPPROTO_TCP && last.rport !== 0 && !ports.has(last.lport) && !ports.has(last.rport)) {
+      return;
+    }
     if (this.closedSockets.size >= MAX_CLOSED) {
       // forgotten: its late messages wait like those of any socket without a record
       const oldest = this.closedSockets.keys().next().value!;
