@@ -85,6 +85,8 @@ export interface PipelineParts {
   readonly activeNs: bigint;
   /** caches re-read on the slow tick (users, groups, mounts, packages) */
   readonly refresh: readonly (() => void)[];
+  /** the kernel side looked at on the slow tick (runs the kernel skipped: the rescuers) */
+  readonly watch?: () => void;
   /** CLOCK_MONOTONIC in ns, and wall-clock ms (tests pass their own) */
   readonly monotonicNs: () => bigint;
   readonly nowMs: () => number;
@@ -228,9 +230,10 @@ export class Pipeline implements RecordHandler {
     this.parts.outputs.flush();
   }
 
-  /** The slow timer: caches re-read, records past the idle or active timeout printed. */
+  /** The slow timer: caches re-read, the kernel side watched, records past the idle or active timeout printed. */
   slowTick(): void {
     for (const refresh of this.parts.refresh) refresh();
+    this.parts.watch?.();
     // a reader of stdout that went away while nothing was written
     this.parts.outputs.check();
     if (!this.keepDraining()) return;

@@ -258,12 +258,14 @@ describe("pipeline", () => {
     expect(feed.stoppedEarly).toBe(true);
   });
 
-  test("the slow timer re-reads caches and prints records past the idle timeout", () => {
+  test("the slow timer re-reads caches, watches the kernel side and prints records past the idle timeout", () => {
     let refreshed = 0;
-    const { feed, printer, clock, pipeline } = setup({ refresh: [() => refreshed++] });
+    let watched = 0;
+    const { feed, printer, clock, pipeline } = setup({ refresh: [() => refreshed++], watch: () => watched++ });
     feed.files.push(fileOf(1, "/idle", clock.ns - 20_000_000_000n), fileOf(1, "/busy", clock.ns - 1_000_000_000n));
     pipeline.slowTick();
     expect(refreshed).toBe(1);
+    expect(watched).toBe(1);
     expect(printer.files.map((f) => f.path)).toEqual(["/idle"]);
   });
 
