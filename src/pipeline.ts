@@ -56,6 +56,8 @@ export interface PipelineOutputs {
   flush(): void;
   /** looks for a stdout reader that went away while nothing was written */
   check(): void;
+  /** grows while stdout's reader, though behind, keeps taking output */
+  progress(): number;
   /** stdout's reader is gone and nothing else takes records */
   allGone(): boolean;
   close(): Promise<void>;
@@ -109,6 +111,8 @@ export class Pipeline implements RecordHandler {
   private readonly exits = new Map<number, ExitNotice>();
   /** sockets whose message slots filled up: printed after this batch */
   private readonly full = new Set<bigint>();
+  /** sockets whose messages beyond their last record are printed at the end of the drain: their last record */
+  private readonly rest = new Map<bigint, SockRecord>();
   private malformedCount = 0;
   private unclaimedAtStop = 0;
   /** drain whether stdout's reader keeps up or not */
@@ -150,7 +154,7 @@ export class Pipeline implements RecordHandler {
     }
     printer.sock(rec, messages.take(rec.key));
     // more messages than one record holds: records of their own, without the counters again
-    this.printRest(rec);
+    if (messages.waitingFor(rec.key)) this.rest.set(rec.key, rec);
     if (rec.closed) messages.closed(rec);
   }
 
@@ -169,6 +173,15 @@ export class Pipeline implements RecordHandler {
     this.malformedCount++;
   }
 
+  /** printRest() for the sockets in `rest`, while the outputs keep up. */
+  private printRests(): void {
+    for (const [key, rec] of this.rest) {
+      if (!this.keepDraining()) return;
+      this.rest.delete(key);
+      this.printRest(rec);
+    }
+  }
+
   /** Messages still waiting for the socket of rec, in records of their own without its traffic. */
   private printRest(rec: SockRecord): void {
     const { messages, printer } = this.parts;
@@ -185,11 +198,14 @@ export class Pipeline implements RecordHandler {
   drain(): void {
     const { feed, messages, outputs } = this.parts;
     feed.drain(this, this.keepDraining);
-    for (const rec of messages.lateSockets()) this.printRest(rec);
-    if (this.full.size > 0) {
-      for (const key of this.full) feed.flushSocket(key, this.parts.monotonicNs(), this);
-      this.full.clear();
+    for (const rec of messages.lateSockets()) this.rest.set(rec.key, rec);
+    // while an output is behind, messages wait here and full sockets' records in the kernel
+    for (const key of this.full) {
+      if (!this.keepDraining()) break;
+      this.full.delete(key);
+      feed.flushSocket(key, this.parts.monotonicNs(), this);
     }
+    this.printRests();
     const now = this.parts.nowMs();
     if (this.exits.size > 0 && (this.force || now - this.exitsFlushedAt >= EXIT_FLUSH_MS)) {
       feed.flushExited(this.exits, this);
@@ -224,7 +240,7 @@ export class Pipeline implements RecordHandler {
     if (now - this.deferredCheckedAt < DEFERRED_CHECK_MS) return;
     this.deferredCheckedAt = now;
     const deferred = this.parts.feed.stats().STAT_DEFERRED;
-    if (deferred === this.deferredSeen) return;
+    if (deferred === this.deferredSeen || !this.keepDraining()) return;
     this.deferredSeen = deferred;
     this.parts.feed.flushUnsent(this);
     this.parts.outputs.flush();
@@ -312,18 +328,25 @@ export class Pipeline implements RecordHandler {
     this.timers = [];
     const { feed, messages, digests, outputs } = this.parts;
     feed.detach();
-    const deadline = this.parts.nowMs() + STOP_DRAIN_MS;
+    // at the pace of stdout's reader while it keeps taking output, else for STOP_DRAIN_MS
+    let deadline = this.parts.nowMs() + STOP_DRAIN_MS;
+    let progress = outputs.progress();
     while (this.parts.nowMs() < deadline) {
+      if (outputs.progress() !== progress) {
+        progress = outputs.progress();
+        deadline = this.parts.nowMs() + STOP_DRAIN_MS;
+      }
       if (!this.keepDraining()) {
         await Bun.sleep(5);
         continue;
       }
       this.drain();
-      if (!feed.stoppedEarly) break;
+      if (!feed.stoppedEarly && this.full.size === 0 && this.rest.size === 0) break;
     }
     this.force = true;
     this.drain();
     feed.flushAll(this);
+    this.printRests();
     // messages of sockets whose record never came (their socket was not seen)
     this.unclaimedAtStop = messages.waiting;
     await digests?.finish(DIGEST_GRACE_MS);

@@ -85,6 +85,11 @@ export class AppMessages {
     return n;
   }
 
+  /** Whether messages of socket key wait. */
+  waitingFor(key: bigint): boolean {
+    return this.bySocket.size !== 0 && this.bySocket.has(key);
+  }
+
   /** The messages for the record of socket key (at most a record's worth), removed. */
   take(key: bigint): AppMessage[] | undefined {
     // most sockets have none: no lookup (hashing a bigint) while nothing waits at all

@@ -27,6 +27,8 @@ export interface Outputs {
    * should wait in the kernel for now.
    */
   holdBack(): boolean;
+  /** Grows while stdout's reader, though behind, keeps taking output. */
+  progress(): number;
   /** Looks for a stdout reader that went away while nothing was written. */
   check(): void;
   /** Stdout's reader is gone and nothing else takes records: time for the agent to end. */
@@ -74,6 +76,9 @@ export async function openOutputs(config: Config, ctx: OutputContext): Promise<O
       if (toStdout && stdout.holdBack()) return true;
       for (const o of lines) if (o.holdBack?.()) return true;
       return false;
+    },
+    progress(): number {
+      return stdout.progress;
     },
     check(): void {
       if (toStdout) stdout.checkReader();

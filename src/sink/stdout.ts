@@ -31,11 +31,14 @@ export interface Sink {
   readonly records: number;
   /** bytes waiting in the agent for the reader */
   readonly queuedBytes: number;
+  /** writes the reader finished taking after waiting for it: grows while a slow reader keeps taking output */
+  readonly progress: number;
   /** why stdout stopped taking records, if it did (e.g. "EPIPE") */
   readonly failure: string | undefined;
   /**
    * Whether the reader is so far behind that records should wait upstream (in the
-   * kernel) for now; false again after a while, so a stuck reader cannot hold them forever.
+   * kernel) for now. A slow reader holds them back as long as it keeps taking output; a
+   * stuck one (nothing taken for MAX_STUCK_MS) no longer does, so it cannot hold them forever.
    */
   holdBack(): boolean;
   /**
@@ -49,8 +52,8 @@ export interface Sink {
 export const MAX_HELD_BYTES = 8 << 20;
 /** a reader this far behind (bytes held) makes holdBack() true... */
 const HOLD_BACK_BYTES = 4 << 20;
-/** ...for at most this long at a time */
-const MAX_HOLD_BACK_MS = 5000;
+/** ...unless it has taken nothing for this long */
+const MAX_STUCK_MS = 5000;
 /** how long close() waits for a slow reader before the rest is counted as dropped */
 const CLOSE_WAIT_MS = 1000;
 /** a batch larger than this goes to the writer in chunks of about this size */
@@ -76,6 +79,8 @@ export interface StdoutOptions {
   readonly alone?: boolean;
   /** why the reader is gone, if it is, seen without writing (default: poll(2) on fd 1) */
   readonly readerGone?: () => string | undefined;
+  /** the clock of holdBack(), ms (tests pass their own) */
+  readonly nowMs?: () => number;
 }
 
 /** The sink on the agent's stdout. */
@@ -83,6 +88,7 @@ export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: Stdout
   const maxHeldBytes = options.maxHeldBytes ?? MAX_HELD_BYTES;
   const notice = options.notice ?? ((line: string) => process.stderr.write(line));
   const readerGone = options.readerGone ?? (() => writeEndGone(1));
+  const nowMs = options.nowMs ?? Date.now;
   /** close() began: a failure now is the end of a stop, not a reason for one */
   let closing = false;
   /** the records not handed to the writer yet: held while `pending` */
@@ -100,8 +106,10 @@ export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: Stdout
   let failure: string | undefined;
   /** the reader fell behind by more than the bound at least once (said once) */
   let behind = false;
-  /** since when holdBack() has said true, 0 when it does not */
-  let holdingSince = 0;
+  /** while holdBack() says true: since when the reader has taken nothing (else 0) */
+  let stuckSince = 0;
+  /** waited-for writes and flushes the reader took */
+  let progress = 0;
 
   function fail(e: unknown): void {
     if (failure === undefined) {
@@ -128,6 +136,9 @@ export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: Stdout
     const mine = p.then(
       () => {
         if (pending !== mine) return;
+        // the reader took what was waiting: it is slow, not stuck
+        progress++;
+        if (stuckSince !== 0) stuckSince = nowMs();
         pending = undefined;
         inWriter = 0;
         if (inBuffer > 0) flush();
@@ -207,11 +218,17 @@ export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: Stdout
     flush,
     async close(waitMs = CLOSE_WAIT_MS): Promise<void> {
       closing = true;
-      const deadline = Date.now() + waitMs;
+      // a reader that keeps taking output gets all of it; one that takes nothing for waitMs does not
+      let deadline = Date.now() + waitMs;
+      let seen = progress;
       flush();
       while ((pending || inBuffer > 0) && failure === undefined && Date.now() < deadline) {
         await Promise.race([pending ?? Promise.resolve(), Bun.sleep(20)]);
         flush();
+        if (progress !== seen) {
+          seen = progress;
+          deadline = Date.now() + waitMs;
+        }
       }
       if (failure !== undefined) return;
       if (pending || inBuffer > 0 || inWriter > 0) {
@@ -235,17 +252,20 @@ export function stdoutSink(writer: Writer = Bun.stdout.writer(), options: Stdout
     get queuedBytes() {
       return out.pos;
     },
+    get progress() {
+      return progress;
+    },
     get failure() {
       return failure;
     },
     holdBack(): boolean {
       if (failure !== undefined || !pending || out.pos < HOLD_BACK_BYTES) {
-        holdingSince = 0;
+        stuckSince = 0;
         return false;
       }
-      const now = Date.now();
-      if (holdingSince === 0) holdingSince = now;
-      return now - holdingSince < MAX_HOLD_BACK_MS;
+      const now = nowMs();
+      if (stuckSince === 0) stuckSince = now;
+      return now - stuckSince < MAX_STUCK_MS;
     },
     checkReader(): void {
       if (failure !== undefined || closing) return;

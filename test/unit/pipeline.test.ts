@@ -124,8 +124,16 @@ class FakeOutputs implements PipelineOutputs {
   checks = 0;
   closed = false;
   udpFailed = 0;
+  /** writes the reader took */
+  taken = 0;
+  /** a slow reader: takes a write at each of this many looks, then has caught up */
+  slowReader = 0;
   holdBack(): boolean {
     return this.behind;
+  }
+  progress(): number {
+    if (this.slowReader > 0 && --this.slowReader === 0) this.behind = false;
+    return this.slowReader > 0 ? ++this.taken : this.taken;
   }
   flush(): void {
     this.flushes++;
@@ -330,5 +338,18 @@ describe("pipeline", () => {
       notes: { pathsCut: 4 },
     });
     expect(await pipeline.stop()).toBeUndefined();
+  });
+
+  test("stop: a slow reader that keeps taking output is waited for past STOP_DRAIN_MS", async () => {
+    const { feed, printer, stdout, clock, pipeline } = setup();
+    feed.ring.push({ file: fileOf(1, "/in-ring") });
+    stdout.behind = true;
+    stdout.slowReader = 300;
+    const t0 = clock.ms;
+    await pipeline.stop();
+    // 300 looks at 10 ms of the fake clock each: 3 s, not the second a stuck reader gets
+    expect(clock.ms - t0).toBeGreaterThan(2900);
+    expect(stdout.behind).toBe(false);
+    expect(printer.files.map((f) => f.path)).toEqual(["/in-ring"]);
   });
 });

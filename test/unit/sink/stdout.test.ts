@@ -271,6 +271,34 @@ describe("stdout sink", () => {
     expect(sink.dropped).toBe(0);
     expect(w.text.length).toBe(line.length * 11001);
   });
+
+  test("holdBack() holds for a slow reader as long as it takes something, not for a stuck one", async () => {
+    const w = new FakeWriter();
+    let now = 1_000_000;
+    const sink = stdoutSink(w, { notice: () => {}, readerGone: () => undefined, nowMs: () => now });
+    const line = `${"x".repeat(1023)}\n`;
+    const behind = (): void => {
+      w.stall();
+      sink.write(line);
+      sink.flush();
+      for (let i = 0; i < 5000; i++) sink.write(line);
+    };
+    behind();
+    expect(sink.holdBack()).toBe(true);
+    now += 4000;
+    // the reader takes what waited, then falls behind again
+    await w.release();
+    sink.flush();
+    behind();
+    expect(sink.holdBack()).toBe(true);
+    now += 4000; // 8 s since holding began, 4 s since the reader last took anything
+    expect(sink.holdBack()).toBe(true);
+    now += 1500; // stuck for 5.5 s
+    expect(sink.holdBack()).toBe(false);
+    await w.release();
+    sink.flush();
+    expect(sink.dropped).toBe(0);
+  });
 });
 
 describe("writeEndGone (poll on the write end)", () => {
