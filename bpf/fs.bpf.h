@@ -136,7 +136,6 @@ static __always_inline __u32 file_size(struct rec_file *r)
 	return size > sizeof(*r) ? sizeof(*r) : size;
 }
 
-/* Hands a finished record to the ring buffer. */
 /* Hands the record to the ring buffer; false when the ring is full. */
 static __always_inline bool file_output(struct rec_file *r)
 {
@@ -162,6 +161,33 @@ static __always_inline void file_export(struct rec_file *r, struct file_key *key
 		r->flags |= FILE_FLAG_UNSENT;
 		stat_inc(STAT_DEFERRED);
 	}
+}
+
+/*
+ * The key bit of a record parked by file_end(): no process ID has it (PID_MAX_LIMIT is
+ * 2^22), so a parked record is never looked up by an event, only found by the agent's scans.
+ */
+#define FILE_KEY_PARKED 0x80000000u
+
+/*
+ * Ends the aggregation of key, whose map value is r, because a new file takes its key (a
+ * freed inode number reused): exported, or, with the ring buffer full, moved under a key
+ * of its own, still marked unsent, for the agent's next scan. It must not count on: the
+ * new file's events would be printed under the old file's name. With the map full too,
+ * the old record is dropped, counted.
+ */
+static __always_inline void file_end(struct rec_file *r, struct file_key *key)
+{
+	struct file_key parked = *key;
+
+	if (!file_output(r)) {
+		r->flags |= FILE_FLAG_UNSENT;
+		stat_inc(STAT_DEFERRED);
+		parked.pid = FILE_KEY_PARKED | bpf_get_prandom_u32();
+		if (bpf_map_update_elem(&files, &parked, r, BPF_NOEXIST))
+			stat_inc(STAT_FILE_MAP_FULL);
+	}
+	bpf_map_delete_elem(&files, key);
 }
 
 /*
@@ -314,11 +340,12 @@ static __always_inline void file_event_inode(struct file *f, struct inode *inode
 	/*
 	 * A file just created cannot have a record yet: one found is of an earlier file whose
 	 * inode number was freed and reused while the process still held it (a mapping kept
-	 * it open past close). That record ends here, under its own name.
+	 * it open past close, or the ring buffer was full when it ended). That record ends
+	 * here, under its own name.
 	 */
 	if (r && ev == FS_OPEN && (fmode & FMODE_CREATED)) {
-		file_export(r, &key);
-		r = bpf_map_lookup_elem(&files, &key);
+		file_end(r, &key);
+		r = NULL;
 	}
 	if (!r) {
 		r = file_create(&key, f, sp, now);

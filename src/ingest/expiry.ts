@@ -204,7 +204,7 @@ export class MapFlusher {
     for (const p of this.printed.values()) p.unseen++;
     for (const key of this.map.keys()) {
       if (!this.map.lookup(key, this.value)) continue;
-      const id = keyId(key);
+      const id = this.idOfValue();
       const first = this.view.getBigUint64(RecFile.tsFirstNs, true);
       const printed = this.printedOf(id, first);
       if (printed) printed.unseen = 0;
@@ -265,7 +265,7 @@ export class MapFlusher {
   flushAll(visit: RecordVisitor): number {
     let n = 0;
     for (const key of this.map.keys()) {
-      if (this.take(key)) n += this.emitTaken(keyId(key), visit);
+      if (this.take(key)) n += this.emitTaken(this.idOfValue(), visit);
     }
     return n;
   }
@@ -310,6 +310,15 @@ export class MapFlusher {
       this.atomicTake = false;
     }
     return this.map.lookup(key, this.value) && this.map.delete(key);
+  }
+
+  /**
+   * The aggregation id of the record in this.value: its key as the record tells it, which is
+   * its map key unless the kernel parked it under another (a file record that could not be
+   * sent when a new file reused its inode number), and the key settle() knows it by.
+   */
+  protected idOfValue(): string {
+    return keyId(this.kind.key(this.view, 0));
   }
 
   /** Prints the record taken out of the map (this.value), less what was printed of it. */
@@ -363,7 +372,7 @@ export class FileFlusher extends MapFlusher {
       if (!this.take(key)) continue;
       // an unsent record was finished by its close already (the ring buffer was full)
       if (!this.kind.unsent(this.view)) this.addClose(exit.tsNs);
-      n += this.emitTaken(keyId(key), visit);
+      n += this.emitTaken(this.idOfValue(), visit);
     }
     return n;
   }

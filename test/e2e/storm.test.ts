@@ -12,6 +12,8 @@ const skip = skipWithoutKernel("end-to-end storm tests");
 
 /** 20000 open/write/close of one file: a record each, about 2.5 times what the ring holds. */
 const ROUNDS = 20_000;
+/** files made and deleted in the storm of new files: their records are about four times what the ring holds */
+const FILES = 20_000;
 
 /** The storm: ROUNDS times open, write one byte, close, of path, by another process. */
 async function storm(path: string): Promise<void> {
@@ -65,6 +67,44 @@ describe.skipIf(skip)("storm", () => {
     expect(agent.stderr).toMatch(/stdout dropped 0, /);
     // records come out of order then (deferred ones from the map later): the file's final size is in one
     expect(Math.max(...agent.fileRecords(path).map((r) => r.FileSize as number))).toBe(ROUNDS);
+  });
+});
+
+describe.skipIf(skip)("storm of new files", () => {
+  test("files made and deleted while the ring is full keep records of their own", async () => {
+    // on ext4 (the root file system here) a deleted file's inode number is soon reused by the next one
+    const dir = mkdtempSync(`${tmpdir()}/kflowd-reuse-`);
+    const agent = await RunningAgent.start(["-o", "json-min", "-m", "file"]);
+    process.kill(agent.pid, "SIGSTOP");
+    let maker: Bun.Subprocess | undefined;
+    try {
+      maker = Bun.spawn([
+        "python3",
+        "-c",
+        `
+import os, sys
+for i in range(${FILES}):
+    p = os.path.join(sys.argv[1], "f%d" % i)
+    with open(p, "x") as f:
+        f.write("x")
+    os.unlink(p)
+`,
+        dir,
+      ]);
+      expect(await maker.exited).toBe(0);
+    } finally {
+      process.kill(agent.pid, "SIGCONT");
+    }
+    // (the stop prints what waits in the ring buffer and in the map)
+    expect(await agent.stop()).toBe(0);
+    const mine = agent.records.filter((r) => r.FilePath === `${dir}/` && r.ProcPID === maker.pid);
+    // a record is one file's: never the events of files that came after it under its name
+    for (const r of mine) expect((r.FileEvents as Record<string, number>).CREATE ?? 0).toBeLessThanOrEqual(1);
+    // and each file is in a record, or its record's loss is counted
+    const named = new Set(mine.map((r) => r.File)).size;
+    const full = Number(/file map full (\d+)/.exec(agent.stderr)?.[1]);
+    expect(named + full).toBeGreaterThanOrEqual(FILES);
+    expect(agent.stderr).toMatch(/stdout dropped 0, /);
   });
 });
 
