@@ -317,8 +317,8 @@ export class Pipeline implements RecordHandler {
   }
 
   /**
-   * The stop sequence: no new events; what is in the ring buffer, at the pace of
-   * stdout's reader for a while, then regardless; everything in the maps; records
+   * The stop sequence: no new events; what is in the ring buffer, then everything in the
+   * maps, at the pace of stdout's reader while it keeps taking output, then regardless; records
    * waiting for checksums get a moment; the outputs are closed. Once only.
    */
   async stop(): Promise<StopReport | undefined> {
@@ -341,7 +341,8 @@ export class Pipeline implements RecordHandler {
         continue;
       }
       this.drain();
-      if (!feed.stoppedEarly && this.full.size === 0 && this.rest.size === 0) break;
+      // then what waits in the maps, at the same pace
+      if (!feed.stoppedEarly && this.full.size === 0 && this.rest.size === 0 && feed.flushAll(this, this.keepDraining)) break;
     }
     this.force = true;
     this.drain();

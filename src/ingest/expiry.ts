@@ -261,13 +261,16 @@ export class MapFlusher {
     return this.emitGoingOn(keyId(k), this.view.getBigUint64(RecFile.tsFirstNs, true), nowNs, visit, true);
   }
 
-  /** Exports every record that holds something, and empties the map (at shutdown). */
-  flushAll(visit: RecordVisitor): number {
-    let n = 0;
+  /**
+   * Exports every record that holds something and empties the map (at shutdown), while
+   * more() says so: true when the map is empty, false when more() stopped it first.
+   */
+  flushAll(visit: RecordVisitor, more: () => boolean = () => true): boolean {
     for (const key of this.map.keys()) {
-      if (this.take(key)) n += this.emitTaken(this.idOfValue(), visit);
+      if (!more()) return false;
+      if (this.take(key)) this.emitTaken(this.idOfValue(), visit);
     }
-    return n;
+    return true;
   }
 
   /**

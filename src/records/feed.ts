@@ -40,8 +40,11 @@ export interface KernelFeed {
   flushUnsent(to: RecordHandler): void;
   /** The record of socket key now (its message slots are full). */
   flushSocket(key: bigint, nowNs: bigint, to: RecordHandler): void;
-  /** Everything still in the maps (at stop). */
-  flushAll(to: RecordHandler): void;
+  /**
+   * Everything still in the maps (at stop), while more() says so; true when the maps are
+   * empty, false when more() stopped it first (call again to go on).
+   */
+  flushAll(to: RecordHandler, more?: () => boolean): boolean;
   /** The kernel's counters, and records the agent could not copy out of the ring. */
   stats(): KernelStats & { readonly uncopied: number };
   /** runs of the programs the kernel skipped (their events lost), by program; reads files: not per batch */
@@ -134,10 +137,9 @@ export class BpfFeed implements KernelFeed {
     this.parts.socks.flushKey(key, nowNs, this.visit);
   }
 
-  flushAll(to: RecordHandler): void {
+  flushAll(to: RecordHandler, more?: () => boolean): boolean {
     this.to = to;
-    this.parts.files.flushAll(this.visit);
-    this.parts.socks.flushAll(this.visit);
+    return this.parts.files.flushAll(this.visit, more) && this.parts.socks.flushAll(this.visit, more);
   }
 
   stats(): KernelStats & { readonly uncopied: number } {

@@ -75,10 +75,17 @@ class FakeFeed implements KernelFeed {
     if (s) to.sock(s);
   }
 
-  flushAll(to: RecordHandler): void {
-    for (const f of this.files.splice(0)) to.file(f);
-    for (const s of this.socks.values()) to.sock(s);
-    this.socks.clear();
+  flushAll(to: RecordHandler, more: () => boolean = () => true): boolean {
+    while (this.files.length > 0) {
+      if (!more()) return false;
+      to.file(this.files.shift()!);
+    }
+    for (const [key, s] of this.socks) {
+      if (!more()) return false;
+      this.socks.delete(key);
+      to.sock(s);
+    }
+    return true;
   }
 
   ringFill(): number {
@@ -351,5 +358,25 @@ describe("pipeline", () => {
     expect(clock.ms - t0).toBeGreaterThan(2900);
     expect(stdout.behind).toBe(false);
     expect(printer.files.map((f) => f.path)).toEqual(["/in-ring"]);
+  });
+
+  test("stop: what waits in the maps goes out at a slow reader's pace too", async () => {
+    const { feed, printer, stdout, pipeline } = setup();
+    feed.files.push(fileOf(1, "/a"), fileOf(1, "/b"), fileOf(1, "/c"));
+    stdout.behind = true;
+    stdout.slowReader = 50;
+    const whileBehind: boolean[] = [];
+    const print = printer.file.bind(printer);
+    printer.file = (rec) => {
+      whileBehind.push(stdout.behind);
+      print(rec);
+      // each record is more than the reader takes at once: it is behind again
+      stdout.behind = true;
+      stdout.slowReader = 5;
+    };
+    await pipeline.stop();
+    expect(printer.files.map((f) => f.path)).toEqual(["/a", "/b", "/c"]);
+    // none was pushed at a reader that was behind
+    expect(whileBehind).toEqual([false, false, false]);
   });
 });
