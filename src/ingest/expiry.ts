@@ -327,8 +327,12 @@ export class MapFlusher {
   /** Prints the record taken out of the map (this.value), less what was printed of it. */
   protected emitTaken(id: string, visit: RecordVisitor): number {
     const printed = this.printedOf(id, this.view.getBigUint64(RecFile.tsFirstNs, true));
-    this.printed.delete(id);
-    if (printed) this.kind.subtract(this.view, 0, printed.value, printed.atNs);
+    // (what was printed of another aggregation under the same id, a parked record's
+    // successor's, stays; one of an aggregation gone is forgotten after UNSEEN_SCANS)
+    if (printed) {
+      this.printed.delete(id);
+      this.kind.subtract(this.view, 0, printed.value, printed.atNs);
+    }
     return this.kind.active(this.view, 0) ? this.emit(visit) : 0;
   }
 
