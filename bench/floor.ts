@@ -17,11 +17,11 @@ import { clang } from "../bpf/build.ts";
 import { cgroup2MountInfo } from "../src/kernel.ts";
 import { wrkRun } from "./http.ts";
 import type { Bench, Ctx } from "./lib/bench.ts";
-import { costTable, progCosts, progNames, progSnapshot, withBpfStats } from "./lib/bpf-stats.ts";
+import { costTable } from "./lib/bpf-stats.ts";
 import { median, type Row } from "./lib/stats.ts";
 import { cProgram, run, sleep, WORK } from "./lib/sys.ts";
 import { churnOnce, FILE_SYSTEMS, withChurn } from "./churn.ts";
-import { PROFILE_SECONDS, SECONDS, withNginx } from "./nginx.ts";
+import { PROFILE_SECONDS, SECONDS, withNginx, wrkProgCosts } from "./nginx.ts";
 
 const SOURCE = join(import.meta.dir, "c/hooks.bpf.c");
 
@@ -118,18 +118,7 @@ export const floor: Bench = {
       // requests/s: the time per request is its inverse
       const pairs = await pairedHooks(ctx, "nginx", built, async () => 1e6 / (await wrkRun(wrk, s, SECONDS)).rps);
       const row = floorRow("nginx close with do-nothing programs: µs per request", pairs);
-      const costs = await withBpfStats(async () => {
-        const hooks = await Hooks.start(loader, object, cgroup);
-        try {
-          await sleep(300);
-          const names = await progNames();
-          const before = progSnapshot(hooks.pid);
-          const w = await wrkRun(wrk, s, PROFILE_SECONDS);
-          return progCosts(before, progSnapshot(hooks.pid), names, w.requests);
-        } finally {
-          await hooks.stop();
-        }
-      });
+      const costs = await wrkProgCosts(() => Hooks.start(loader, object, cgroup), wrk, s);
       const total = costs.reduce((t, x) => t + x.nsPerOp, 0);
       ctx.details.push(
         `### The floor: do-nothing programs per connection, nginx (bpf_stats on, ${PROFILE_SECONDS} s of wrk)\n\n${costTable(costs, "connection")}`,

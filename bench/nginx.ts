@@ -14,7 +14,7 @@ import type { Subprocess } from "bun";
 import { type Scenario, WARM_SECONDS, wrkRun } from "./http.ts";
 import { Agent } from "./lib/agent.ts";
 import { agentUsPerRecord, type Bench, type Ctx, coldRounds, lossNote, pairedRounds, pairedRow } from "./lib/bench.ts";
-import { costTable, progCosts, progNames, progSnapshot, withBpfStats } from "./lib/bpf-stats.ts";
+import { costTable, type ProgCost, progCosts, progNames, progSnapshot, withBpfStats } from "./lib/bpf-stats.ts";
 import { median, type Row } from "./lib/stats.ts";
 import { cpuSeconds, debianTool, pinned, run, SERVER_CPU, sleep, WORK } from "./lib/sys.ts";
 
@@ -139,20 +139,33 @@ function nginxCpu(pids: readonly number[]): number {
   return pids.reduce((s, p) => s + cpuSeconds(p), 0);
 }
 
-/** BPF CPU per connection from bpf_stats under one fresh agent: a phase of its own (the statistics cost time). */
-async function bpfPerConnection(ctx: Ctx, wrk: string, s: Scenario): Promise<Row> {
-  const costs = await withBpfStats(async () => {
-    const agent = await Agent.start();
+/**
+ * bpf_stats of the programs of the process start() begins (the agent, or the floor's
+ * do-nothing programs) per connection under PROFILE_SECONDS of wrk: a phase of its own
+ * (the statistics cost time).
+ */
+export async function wrkProgCosts(
+  start: () => Promise<{ readonly pid: number; stop(): Promise<unknown> }>,
+  wrk: string,
+  s: Scenario,
+): Promise<ProgCost[]> {
+  return withBpfStats(async () => {
+    const holder = await start();
     try {
       await sleep(300);
       const names = await progNames();
-      const before = progSnapshot(agent.pid);
+      const before = progSnapshot(holder.pid);
       const w = await wrkRun(wrk, s, PROFILE_SECONDS);
-      return progCosts(before, progSnapshot(agent.pid), names, w.requests);
+      return progCosts(before, progSnapshot(holder.pid), names, w.requests);
     } finally {
-      await agent.stop();
+      await holder.stop();
     }
   });
+}
+
+/** BPF CPU per connection from bpf_stats under one fresh agent. */
+async function bpfPerConnection(ctx: Ctx, wrk: string, s: Scenario): Promise<Row> {
+  const costs = await wrkProgCosts(() => Agent.start(), wrk, s);
   const total = costs.reduce((t, x) => t + x.nsPerOp, 0);
   ctx.log(`  nginx: ${total.toFixed(0)} ns of BPF per connection`);
   ctx.details.push(
