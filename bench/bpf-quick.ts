@@ -1,6 +1,7 @@
 /**
  * Quick BPF-per-operation check for kernel-side work: node_modules/.bin/bun bench/bpf-quick.ts
- * [workload...] with workloads getppid, write-null, conns (kfgen TCP connect+accept+close);
+ * [workload...] with workloads getppid, write-null, tcp-rw (loopback TCP write+read), udp-socket
+ * (socket+close), conns (kfgen TCP connect+accept+close);
  * one fresh agent, bpf_stats on, per program runs and ns per operation. KFLOWD_QUICK_AGENT
  * names another kflowd executable to measure instead of dist/kflowd.
  */
@@ -11,6 +12,8 @@ import { cProgram, run, sleep } from "./lib/sys.ts";
 const WORKLOADS: Record<string, () => Promise<[number, string]>> = {
   getppid: async () => (await run([await cProgram("sysloop"), "getppid", "2000000"]), [2_000_000, "call"]),
   "write-null": async () => (await run([await cProgram("sysloop"), "write-null", "1000000"]), [1_000_000, "call"]),
+  "tcp-rw": async () => (await run([await cProgram("sysloop"), "tcp-rw", "200000"]), [200_000, "write+read"]),
+  "udp-socket": async () => (await run([await cProgram("sysloop"), "udp-socket", "200000"]), [200_000, "socket+close"]),
   conns: async () => [Number((await run([await cProgram("kfgen"), "conns", "5000", "2"])).stdout.split(" ")[0]), "connection"],
 };
 

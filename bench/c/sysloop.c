@@ -5,10 +5,16 @@
  *   sysloop write-null N       N x write(fd of /dev/null, 1 byte) (the per-fd-syscall path)
  *   sysloop open-write-close N PATH
  *                              N x open(PATH, O_WRONLY|O_CREAT) + write 64 B + close
+ *   sysloop tcp-rw N           N x (write 64 B + read 64 B) over a loopback TCP connection
+ *                              (the socket I/O path nothing captures)
+ *   sysloop udp-socket N       N x socket(AF_INET, SOCK_DGRAM) + close (creation and release)
  * Output: one line "<mode> <iterations> <ns per iteration>".
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +70,32 @@ int main(int argc, char **argv)
 		}
 		t1 = now_ns();
 		unlink(argv[3]);
+	} else if (!strcmp(argv[1], "tcp-rw")) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t alen = sizeof(a);
+		int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), s;
+
+		if (l < 0 || c < 0 || bind(l, (void *)&a, sizeof(a)) || listen(l, 1) ||
+		    getsockname(l, (void *)&a, &alen) || connect(c, (void *)&a, sizeof(a)) ||
+		    (s = accept(l, NULL, NULL)) < 0)
+			return perror("tcp"), 1;
+		t0 = now_ns();
+		for (i = 0; i < n; i++)
+			if (write(c, buf, sizeof(buf)) != sizeof(buf) || read(s, buf, sizeof(buf)) != sizeof(buf))
+				return perror("tcp-rw"), 1;
+		t1 = now_ns();
+		close(s);
+		close(c);
+		close(l);
+	} else if (!strcmp(argv[1], "udp-socket")) {
+		t0 = now_ns();
+		for (i = 0; i < n; i++) {
+			fd = socket(AF_INET, SOCK_DGRAM, 0);
+			if (fd < 0)
+				return perror("socket"), 1;
+			close(fd);
+		}
+		t1 = now_ns();
 	} else {
 		fprintf(stderr, "sysloop: unknown mode %s\n", argv[1]);
 		return 2;
