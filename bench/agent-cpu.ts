@@ -182,6 +182,8 @@ const perRound = Number(process.argv[3] ?? 4000);
 const rounds = Number(process.argv[4] ?? 100);
 /** KFLOWD_BENCH_PACED=1: one batch per 10 ms (the agent's drain timer), not back to back */
 const paced = process.env.KFLOWD_BENCH_PACED === "1";
+/** KFLOWD_BENCH_TICK_MS: paced batches this many ms apart instead (a longer drain timer's batches) */
+const tickMs = Number(process.env.KFLOWD_BENCH_TICK_MS ?? DRAIN_MS);
 
 /** KFLOWD_BENCH_WRITER=null: the bytes are not even handed to a writer (else Bun's writer of /dev/null, as the agent's stdout) */
 const writer =
@@ -253,7 +255,7 @@ for (const k of kinds) {
       feed.drain(handler, () => true);
       sink.flush();
       // paced: one drain per DRAIN_MS, as the agent's timer does
-      if (paced) await Bun.sleep(Math.max(0, t + (r + 1) * DRAIN_MS - performance.now()));
+      if (paced) await Bun.sleep(Math.max(0, t + (r + 1) * tickMs - performance.now()));
     }
   };
   await drainAll(200); // warm-up: JIT tiers
